@@ -1,0 +1,36 @@
+# Two commands for a fresh machine:
+#   make demo   install, then generate the demo data, load it and build everything (Dagster)
+#   make test   install, then run the test suite
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+export DAGSTER_HOME := $(CURDIR)
+export DBT_PROFILES_DIR := $(CURDIR)/dbt_project
+
+.PHONY: demo test install lint dev clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check --upgrade pip
+	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/cible demo
+
+test: $(STAMP)
+	$(BIN)/pytest -q
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+dev: $(STAMP)
+	$(BIN)/dbt parse --project-dir dbt_project --quiet
+	$(BIN)/dagster dev
+
+clean:
+	rm -rf data .dagster dbt_project/target dbt_project/logs

@@ -1,0 +1,1 @@
+"""Cible: warehouse-native audience segmentation (settings, source contract, loader, CLI)."""

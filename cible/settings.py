@@ -1,0 +1,47 @@
+"""Where Cible reads and writes, read from the environment in one place.
+
+Two settings point Cible at a user's own data:
+
+- ``CIBLE_LANDING_DIR``: the landing folder holding one file or folder per source
+  (default ``data/landing`` in the project).
+- ``CIBLE_WAREHOUSE``: the DuckDB file of the warehouse (default
+  ``data/warehouse/cible.duckdb`` in the project). dbt's ``profiles.yml`` reads the same variable.
+
+Relative paths are resolved against the project root, so every entry point (the CLI, dbt,
+Dagster, the tests) agrees whatever the current directory.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DBT_PROJECT_DIR = PROJECT_ROOT / "dbt_project"
+REFERENCE_SEEDS_DIR = PROJECT_ROOT / "seeds" / "reference"
+
+LANDING_DIR_ENV = "CIBLE_LANDING_DIR"
+WAREHOUSE_ENV = "CIBLE_WAREHOUSE"
+TRUTH_DIR_ENV = "CIBLE_TRUTH_DIR"
+
+RAW_SCHEMA = "raw"
+
+
+def _resolve(value: str) -> Path:
+    path = Path(value).expanduser()
+    return path if path.is_absolute() else (PROJECT_ROOT / path)
+
+
+def landing_dir() -> Path:
+    """The landing folder the loader reads (``CIBLE_LANDING_DIR``)."""
+    return _resolve(os.environ.get(LANDING_DIR_ENV, "data/landing"))
+
+
+def warehouse_path() -> Path:
+    """The DuckDB warehouse file (``CIBLE_WAREHOUSE``)."""
+    return _resolve(os.environ.get(WAREHOUSE_ENV, "data/warehouse/cible.duckdb"))
+
+
+def truth_dir() -> Path:
+    """Where the demo generator writes its truth files (never read by the pipeline)."""
+    return _resolve(os.environ.get(TRUTH_DIR_ENV, "data/truth"))

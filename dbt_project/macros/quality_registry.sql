@@ -1,0 +1,52 @@
+{#
+    How each source flows from raw to clean, read by the quarantine and reconciliation marts so
+    that a new source is declared once:
+    - `staging`: its staging model (row-level `invalid_reason`, field-level `<field>_issue`);
+    - `key`: the staging columns that identify a row;
+    - `field_issues`: the fields staging may null, with the reason in `<field>_issue`;
+    - `deduplicated`: the model holding one row per key (re-sent or re-exported copies removed);
+    - `flag` / `flag_reason`: the column of `deduplicated` marking rows quarantined after
+      identity resolution (unknown customer, orphan line), and the reason recorded;
+    - `clean` / `clean_filter`: the model (and filter) holding the rows that go on.
+#}
+{% macro quality_registry() %}
+    {{ return([
+        {'source': 'customers', 'staging': 'stg_crm__customers', 'key': ['customer_number'],
+         'field_issues': ['birth_date', 'email', 'phone', 'gender', 'household_size', 'created_at', 'updated_at'],
+         'deduplicated': 'int_customer_records_deduplicated', 'flag': none,
+         'clean': 'int_customer_identities_resolved', 'clean_filter': none},
+        {'source': 'orders', 'staging': 'stg_shop__orders', 'key': ['order_id'],
+         'field_issues': ['channel'],
+         'deduplicated': 'int_orders_attributed', 'flag': 'is_unknown_customer', 'flag_reason': 'unknown_customer',
+         'clean': 'fct_orders', 'clean_filter': none},
+        {'source': 'order_lines', 'staging': 'stg_shop__order_lines', 'key': ['order_id', 'line_number'],
+         'field_issues': [],
+         'deduplicated': 'int_order_lines_attributed', 'flag': 'is_orphan_line', 'flag_reason': 'orphan_line',
+         'clean': 'int_order_lines_attributed', 'clean_filter': 'not is_orphan_line'},
+        {'source': 'events', 'staging': 'stg_web__events', 'key': ['event_id'],
+         'field_issues': ['received_at', 'duration', 'scroll_depth'],
+         'deduplicated': 'int_events_attributed', 'flag': 'is_unknown_customer', 'flag_reason': 'unknown_customer',
+         'clean': 'int_events_sessionised', 'clean_filter': none},
+        {'source': 'campaign_events', 'staging': 'stg_campaigns__campaign_events', 'key': ['campaign_event_id'],
+         'field_issues': ['channel', 'promo_type'],
+         'deduplicated': 'int_campaign_events_attributed', 'flag': 'is_unknown_customer', 'flag_reason': 'unknown_customer',
+         'clean': 'int_campaign_events_attributed', 'clean_filter': 'not is_unknown_customer'},
+        {'source': 'survey_answers', 'staging': 'stg_surveys__survey_answers', 'key': ['answer_id'],
+         'field_issues': [],
+         'deduplicated': 'int_survey_answers_attributed', 'flag': 'is_unknown_customer', 'flag_reason': 'unknown_customer',
+         'clean': 'int_survey_answers_attributed', 'clean_filter': 'not is_unknown_customer'},
+        {'source': 'partner_enrichment', 'staging': 'stg_partners__partner_enrichment',
+         'key': ['customer_number', 'attribute', 'provider', 'fetched_at'],
+         'field_issues': [],
+         'deduplicated': 'int_partner_attributes_attributed', 'flag': 'is_unknown_customer', 'flag_reason': 'unknown_customer',
+         'clean': 'int_partner_attributes_attributed', 'clean_filter': 'not is_unknown_customer'},
+        {'source': 'consents', 'staging': 'stg_privacy__consents', 'key': ['consent_event_id'],
+         'field_issues': [],
+         'deduplicated': 'int_consents_attributed', 'flag': 'is_unknown_customer', 'flag_reason': 'unknown_customer',
+         'clean': 'int_consents_attributed', 'clean_filter': 'not is_unknown_customer'},
+        {'source': 'erasure_requests', 'staging': 'stg_privacy__erasure_requests', 'key': ['request_id'],
+         'field_issues': [],
+         'deduplicated': none, 'flag': none,
+         'clean': 'stg_privacy__erasure_requests', 'clean_filter': 'is_valid'},
+    ]) }}
+{% endmacro %}

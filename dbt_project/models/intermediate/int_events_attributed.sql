@@ -1,0 +1,49 @@
+{#
+    Deduplicated events with the customer of the logged-in visitor. An event naming a customer
+    number the CRM does not hold is flagged; it is quarantined (`unknown_customer`), not kept.
+#}
+
+with
+
+events as (
+
+    select * from {{ ref('int_events_deduplicated') }}
+
+),
+
+identities as (
+
+    select customer_number, customer_id from {{ ref('int_customer_identities_resolved') }}
+
+),
+
+final as (
+
+    select
+        events.event_id,
+        events.anonymous_id,
+        events.customer_number,
+        identities.customer_id as login_customer_id,
+        events.customer_number is not null
+            and identities.customer_number is null as is_unknown_customer,
+        events.tracker_session_id,
+        events.event_type,
+        events.occurred_at,
+        events.received_at,
+        events.is_late_arrival,
+        events.page_category,
+        events.product_sku,
+        events.duration_ms,
+        events.scroll_depth_pct,
+        events.device_type,
+        events.traffic_source,
+        events.source_file,
+        events.source_line
+
+    from events
+    left join identities
+        on events.customer_number = identities.customer_number
+
+)
+
+select * from final

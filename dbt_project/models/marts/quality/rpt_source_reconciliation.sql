@@ -1,0 +1,116 @@
+{#
+    Row accounting per source, from the files to the clean tables:
+    rows in files = clean + rejected at load + quarantined + duplicates removed.
+    `unaccounted_rows` must be 0 (a test checks it), and the loader's own count of the rows it
+    wrote must match the raw table (`rows_loaded_reported`).
+#}
+
+{%- set registry = cible.quality_registry() %}
+{%- set bigint = dbt.type_bigint() %}
+
+with
+
+load_rejects as (
+
+    select source_name, count(*) as rows_rejected_at_load
+    from {{ ref('stg_loader__load_rejects') }}
+    group by source_name
+
+),
+
+load_files as (
+
+    select * from {{ ref('stg_loader__load_files') }}
+
+),
+
+{#- The loader reloads a source whole: its latest load is what the raw table holds. #}
+latest_loads as (
+
+    select source_name, max(loaded_at) as loaded_at
+    from load_files
+    group by source_name
+
+),
+
+reported as (
+
+    select
+        load_files.source_name,
+        sum(load_files.rows_loaded) as rows_loaded_reported
+
+    from load_files
+    inner join latest_loads
+        on load_files.source_name = latest_loads.source_name
+        and load_files.loaded_at = latest_loads.loaded_at
+    group by load_files.source_name
+
+),
+
+{% for entry in registry %}
+{{ entry.source }}_counts as (
+
+    select
+        '{{ entry.source }}' as source_name,
+        (select count(*) from {{ ref(entry.staging) }}) as rows_in_raw,
+        (select count(*) from {{ ref(entry.staging) }} where not is_valid) as rows_invalid,
+        {%- if entry.deduplicated %}
+        (select count(*) from {{ ref(entry.staging) }} where is_valid)
+            - (select count(*) from {{ ref(entry.deduplicated) }}) as duplicates_removed,
+        {%- else %}
+        0 as duplicates_removed,
+        {%- endif %}
+        {%- if entry.flag %}
+        (select count(*) from {{ ref(entry.deduplicated) }} where {{ entry.flag }}) as rows_quarantined_after_identity,
+        {%- else %}
+        0 as rows_quarantined_after_identity,
+        {%- endif %}
+        (select count(*) from {{ ref(entry.clean) }}
+            {%- if entry.clean_filter %} where {{ entry.clean_filter }}{% endif %}) as rows_clean
+
+),
+
+{% endfor %}
+counts as (
+
+    {%- for entry in registry %}
+    select * from {{ entry.source }}_counts
+    {%- if not loop.last %}
+    union all
+    {%- endif %}
+    {%- endfor %}
+
+),
+
+final as (
+
+    select
+        counts.source_name,
+        cast(counts.rows_in_raw + coalesce(load_rejects.rows_rejected_at_load, 0) as {{ bigint }})
+            as rows_in_files,
+        cast(counts.rows_in_raw as {{ bigint }}) as rows_in_raw,
+        cast(coalesce(reported.rows_loaded_reported, 0) as {{ bigint }}) as rows_loaded_reported,
+        cast(coalesce(load_rejects.rows_rejected_at_load, 0) as {{ bigint }}) as rows_rejected_at_load,
+        cast(counts.rows_invalid as {{ bigint }}) as rows_quarantined_at_staging,
+        cast(counts.rows_quarantined_after_identity as {{ bigint }}) as rows_quarantined_after_identity,
+        cast(counts.duplicates_removed as {{ bigint }}) as duplicates_removed,
+        cast(counts.rows_clean as {{ bigint }}) as rows_clean,
+        cast(
+            counts.rows_in_raw + coalesce(load_rejects.rows_rejected_at_load, 0)
+            - counts.rows_clean
+            - coalesce(load_rejects.rows_rejected_at_load, 0)
+            - counts.rows_invalid
+            - counts.rows_quarantined_after_identity
+            - counts.duplicates_removed
+            as {{ bigint }}
+        ) as unaccounted_rows
+
+    from counts
+    left join load_rejects
+        on counts.source_name = load_rejects.source_name
+    left join reported
+        on counts.source_name = reported.source_name
+
+)
+
+select * from final
