@@ -1,0 +1,171 @@
+"""The source contract read from dbt's sources yml, and its Markdown rendering."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from cible.contract import (
+    ContractError,
+    contract_markdown,
+    load_contract,
+    load_doc_blocks,
+)
+
+DEMO_SOURCES = """
+version: 2
+sources:
+  - name: crm
+    schema: "{{ var('raw_schema', 'raw') }}"
+    tables:
+      - name: customers
+        description: One row per CRM record.
+        meta:
+          cible: {landing: customers, required: true, key: [customer_number]}
+        columns:
+          - name: customer_number
+            description: "{{ doc('col_customer_number') }}"
+            data_type: text
+            meta: {cible: {required: true}}
+          - name: email
+            description: E-mail | as typed.
+            data_type: text
+          - name: birth_date
+            data_type: date
+      - name: segments
+        description: Written by the ML step and read back as a source, not a landing file.
+        columns:
+          - name: segment_id
+  - name: web
+    tables:
+      - name: events
+        config:
+          meta:
+            cible: {landing: events, key: [event_id]}
+        columns:
+          - name: event_id
+            config: {meta: {cible: {required: true}}}
+          - name: occurred_at
+            data_type: timestamp
+"""
+
+
+def write_project(root: Path, files: dict[str, str]) -> Path:
+    for relative, text in files.items():
+        path = root / "models" / "staging" / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    return root
+
+
+@pytest.fixture
+def demo_project(tmp_path: Path) -> Path:
+    return write_project(
+        tmp_path / "dbt",
+        {
+            "demo/_demo__sources.yml": DEMO_SOURCES,
+            "_docs.md": "{% docs col_customer_number %}\nCRM record\nnumber.\n{% enddocs %}\n",
+        },
+    )
+
+
+def test_contract_is_read_from_the_sources_yml(demo_project: Path) -> None:
+    contract = load_contract(demo_project)
+
+    assert list(contract) == ["customers", "events"]
+    customers = contract["customers"]
+    assert (customers.source_name, customers.table_name) == ("crm", "customers")
+    assert customers.required is True
+    assert customers.key == ("customer_number",)
+    assert customers.column_names == ("customer_number", "email", "birth_date")
+    assert customers.required_columns == ("customer_number",)
+    first = customers.columns[0]
+    assert first.data_type == "text"
+    assert first.description == "{{ doc('col_customer_number') }}"
+    assert customers.columns[2].data_type == "date"
+    assert customers.columns[2].description == ""
+    assert customers.dbt_source == "source('crm', 'customers')"
+
+
+def test_meta_under_config_and_defaults(demo_project: Path) -> None:
+    events = load_contract(demo_project)["events"]
+
+    assert events.required is False
+    assert events.required_columns == ("event_id",)
+    assert events.columns[0].data_type == "text"
+
+
+def test_tables_without_a_landing_name_are_not_landing_sources(demo_project: Path) -> None:
+    assert "segments" not in load_contract(demo_project)
+
+
+def test_a_landing_name_declared_twice_is_refused(tmp_path: Path) -> None:
+    project = write_project(
+        tmp_path,
+        {
+            "a/_a__sources.yml": DEMO_SOURCES,
+            "b/_b__sources.yml": DEMO_SOURCES.replace("name: crm", "name: crm_copy"),
+        },
+    )
+
+    with pytest.raises(ContractError, match="'customers' is declared twice"):
+        load_contract(project)
+
+
+def test_a_key_outside_the_columns_is_refused(tmp_path: Path) -> None:
+    project = write_project(
+        tmp_path,
+        {"a/_a__sources.yml": DEMO_SOURCES.replace("key: [customer_number]", "key: [nope]")},
+    )
+
+    with pytest.raises(ContractError, match="key columns"):
+        load_contract(project)
+
+
+def test_no_sources_file_is_an_error(tmp_path: Path) -> None:
+    with pytest.raises(ContractError, match="no sources yml"):
+        load_contract(tmp_path)
+
+
+def test_markdown_has_a_table_per_source(demo_project: Path) -> None:
+    contract = load_contract(demo_project)
+
+    markdown = contract_markdown(contract, load_doc_blocks(demo_project))
+
+    assert "## `customers`" in markdown
+    assert "dbt source `crm.customers`; **required**; key: `customer_number`" in markdown
+    assert "| column | type | required | description |" in markdown
+    assert "| `customer_number` | text | yes | CRM record number. |" in markdown
+    assert "| `email` | text |  | E-mail \\| as typed. |" in markdown
+    assert "## `events`" in markdown
+    assert "dbt source `web.events`; optional; key: `event_id`" in markdown
+
+
+def test_markdown_without_docs_names_the_doc_block(demo_project: Path) -> None:
+    markdown = contract_markdown(load_contract(demo_project))
+
+    assert "| `customer_number` | text | yes | (see `col_customer_number`) |" in markdown
+
+
+def test_project_contract_requires_customers_and_orders_only() -> None:
+    contract = load_contract()
+
+    assert {name for name, spec in contract.items() if spec.required} == {"customers", "orders"}
+    for name, spec in contract.items():
+        assert spec.landing == name
+        assert spec.columns, name
+        assert spec.required_columns, name
+        assert set(spec.key) <= set(spec.column_names), name
+
+
+def test_project_contract_markdown_lists_every_column() -> None:
+    contract = load_contract()
+
+    markdown = contract_markdown(contract, load_doc_blocks())
+
+    for spec in contract.values():
+        assert f"## `{spec.landing}`" in markdown
+        for column in spec.columns:
+            assert f"| `{column.name}` | {column.data_type} |" in markdown
+    assert "{{" not in markdown
