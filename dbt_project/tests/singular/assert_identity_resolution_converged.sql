@@ -2,6 +2,8 @@
     Label propagation ran a fixed number of passes (`identity_resolution_passes`). If two linked
     records still belong to different customers, the passes were too few: raise the var.
 #}
+{{ config(meta={'dagster': {'ref': {'name': 'int_customer_identities_resolved'}}}) }}
+
 select
     edges.record_number,
     edges.linked_record_number,

@@ -1,0 +1,51 @@
+"""Composition root of the Cible code location (`dagster dev` loads `defs`)."""
+
+import os
+import shutil
+import sys
+from pathlib import Path
+
+from dagster import AssetSelection, Definitions, define_asset_job
+from dagster_dbt import DbtCliResource
+
+from orchestration.dbt import dbt_project, warehouse_models
+from orchestration.ingest import build_raw_tables, demo_landing_files
+
+DEMO_ENV = "CIBLE_DEMO"
+
+
+def demo_enabled() -> bool:
+    """The demo generator is in the graph unless the user points Cible at their own data.
+
+    On by default with the default landing folder, off once `CIBLE_LANDING_DIR` is set;
+    `CIBLE_DEMO=1` or `0` decides explicitly.
+    """
+    explicit = os.environ.get(DEMO_ENV)
+    if explicit is not None:
+        return explicit.strip().lower() in {"1", "true", "yes"}
+    return "CIBLE_LANDING_DIR" not in os.environ
+
+
+def dbt_executable() -> str:
+    """The dbt of this Python environment, found even when its `bin/` is not on PATH."""
+    beside_python = Path(sys.executable).parent / "dbt"
+    return str(beside_python) if beside_python.exists() else (shutil.which("dbt") or "dbt")
+
+
+def build_definitions(with_demo: bool) -> Definitions:
+    """Every asset, check and job of Cible; the demo generator only `with_demo`."""
+    raw_tables = build_raw_tables(with_demo)
+    load_and_build = define_asset_job(
+        name="load_and_build",
+        selection=AssetSelection.assets(raw_tables, warehouse_models),
+        description="Load the landing files into the raw schema, then build and test every "
+        "dbt model.",
+    )
+    return Definitions(
+        assets=[*([demo_landing_files] if with_demo else []), raw_tables, warehouse_models],
+        jobs=[load_and_build],
+        resources={"dbt": DbtCliResource(project_dir=dbt_project, dbt_executable=dbt_executable())},
+    )
+
+
+defs = build_definitions(demo_enabled())

@@ -1,0 +1,120 @@
+"""Ingestion assets: the demo-data generator and the loader that fills the raw schema."""
+
+from collections.abc import Iterator
+
+from dagster import (
+    AssetExecutionContext,
+    AssetKey,
+    AssetsDefinition,
+    AssetSpec,
+    Config,
+    MaterializeResult,
+    MetadataValue,
+    asset,
+    multi_asset,
+)
+from dagster_dbt import get_asset_keys_by_output_name_for_source
+
+from cible import contract as source_contract
+from cible import loader, settings
+from orchestration.dbt import warehouse_models
+
+LOADER_SOURCE = "loader"
+
+
+class DemoDataConfig(Config):
+    """How much demo data to generate."""
+
+    customers: int = 20_000
+    seed: int = 42
+    events_per_customer: float = 20.0
+
+
+@asset(group_name="ingestion")
+def demo_landing_files(config: DemoDataConfig) -> MaterializeResult:
+    """Demo files of a French luxury house in the landing folder (refuses a user's own folder)."""
+    from seeds.demo_data import generate
+
+    manifest = generate(
+        landing_dir=settings.landing_dir(),
+        truth_dir=settings.truth_dir(),
+        n_customers=config.customers,
+        seed=config.seed,
+        events_per_customer=config.events_per_customer,
+    )
+    rows = {name: source["rows"] for name, source in manifest["sources"].items()}
+    return MaterializeResult(
+        metadata={
+            "landing_dir": MetadataValue.path(str(settings.landing_dir())),
+            "truth_dir": MetadataValue.path(str(settings.truth_dir())),
+            "seed": config.seed,
+            "rows": MetadataValue.json(rows),
+            "defects_injected": MetadataValue.json(manifest["defects"]),
+        }
+    )
+
+
+def _raw_table_keys() -> dict[str, AssetKey]:
+    """The asset key of each raw table by landing name, as dbt's sources name them."""
+
+    def by_table(source_name: str) -> dict[str, AssetKey]:
+        keys = get_asset_keys_by_output_name_for_source([warehouse_models], source_name)
+        return {key.path[-1]: key for key in keys.values()}
+
+    keys = {
+        landing: by_table(spec.source_name)[spec.table_name]
+        for landing, spec in source_contract.load_contract().items()
+    }
+    for table, key in by_table(LOADER_SOURCE).items():
+        keys[f"{LOADER_SOURCE}.{table}"] = key
+    return keys
+
+
+class LoadConfig(Config):
+    """Which sources to reload (all by default), by landing name."""
+
+    sources: list[str] | None = None
+
+
+def build_raw_tables(with_demo: bool) -> AssetsDefinition:
+    """The loader as a multi-asset producing every raw table, after the demo when it is on."""
+    keys = _raw_table_keys()
+    deps = [demo_landing_files] if with_demo else []
+
+    @multi_asset(
+        name="raw_tables",
+        specs=[
+            AssetSpec(key, group_name="ingestion", deps=deps, skippable=True)
+            for key in keys.values()
+        ],
+        can_subset=True,
+    )
+    def raw_tables(
+        context: AssetExecutionContext, config: LoadConfig
+    ) -> Iterator[MaterializeResult]:
+        """Load the landing files into the raw schema; bad lines go to quarantine, never lost."""
+        settings.warehouse_path().parent.mkdir(parents=True, exist_ok=True)
+        report = loader.load_landing(sources=config.sources)
+        context.log.info(report.summary())
+        reloaded = {source.name: source for source in report.sources}
+        for landing, key in keys.items():
+            if key not in context.selected_asset_keys:
+                continue
+            source = reloaded.get(landing)
+            if source is None and not landing.startswith(f"{LOADER_SOURCE}."):
+                continue
+            metadata = (
+                {}
+                if source is None
+                else {
+                    "found": source.found,
+                    "files": len(source.files),
+                    "rows_loaded": source.rows_loaded,
+                    "rows_rejected": source.rows_rejected,
+                    "reconciled": source.reconciled,
+                    "warnings": MetadataValue.text("\n".join(source.warnings) or "none"),
+                }
+            )
+            yield MaterializeResult(asset_key=key, metadata=metadata)
+
+    return raw_tables

@@ -1,0 +1,107 @@
+"""The Dagster code location: what it holds, and a snapshot of its asset graph."""
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+from dagster import AssetKey
+from dagster_dbt import get_asset_key_for_model
+
+from orchestration.dbt import warehouse_models
+from orchestration.definitions import build_definitions, demo_enabled
+
+SNAPSHOT = Path(__file__).with_name("asset_graph.snapshot.json")
+UPDATE_ENV = "CIBLE_UPDATE_SNAPSHOTS"
+
+
+def graph_snapshot(with_demo: bool = True) -> dict:
+    """Asset keys with their group, upstream keys and checks: what a reviewer should see change."""
+    graph = build_definitions(with_demo).resolve_asset_graph()
+    checks: dict[str, list[str]] = {}
+    for check_key in graph.asset_check_keys:
+        checks.setdefault(check_key.asset_key.to_user_string(), []).append(check_key.name)
+    return {
+        node.key.to_user_string(): {
+            "group": node.group_name,
+            "upstream": sorted(parent.to_user_string() for parent in node.parent_keys),
+            "checks": sorted(checks.get(node.key.to_user_string(), [])),
+        }
+        for node in sorted(graph.asset_nodes, key=lambda node: node.key.to_user_string())
+    }
+
+
+def key_of(model: str) -> str:
+    """The asset key of a dbt model, from the manifest (never typed by hand)."""
+    return get_asset_key_for_model([warehouse_models], model).to_user_string()
+
+
+def test_asset_graph_matches_the_reviewed_snapshot():
+    current = graph_snapshot()
+    if os.environ.get(UPDATE_ENV) == "1":
+        SNAPSHOT.write_text(json.dumps(current, indent=2, sort_keys=True) + "\n")
+    expected = json.loads(SNAPSHOT.read_text())
+    assert current == expected, (
+        f"The asset graph changed. If intended, run `{UPDATE_ENV}=1 pytest {__file__}` and "
+        "commit the snapshot so reviewers see the change."
+    )
+
+
+def test_every_dbt_model_and_seed_is_an_asset_grouped_by_layer():
+    snapshot = graph_snapshot()
+    manifest = json.loads(
+        (Path(__file__).resolve().parents[2] / "dbt_project/target/manifest.json").read_text()
+    )
+    models = {
+        node["name"]: node
+        for node in manifest["nodes"].values()
+        if node["resource_type"] in {"model", "seed"}
+    }
+    assert len(models) > 40
+    for name, node in models.items():
+        assert key_of(name) in snapshot, name
+        expected_group = "reference" if node["resource_type"] == "seed" else node["fqn"][1]
+        assert snapshot[key_of(name)]["group"] == expected_group
+
+
+def test_raw_tables_are_the_dbt_sources_so_lineage_is_one_graph():
+    snapshot = graph_snapshot()
+    staging = snapshot[key_of("stg_crm__customers")]
+    assert staging["upstream"] == ["raw/crm/customers"]
+    assert snapshot["raw/crm/customers"]["upstream"] == ["demo_landing_files"]
+    assert snapshot["raw/crm/customers"]["group"] == "ingestion"
+    assert "raw/loader/load_rejects" in snapshot[key_of("stg_loader__load_rejects")]["upstream"]
+
+
+def test_dbt_tests_are_asset_checks():
+    snapshot = graph_snapshot()
+    features_checks = snapshot[key_of("fct_customer_features")]["checks"]
+    assert "unique_fct_customer_features_customer_id" in features_checks
+    reconciliation_checks = snapshot[key_of("rpt_source_reconciliation")]["checks"]
+    assert any("unaccounted_rows" in check for check in reconciliation_checks)
+    assert sum(len(node["checks"]) for node in snapshot.values()) > 100
+
+
+def test_own_data_mode_has_no_demo_generator():
+    graph = build_definitions(with_demo=False).resolve_asset_graph()
+    keys = set(graph.get_all_asset_keys())
+    assert AssetKey("demo_landing_files") not in keys
+    assert AssetKey(["raw", "crm", "customers"]) in keys
+    assert graph.get(AssetKey(["raw", "crm", "customers"])).parent_keys == set()
+
+
+@pytest.mark.parametrize(
+    ("environment", "expected"),
+    [
+        ({}, True),
+        ({"CIBLE_LANDING_DIR": "/data/mine"}, False),
+        ({"CIBLE_LANDING_DIR": "/data/mine", "CIBLE_DEMO": "1"}, True),
+        ({"CIBLE_DEMO": "0"}, False),
+    ],
+)
+def test_demo_is_on_only_for_the_default_landing_folder(monkeypatch, environment, expected):
+    monkeypatch.delenv("CIBLE_LANDING_DIR", raising=False)
+    monkeypatch.delenv("CIBLE_DEMO", raising=False)
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+    assert demo_enabled() is expected
