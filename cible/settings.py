@@ -25,6 +25,8 @@ WAREHOUSE_ENV = "CIBLE_WAREHOUSE"
 TRUTH_DIR_ENV = "CIBLE_TRUTH_DIR"
 
 RAW_SCHEMA = "raw"
+PARQUET_MODE_ENV = "CIBLE_PARQUET_MODE"
+PARQUET_MODES = ("attach", "copy")
 
 
 def _resolve(value: str) -> Path:
@@ -45,3 +47,17 @@ def warehouse_path() -> Path:
 def truth_dir() -> Path:
     """Where the demo generator writes its truth files (never read by the pipeline)."""
     return _resolve(os.environ.get(TRUTH_DIR_ENV, "data/truth"))
+
+
+def parquet_mode() -> str:
+    """How the loader lands a source made only of Parquet files (``CIBLE_PARQUET_MODE``).
+
+    ``attach`` (default): ``raw.<source>`` is a view over the files, read in place;
+    ``copy``: the rows are copied into a table, so the files may be moved afterwards.
+    """
+    mode = os.environ.get(PARQUET_MODE_ENV, "attach").strip().lower()
+    if mode not in PARQUET_MODES:
+        raise ValueError(
+            f"{PARQUET_MODE_ENV} must be one of {', '.join(PARQUET_MODES)}, not {mode!r}"
+        )
+    return mode

@@ -589,3 +589,47 @@ def test_main_exits_2_with_the_message_on_a_load_error(tmp_path, warehouse, caps
     captured = capsys.readouterr()
     assert captured.err.startswith("error: required source ")
     assert "Traceback" not in captured.err
+
+
+def test_parquet_is_attached_by_default_and_copied_on_request(
+    landing, warehouse, contract, monkeypatch
+) -> None:
+    folder = landing / "events"
+    folder.mkdir()
+    for part, ids in (("a", ["E1", "E2"]), ("b", ["E3"])):
+        pq.write_table(
+            pa.table({"event_id": pa.array(ids), "duration_ms": pa.array([1] * len(ids))}),
+            folder / f"{part}.parquet",
+        )
+    contents = "select event_id, duration_ms, _source_file, _source_line from raw.events order by 1"
+    kind = (
+        "select table_type from information_schema.tables "
+        "where table_schema = 'raw' and table_name = 'events'"
+    )
+
+    attached = load_landing(landing, warehouse, contract=contract)
+    attached_rows = query(warehouse, contents)
+    assert query(warehouse, kind) == [("VIEW",)]
+    monkeypatch.setenv("CIBLE_PARQUET_MODE", "copy")
+    copied = load_landing(landing, warehouse, contract=contract)
+    assert query(warehouse, kind) == [("BASE TABLE",)]
+    assert (
+        query(warehouse, contents)
+        == attached_rows
+        == [
+            ("E1", "1", "events/a.parquet", 1),
+            ("E2", "1", "events/a.parquet", 2),
+            ("E3", "1", "events/b.parquet", 1),
+        ]
+    )
+    assert attached.source("events").rows_loaded == copied.source("events").rows_loaded == 3
+    monkeypatch.setenv("CIBLE_PARQUET_MODE", "attach")
+    load_landing(landing, warehouse, contract=contract)
+    assert query(warehouse, kind) == [("VIEW",)]
+
+
+def test_an_unknown_parquet_mode_is_a_clear_error(landing, warehouse, contract, monkeypatch):
+    pq.write_table(pa.table({"event_id": pa.array(["E1"])}), landing / "events.parquet")
+    monkeypatch.setenv("CIBLE_PARQUET_MODE", "symlink")
+    with pytest.raises(ValueError, match="CIBLE_PARQUET_MODE must be one of attach, copy"):
+        load_landing(landing, warehouse, contract=contract)
