@@ -7,7 +7,8 @@
     - `deduplicated`: the model holding one row per key (re-sent or re-exported copies removed);
     - `flag` / `flag_reason`: the column of `deduplicated` marking rows quarantined after
       identity resolution (unknown customer, orphan line), and the reason recorded;
-    - `clean` / `clean_filter`: the model (and filter) holding the rows that go on.
+    - `clean` / `clean_filter` / `clean_count`: the model (and filter) holding the rows that go
+      on, and how to count them there (`count(*)` unless said otherwise).
 #}
 {% macro quality_registry() %}
     {{ return([
@@ -26,7 +27,7 @@
         {'source': 'events', 'staging': 'stg_web__events', 'key': ['event_id'],
          'field_issues': ['received_at', 'duration', 'scroll_depth'],
          'deduplicated': 'int_events_attributed', 'flag': 'is_unknown_customer', 'flag_reason': 'unknown_customer',
-         'clean': 'int_events_sessionised', 'clean_filter': none},
+         'clean': 'int_sessions_aggregated', 'clean_filter': none, 'clean_count': 'sum(events_count)'},
         {'source': 'campaign_events', 'staging': 'stg_campaigns__campaign_events', 'key': ['campaign_event_id'],
          'field_issues': ['channel', 'promo_type'],
          'deduplicated': 'int_campaign_events_attributed', 'flag': 'is_unknown_customer', 'flag_reason': 'unknown_customer',
@@ -49,4 +50,17 @@
          'deduplicated': none, 'flag': none,
          'clean': 'stg_privacy__erasure_requests', 'clean_filter': 'is_valid'},
     ]) }}
+{% endmacro %}
+
+
+{#
+    The behavioural event types counted per session and per customer, with their column
+    names (the plural). Browsing features count the first eight over the recent window.
+#}
+{% macro event_count_columns() %}
+    {{ return({
+        'page_view': 'page_views', 'product_view': 'product_views', 'search': 'searches',
+        'video_play': 'video_plays', 'wishlist_add': 'wishlist_adds', 'add_to_cart': 'add_to_carts',
+        'checkout': 'checkouts', 'purchase': 'purchases', 'scroll': 'scrolls', 'login': 'logins',
+    }) }}
 {% endmacro %}

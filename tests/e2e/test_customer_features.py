@@ -274,10 +274,20 @@ def test_no_feature_uses_data_from_the_as_of_date_on(demo_build, tmp_path):
         con.execute("set TimeZone = 'UTC'")
         deleted = 0
         for table, column in RAW_TIMESTAMPS.items():
-            deleted += con.execute(
-                f"delete from raw.{table} where try_cast({column} as timestamptz) "
-                f">= timestamptz '{as_of} 00:00:00+00'"
+            # Raw Parquet sources are views over the files: keep the earlier rows in a table.
+            before = con.execute(f"select count(*) from raw.{table}").fetchall()[0][0]
+            con.execute(
+                f"create table raw.{table}_kept as select * from raw.{table} "
+                f"where not coalesce(try_cast({column} as timestamptz) "
+                f">= timestamptz '{as_of} 00:00:00+00', false)"
+            )
+            kind = con.execute(
+                "select table_type from information_schema.tables "
+                f"where table_schema = 'raw' and table_name = '{table}'"
             ).fetchall()[0][0]
+            con.execute(f"drop {'view' if kind == 'VIEW' else 'table'} raw.{table}")
+            con.execute(f"alter table raw.{table}_kept rename to {table}")
+            deleted += before - con.execute(f"select count(*) from raw.{table}").fetchall()[0][0]
     assert deleted > 1000, "the later data existed"
 
     variables = f"{{as_of_date: '{as_of}'}}"

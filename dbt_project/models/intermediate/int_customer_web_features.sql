@@ -7,6 +7,9 @@
     change the past).
 #}
 
+{%- set browsing_counts = ['page_views', 'product_views', 'searches', 'video_plays', 'wishlist_adds',
+                           'add_to_carts', 'checkouts', 'purchases'] %}
+
 with
 
 feature_window as (
@@ -68,9 +71,8 @@ recent as (
         count(*) as sessions_recent_window,
         sum(duration_seconds) as time_on_site_recent_window_seconds,
         avg(cast(duration_seconds as {{ cible.type_double() }})) as average_session_seconds,
-        {%- for event_type in ['page_view', 'product_view', 'search', 'video_play', 'wishlist_add',
-                               'add_to_cart', 'checkout', 'purchase'] %}
-        sum({{ event_type }}s) as {{ event_type }}s_recent_window,
+        {%- for column in browsing_counts %}
+        sum({{ column }}) as {{ column }}_recent_window,
         {%- endfor %}
         sum(video_watch_seconds) as video_watch_recent_window_seconds,
         avg(cast(max_scroll_depth_pct as {{ cible.type_double() }})) as average_scroll_depth_pct
@@ -114,9 +116,8 @@ final as (
         coalesce(recent.sessions_recent_window, 0) as sessions_recent_window,
         coalesce(recent.time_on_site_recent_window_seconds, 0) as time_on_site_recent_window_seconds,
         recent.average_session_seconds,
-        {%- for event_type in ['page_view', 'product_view', 'search', 'video_play', 'wishlist_add',
-                               'add_to_cart', 'checkout', 'purchase'] %}
-        coalesce(recent.{{ event_type }}s_recent_window, 0) as {{ event_type }}s_recent_window,
+        {%- for column in browsing_counts %}
+        coalesce(recent.{{ column }}_recent_window, 0) as {{ column }}_recent_window,
         {%- endfor %}
         coalesce(recent.video_watch_recent_window_seconds, 0) as video_watch_recent_window_seconds,
         recent.average_scroll_depth_pct,

@@ -1,6 +1,7 @@
 {#
     Deduplicated events with the customer of the logged-in visitor. An event naming a customer
     number the CRM does not hold is flagged; it is quarantined (`unknown_customer`), not kept.
+    The one table holding every event: sessions, devices and the quality reports read it.
 #}
 
 with
@@ -26,13 +27,11 @@ final as (
         identities.customer_id as login_customer_id,
         events.customer_number is not null
             and identities.customer_number is null as is_unknown_customer,
-        events.tracker_session_id,
         events.event_type,
         events.occurred_at,
         events.received_at,
         events.is_late_arrival,
         events.page_category,
-        events.product_sku,
         events.duration_ms,
         events.scroll_depth_pct,
         events.device_type,

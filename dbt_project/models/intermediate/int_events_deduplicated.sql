@@ -1,7 +1,9 @@
 {#
     Valid events, one per event id: trackers re-send events they could not confirm, and the
-    first copy received is the one kept.
+    first copy received is the one kept. A view: `int_events_attributed` materialises it.
 #}
+
+{{ config(materialized='view') }}
 
 with
 
@@ -18,13 +20,11 @@ ranked as (
         event_id,
         anonymous_id,
         customer_number,
-        tracker_session_id,
         event_type,
         occurred_at,
         received_at,
         is_late_arrival,
         page_category,
-        product_sku,
         duration_ms,
         scroll_depth_pct,
         device_type,

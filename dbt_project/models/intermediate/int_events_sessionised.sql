@@ -1,11 +1,12 @@
 {#
     Events grouped into sessions: a visitor's (cookie or device) session ends after
-    `session_timeout_minutes` without an event. The tracker's own session id is kept for
-    reference only, as trackers cut sessions at midnight or on a campaign click.
-    A session belongs to the customer who logged in during it; otherwise to the customer the
-    device is linked to today (`int_devices_resolved`). Features as of a past date redo the
-    device link with the logins known then (`int_customer_web_features`).
+    `session_timeout_minutes` without an event. The tracker's own session id is not used, as
+    trackers cut sessions at midnight or on a campaign click. Who a session belongs to is
+    decided per session in `int_sessions_aggregated`.
+    A view: `int_sessions_aggregated` materialises what the features need.
 #}
+
+{{ config(materialized='view') }}
 
 with
 
@@ -13,14 +14,6 @@ events as (
 
     select * from {{ ref('int_events_attributed') }}
     where not is_unknown_customer
-
-),
-
-devices as (
-
-    select anonymous_id, customer_id
-    from {{ ref('int_devices_resolved') }}
-    where customer_id is not null
 
 ),
 
@@ -75,55 +68,27 @@ numbered as (
 
 ),
 
-keyed as (
-
-    select
-        *,
-        {{ cible.surrogate_key(['visitor_key', 'session_number']) }} as session_id
-
-    from numbered
-
-),
-
-session_logins as (
-
-    select
-        *,
-        max(login_customer_id) over (partition by session_id) as session_login_customer_id
-
-    from keyed
-
-),
-
 final as (
 
     select
-        session_logins.event_id,
-        session_logins.session_id,
-        session_logins.visitor_key,
-        session_logins.anonymous_id,
-        session_logins.tracker_session_id,
-        coalesce(session_logins.session_login_customer_id, devices.customer_id) as customer_id,
-        case
-            when session_logins.session_login_customer_id is not null then 'login'
-            when devices.customer_id is not null then 'device'
-        end as attribution_method,
-        session_logins.session_login_customer_id,
-        session_logins.is_session_start = 1 as is_session_start,
-        session_logins.event_type,
-        session_logins.occurred_at,
-        session_logins.received_at,
-        session_logins.is_late_arrival,
-        session_logins.page_category,
-        session_logins.product_sku,
-        session_logins.duration_ms,
-        session_logins.scroll_depth_pct,
-        session_logins.device_type,
-        session_logins.traffic_source
+        event_id,
+        {{ dbt.concat(['visitor_key', "'#'", 'cast(session_number as ' ~ dbt.type_string() ~ ')']) }}
+            as session_id,
+        visitor_key,
+        anonymous_id,
+        login_customer_id,
+        is_session_start = 1 as is_session_start,
+        event_type,
+        occurred_at,
+        received_at,
+        is_late_arrival,
+        page_category,
+        duration_ms,
+        scroll_depth_pct,
+        device_type,
+        traffic_source
 
-    from session_logins
-    left join devices
-        on session_logins.anonymous_id = devices.anonymous_id
+    from numbered
 
 )
 

@@ -22,7 +22,8 @@ latest_activity as (
 
     select max(ordered_at) as latest_at from {{ ref('int_orders_attributed') }}
     union all
-    select max(occurred_at) as latest_at from {{ ref('int_events_deduplicated') }}
+    select max(occurred_at) as latest_at from {{ ref('int_events_attributed') }}
+    where not is_unknown_customer
 
 ),
 

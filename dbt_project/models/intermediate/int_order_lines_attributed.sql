@@ -36,7 +36,6 @@ ranked as (
 final as (
 
     select
-        {{ cible.surrogate_key(['ranked.order_id', 'ranked.line_number']) }} as order_line_id,
         ranked.order_id,
         ranked.line_number,
         orders.customer_id,

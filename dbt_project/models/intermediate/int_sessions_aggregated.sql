@@ -1,4 +1,9 @@
-{# One row per session, with what the visitor did in it. #}
+{#
+    One row per session, with what the visitor did in it and who it belongs to: the customer
+    who logged in during it; otherwise the customer its device is linked to today
+    (`int_devices_resolved`). Features as of a past date redo the device link with the logins
+    known then (`int_customer_web_features`).
+#}
 
 with
 
@@ -8,23 +13,28 @@ events as (
 
 ),
 
+devices as (
+
+    select anonymous_id, customer_id
+    from {{ ref('int_devices_resolved') }}
+    where customer_id is not null
+
+),
+
 sessions as (
 
     select
         session_id,
         max(visitor_key) as visitor_key,
         max(anonymous_id) as anonymous_id,
-        max(customer_id) as customer_id,
-        max(attribution_method) as attribution_method,
-        max(session_login_customer_id) as login_customer_id,
+        max(login_customer_id) as login_customer_id,
         min(occurred_at) as session_started_at,
         max(occurred_at) as session_ended_at,
         max(case when is_session_start then device_type end) as device_type,
         max(case when is_session_start then traffic_source end) as traffic_source,
         count(*) as events_count,
-        {%- for event_type in ['page_view', 'product_view', 'search', 'scroll', 'video_play',
-                               'wishlist_add', 'add_to_cart', 'checkout', 'purchase', 'login'] %}
-        sum(case when event_type = '{{ event_type }}' then 1 else 0 end) as {{ event_type }}s,
+        {%- for event_type, column in cible.event_count_columns().items() %}
+        sum(case when event_type = '{{ event_type }}' then 1 else 0 end) as {{ column }},
         {%- endfor %}
         sum(
             case when event_type in ('page_view', 'product_view') then duration_ms else 0 end
@@ -42,12 +52,21 @@ sessions as (
 final as (
 
     select
-        *,
-        {{ cible.seconds_between('session_started_at', 'session_ended_at') }} as duration_seconds,
-        {{ cible.hour_of_day(cible.to_local_time('session_started_at')) }} as local_start_hour,
-        {{ cible.iso_day_of_week(cible.to_local_time('session_started_at')) }} as local_start_iso_day
+        sessions.*,
+        coalesce(sessions.login_customer_id, devices.customer_id) as customer_id,
+        case
+            when sessions.login_customer_id is not null then 'login'
+            when devices.customer_id is not null then 'device'
+        end as attribution_method,
+        {{ cible.seconds_between('sessions.session_started_at', 'sessions.session_ended_at') }}
+            as duration_seconds,
+        {{ cible.hour_of_day(cible.to_local_time('sessions.session_started_at')) }} as local_start_hour,
+        {{ cible.iso_day_of_week(cible.to_local_time('sessions.session_started_at')) }}
+            as local_start_iso_day
 
     from sessions
+    left join devices
+        on sessions.anonymous_id = devices.anonymous_id
 
 )
 

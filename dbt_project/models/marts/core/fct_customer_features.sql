@@ -118,9 +118,9 @@ joined as (
         cast(coalesce(web_features.time_on_site_recent_window_seconds, 0) as {{ double }})
             as time_on_site_recent_window_seconds,
         cast(web_features.average_session_seconds as {{ double }}) as average_session_seconds,
-        {%- for event_type in ['page_view', 'product_view', 'search', 'video_play', 'wishlist_add',
-                               'add_to_cart', 'checkout', 'purchase'] %}
-        cast(coalesce(web_features.{{ event_type }}s_recent_window, 0) as {{ int }}) as {{ event_type }}s_recent_window,
+        {%- for column in ['page_views', 'product_views', 'searches', 'video_plays', 'wishlist_adds',
+                           'add_to_carts', 'checkouts', 'purchases'] %}
+        cast(coalesce(web_features.{{ column }}_recent_window, 0) as {{ int }}) as {{ column }}_recent_window,
         {%- endfor %}
         cast(coalesce(web_features.video_watch_recent_window_seconds, 0) as {{ double }})
             as video_watch_recent_window_seconds,

@@ -48,25 +48,61 @@ reported as (
 ),
 
 {% for entry in registry %}
+{#- One scan per relation: staging, deduplicated, clean. #}
+{{ entry.source }}_staged as (
+
+    select
+        count(*) as rows_in_raw,
+        coalesce(sum(case when is_valid then 0 else 1 end), 0) as rows_invalid
+
+    from {{ ref(entry.staging) }}
+
+),
+
+{{ entry.source }}_deduplicated as (
+
+    {%- if entry.deduplicated %}
+    select
+        count(*) as rows_deduplicated,
+        {%- if entry.flag %}
+        coalesce(sum(case when {{ entry.flag }} then 1 else 0 end), 0) as rows_flagged
+        {%- else %}
+        0 as rows_flagged
+        {%- endif %}
+
+    from {{ ref(entry.deduplicated) }}
+    {%- else %}
+    select
+        (select count(*) from {{ ref(entry.staging) }} where is_valid) as rows_deduplicated,
+        0 as rows_flagged
+    {%- endif %}
+
+),
+
+{{ entry.source }}_clean as (
+
+    select coalesce({{ entry.get('clean_count') or 'count(*)' }}, 0) as rows_clean
+    from {{ ref(entry.clean) }}
+    {%- if entry.clean_filter %}
+    where {{ entry.clean_filter }}
+    {%- endif %}
+
+),
+
 {{ entry.source }}_counts as (
 
     select
         '{{ entry.source }}' as source_name,
-        (select count(*) from {{ ref(entry.staging) }}) as rows_in_raw,
-        (select count(*) from {{ ref(entry.staging) }} where not is_valid) as rows_invalid,
-        {%- if entry.deduplicated %}
-        (select count(*) from {{ ref(entry.staging) }} where is_valid)
-            - (select count(*) from {{ ref(entry.deduplicated) }}) as duplicates_removed,
-        {%- else %}
-        0 as duplicates_removed,
-        {%- endif %}
-        {%- if entry.flag %}
-        (select count(*) from {{ ref(entry.deduplicated) }} where {{ entry.flag }}) as rows_quarantined_after_identity,
-        {%- else %}
-        0 as rows_quarantined_after_identity,
-        {%- endif %}
-        (select count(*) from {{ ref(entry.clean) }}
-            {%- if entry.clean_filter %} where {{ entry.clean_filter }}{% endif %}) as rows_clean
+        staged.rows_in_raw,
+        staged.rows_invalid,
+        staged.rows_in_raw - staged.rows_invalid - deduplicated.rows_deduplicated
+            as duplicates_removed,
+        deduplicated.rows_flagged as rows_quarantined_after_identity,
+        clean.rows_clean
+
+    from {{ entry.source }}_staged as staged
+    cross join {{ entry.source }}_deduplicated as deduplicated
+    cross join {{ entry.source }}_clean as clean
 
 ),
 
