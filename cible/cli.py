@@ -4,6 +4,7 @@
     cible run                    load the landing folder and build everything (through Dagster)
     cible summary                print where the results are and the headline figures
     cible load                   only load the landing folder into the raw schema
+    cible contract               print the source contract as Markdown (docs/source_contract.md)
 
 `demo` and `run` materialize the same Dagster assets as "Materialize all" in the UI, so the
 command line and the UI cannot drift apart.
@@ -118,6 +119,13 @@ def summary_lines(warehouse: Path | None = None) -> list[str]:
     return lines
 
 
+def contract_document() -> str:
+    """The source contract as Markdown, from the dbt sources files (the loader reads the same)."""
+    from cible.contract import contract_markdown, load_contract, load_doc_blocks
+
+    return contract_markdown(load_contract(), load_doc_blocks()) + "\n"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="cible", description=__doc__.split("\n\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
@@ -127,8 +135,12 @@ def main(argv: list[str] | None = None) -> int:
     commands.add_parser("run", help="load the landing folder and build everything")
     commands.add_parser("summary", help="print where the results are")
     commands.add_parser("load", help="only load the landing folder into the raw schema")
+    commands.add_parser("contract", help="print the source contract as Markdown")
     args = parser.parse_args(argv)
 
+    if args.command == "contract":
+        print(contract_document(), end="")
+        return 0
     started = time.perf_counter()
     try:
         if args.command == "demo":

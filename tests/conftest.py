@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import pytest
-from pipeline_support import Build, generate_and_build
+from pipeline_support import Build, dbt_parse, generate_and_build
+
+
+def pytest_configure(config):
+    """Write the dbt manifest before collection: the Dagster definitions read it on import."""
+    dbt_parse()
 
 
 @pytest.fixture(scope="session")

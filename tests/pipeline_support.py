@@ -70,6 +70,24 @@ def dbt_command(
     return result
 
 
+def dbt_parse() -> None:
+    """Parse the dbt project into dbt_project/target/manifest.json (what `make dev` does)."""
+    dbt = Path(sys.executable).parent / "dbt"
+    subprocess.run(
+        [
+            str(dbt),
+            "parse",
+            "--quiet",
+            "--project-dir",
+            str(DBT_PROJECT_DIR),
+            "--profiles-dir",
+            str(DBT_PROJECT_DIR),
+        ],
+        cwd=DBT_PROJECT_DIR,
+        check=True,
+    )
+
+
 def generate_and_build(
     root: Path,
     customers: int = SMALL_CUSTOMERS,

@@ -1,0 +1,221 @@
+"""Benchmark of the warehouse path at scale (a script that prints figures, not a test).
+
+Generates N customers (1M by default, about 20 events each) as Parquet, then times
+
+1. the baseline: one hand-written DuckDB query computing the core features (RFM, event counts
+   by type, sessions) straight from the landing files, and
+2. Cible's path: the loader (landing files -> raw schema) and `dbt run` up to
+   `fct_customer_features` (staging, quarantine flags, deduplication, identity resolution,
+   sessions, every feature family), then `dbt test` on the same models, reported apart,
+
+and prints wall times, the ratio of Cible's path to the baseline, and peak memory (resident set
+size of this process, which runs the loader, and of the dbt child processes).
+
+    python benchmarks/warehouse.py --customers 1000000 --workdir /tmp/cible-bench
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import duckdb
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(PROJECT_ROOT))
+
+from cible import loader, settings  # noqa: E402
+from seeds.demo_data import generate  # noqa: E402
+
+BASELINE_SQL = """
+create or replace table baseline_features as
+with
+orders as (
+    select
+        customer_number,
+        cast(ordered_at as timestamp) as ordered_at,
+        case when channel = 'store' then amount / 100 else amount end as amount
+    from read_parquet('{landing}/orders{suffix}')
+),
+rfm as (
+    select
+        customer_number,
+        count(*) as orders_count,
+        sum(amount) as revenue_eur,
+        date_diff('day', max(ordered_at), timestamp '{as_of}') as recency_days
+    from orders
+    where ordered_at < timestamp '{as_of}'
+    group by customer_number
+),
+events as (
+    select
+        event_id, anonymous_id, customer_number, event_type,
+        cast(occurred_at as timestamp) as occurred_at
+    from read_parquet('{landing}/events/*.parquet')
+),
+deduplicated as (
+    select * from events
+    qualify row_number() over (partition by event_id order by occurred_at) = 1
+),
+gaps as (
+    select
+        *,
+        case when date_diff('second',
+            lag(occurred_at) over (partition by anonymous_id order by occurred_at),
+            occurred_at) <= 1800 then 0 else 1 end as is_session_start
+    from deduplicated
+),
+sessionised as (
+    select
+        *,
+        sum(is_session_start) over (partition by anonymous_id order by occurred_at
+            rows between unbounded preceding and current row) as session_number
+    from gaps
+),
+device_customers as (
+    select anonymous_id, min(customer_number) as customer_number
+    from deduplicated where customer_number is not null group by anonymous_id
+),
+event_counts as (
+    select
+        device_customers.customer_number,
+        count(distinct sessionised.anonymous_id || '-' || sessionised.session_number) as sessions,
+        count(*) filter (where event_type = 'page_view') as page_views,
+        count(*) filter (where event_type = 'product_view') as product_views,
+        count(*) filter (where event_type = 'add_to_cart') as add_to_carts,
+        count(*) filter (where event_type = 'checkout') as checkouts,
+        count(*) filter (where event_type = 'video_play') as video_plays
+    from sessionised
+    inner join device_customers on sessionised.anonymous_id = device_customers.anonymous_id
+    where sessionised.occurred_at < timestamp '{as_of}'
+    group by device_customers.customer_number
+)
+select *
+from rfm full outer join event_counts using (customer_number)
+"""
+
+
+def run_measured(label: str, command: list[str], env: dict[str, str] | None = None) -> float:
+    """Run one step in its own process; print its wall time and peak resident memory."""
+    started = time.perf_counter()
+    process = subprocess.Popen(command, env=env, cwd=PROJECT_ROOT)
+    _, status, usage = os.wait4(process.pid, 0)
+    elapsed = time.perf_counter() - started
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise SystemExit(f"{label} failed")
+    peak_mb = usage.ru_maxrss / 1024
+    PEAKS[label] = peak_mb
+    print(f"  {label:<44}{elapsed:>8.1f} s   peak RSS {peak_mb:>7,.0f} MB", flush=True)
+    return elapsed
+
+
+PEAKS: dict[str, float] = {}
+
+
+def baseline_step(landing: Path, workdir: Path, as_of: str) -> None:
+    orders_suffix = "/*.parquet" if (landing / "orders").is_dir() else ".parquet"
+    with duckdb.connect(str(workdir / "baseline.duckdb")) as con:
+        con.execute("set memory_limit = '3GB'")
+        con.execute(BASELINE_SQL.format(landing=landing, suffix=orders_suffix, as_of=as_of))
+        rows = con.execute("select count(*) from baseline_features").fetchall()[0][0]
+    print(f"    baseline_features: {rows:,} customers")
+
+
+def load_step(landing: Path, warehouse: Path) -> None:
+    report = loader.load_landing(landing_dir=landing, warehouse=warehouse)
+    print(
+        f"    {report.rows_loaded:,} raw rows from {report.files} files"
+        f" ({settings.parquet_mode()} mode for Parquet)"
+    )
+
+
+def dbt_step(command: str, *selection: str) -> list[str]:
+    return [
+        str(Path(sys.executable).parent / "dbt"),
+        command,
+        "--quiet",
+        *selection,
+        "--project-dir",
+        str(settings.DBT_PROJECT_DIR),
+        "--profiles-dir",
+        str(settings.DBT_PROJECT_DIR),
+    ]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--customers", type=int, default=1_000_000)
+    parser.add_argument("--events-per-customer", type=float, default=20.0)
+    parser.add_argument("--workdir", type=Path, default=Path("/tmp/cible-benchmark"))
+    parser.add_argument("--reuse-data", action="store_true", help="keep generated files")
+    parser.add_argument("--step", choices=["baseline", "load"], help=argparse.SUPPRESS)
+    parser.add_argument("--as-of", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    landing, warehouse = args.workdir / "landing", args.workdir / "warehouse.duckdb"
+    if args.step == "baseline":
+        return baseline_step(landing, args.workdir, args.as_of)
+    if args.step == "load":
+        return load_step(landing, warehouse)
+
+    truth = args.workdir / "truth"
+    args.workdir.mkdir(parents=True, exist_ok=True)
+    print(
+        f"Cible warehouse benchmark: {args.customers:,} customers, "
+        f"{args.events_per_customer:g} events per customer, {os.cpu_count()} cores"
+    )
+
+    if not (args.reuse_data and (truth / "manifest.json").exists()):
+        started = time.perf_counter()
+        generate(
+            landing_dir=landing,
+            truth_dir=truth,
+            n_customers=args.customers,
+            file_format="parquet",
+            events_per_customer=args.events_per_customer,
+        )
+        print(f"  generated the demo data (Parquet) in {time.perf_counter() - started:.0f} s")
+    manifest = json.loads((truth / "manifest.json").read_text())
+    as_of = str(manifest["end_date"])
+    rows = {name: source["rows"] for name, source in manifest["sources"].items()}
+    print(f"  {rows['customers']:,} CRM rows, {rows['orders']:,} orders, {rows['events']:,} events")
+
+    this = [sys.executable, __file__, "--workdir", str(args.workdir)]
+    baseline_seconds = run_measured(
+        "baseline: one hand-written DuckDB query", [*this, "--step", "baseline", "--as-of", as_of]
+    )
+    for stale in warehouse.parent.glob(warehouse.name + "*"):
+        if stale.is_file():
+            stale.unlink()
+    env = dict(os.environ, **{settings.WAREHOUSE_ENV: str(warehouse)})
+    load_seconds = run_measured("Cible: load landing -> raw", [*this, "--step", "load"], env)
+    up_to_features = ("--select", "+fct_customer_features")
+    run_measured("Cible: dbt seed (reference CSVs)", dbt_step("seed"), env)
+    dbt_seconds = run_measured(
+        "Cible: dbt run up to fct_customer_features", dbt_step("run", *up_to_features), env
+    )
+    test_seconds = run_measured(
+        "Cible: dbt test on the same models", dbt_step("test", *up_to_features), env
+    )
+
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        features = con.execute("select count(*) from marts.fct_customer_features").fetchall()[0][0]
+    path_seconds = load_seconds + dbt_seconds
+    print("\nResults")
+    print(f"  baseline query:              {baseline_seconds:8.1f} s")
+    print(
+        f"  Cible load + dbt run:        {path_seconds:8.1f} s  ({features:,} customers in "
+        "fct_customer_features)"
+    )
+    print(f"  ratio (target <= 2.5):       {path_seconds / baseline_seconds:8.2f}")
+    print(f"  dbt test (not in the ratio): {test_seconds:8.1f} s")
+    cible_peak = max(value for label, value in PEAKS.items() if label.startswith("Cible"))
+    print(f"  peak RSS of any Cible step:  {cible_peak:8,.0f} MB (target < 4,096 MB)")
+
+
+if __name__ == "__main__":
+    main()
