@@ -16,7 +16,10 @@ dbt_project = DbtProject(
 # materializations, CI) the manifest is built beforehand by `dbt parse`.
 dbt_project.prepare_if_dev()
 
-RAW_KEY_PREFIX = "raw"
+# Models that read what Python steps write (segments, scores) are built by their own dbt
+# assets, downstream of those steps; the warehouse build leaves them out.
+ML_PUBLISHED_TAGS = ("segmentation", "scoring")
+WAREHOUSE_EXCLUDE = " ".join(f"tag:{tag}" for tag in ML_PUBLISHED_TAGS)
 
 
 def _layer(dbt_resource_props: Mapping[str, Any]) -> str:
@@ -26,12 +29,16 @@ def _layer(dbt_resource_props: Mapping[str, Any]) -> str:
 
 
 class CibleDbtTranslator(DagsterDbtTranslator):
-    """Groups assets by warehouse layer and puts dbt sources under the `raw` prefix."""
+    """Groups assets by warehouse layer; a dbt source is keyed by its schema (`raw`, `ml`)."""
 
     def get_asset_key(self, dbt_resource_props: Mapping[str, Any]) -> AssetKey:
         if dbt_resource_props["resource_type"] == "source":
             return AssetKey(
-                [RAW_KEY_PREFIX, dbt_resource_props["source_name"], dbt_resource_props["name"]]
+                [
+                    dbt_resource_props["schema"],
+                    dbt_resource_props["source_name"],
+                    dbt_resource_props["name"],
+                ]
             )
         return super().get_asset_key(dbt_resource_props)
 
@@ -40,7 +47,7 @@ class CibleDbtTranslator(DagsterDbtTranslator):
         if resource_type == "seed":
             return "reference"
         if resource_type == "source":
-            return "ingestion"
+            return "ingestion" if dbt_resource_props["schema"] == "raw" else None
         return _layer(dbt_resource_props)
 
 
@@ -48,10 +55,18 @@ translator = CibleDbtTranslator()
 
 
 @dbt_assets(
-    manifest=dbt_project.manifest_path, project=dbt_project, dagster_dbt_translator=translator
+    manifest=dbt_project.manifest_path,
+    project=dbt_project,
+    dagster_dbt_translator=translator,
+    exclude=WAREHOUSE_EXCLUDE,
 )
 def warehouse_models(context: AssetExecutionContext, dbt: DbtCliResource):
     """Build the dbt models and seeds selected, running their tests as asset checks."""
+    yield from build_selected(context, dbt)
+
+
+def build_selected(context: AssetExecutionContext, dbt: DbtCliResource):
+    """`dbt build` of the models a Dagster selection holds, against Cible's warehouse."""
     # dbt runs from its project folder: hand it the absolute warehouse path Cible resolved.
     os.environ[settings.WAREHOUSE_ENV] = str(settings.warehouse_path())
     yield from dbt.cli(["build"], context=context).stream()

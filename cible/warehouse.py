@@ -1,0 +1,88 @@
+"""One way in to the DuckDB warehouse for Python steps (loader aside): serialised and patient.
+
+DuckDB lets one process at a time open a database file for writing, and no other process may
+open it at all meanwhile. Python steps that may run side by side (segmentation and scoring
+after the same dbt build) therefore take an exclusive lock on a sidecar file for the time of
+their connection, and wait for a dbt process still holding the file.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+
+from cible import settings
+
+WAIT_SECONDS = 600.0
+
+
+@contextmanager
+def connect(
+    warehouse: Path | None = None, read_only: bool = False, wait_seconds: float = WAIT_SECONDS
+) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A connection to the warehouse, held under an exclusive lock until the block ends.
+
+    Args:
+        warehouse: the DuckDB file (default: ``settings.warehouse_path()``).
+        read_only: open read-only (the lock is taken all the same: DuckDB refuses a reader
+            while another process writes).
+        wait_seconds: how long to wait for another process (a dbt build) to release the file.
+    """
+    path = Path(warehouse) if warehouse is not None else settings.warehouse_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    deadline = time.monotonic() + wait_seconds
+    with open(path.with_name(path.name + ".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        while True:
+            try:
+                con = duckdb.connect(str(path), read_only=read_only)
+                break
+            except duckdb.IOException as error:
+                if "lock" not in str(error).lower() or time.monotonic() > deadline:
+                    raise
+                time.sleep(1.0)
+        try:
+            con.execute("set TimeZone = 'UTC'")
+            yield con
+        finally:
+            con.close()
+
+
+def read_table(relation: str, warehouse: Path | None = None) -> pd.DataFrame:
+    """A whole table or view as a pandas DataFrame (``schema.name``)."""
+    with connect(warehouse, read_only=True) as con:
+        return con.execute(f"select * from {relation}").df()
+
+
+def write_table(
+    frame: pd.DataFrame, relation: str, warehouse: Path | None = None, mode: str = "replace"
+) -> int:
+    """Write a DataFrame to ``schema.name``: ``replace`` it, or ``append`` to it.
+
+    Returns:
+        The number of rows written.
+    """
+    if mode not in {"replace", "append"}:
+        raise ValueError(f"mode must be 'replace' or 'append', not {mode!r}")
+    schema, _, name = relation.rpartition(".")
+    with connect(warehouse) as con:
+        if schema:
+            con.execute(f'create schema if not exists "{schema}"')
+        con.register("_cible_frame", frame)
+        exists = con.execute(
+            "select count(*) from information_schema.tables where table_schema = ? "
+            "and table_name = ?",
+            [schema or "main", name],
+        ).fetchall()[0][0]
+        if mode == "replace" or not exists:
+            con.execute(f"create or replace table {relation} as select * from _cible_frame")
+        else:
+            con.execute(f"insert into {relation} by name select * from _cible_frame")
+        con.unregister("_cible_frame")
+    return len(frame)
