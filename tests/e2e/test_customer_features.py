@@ -7,9 +7,13 @@ which `test_identity_resolution.py` checks against the truth on its own.
 
 from __future__ import annotations
 
+import shutil
+
+import duckdb
 import numpy as np
 import pandas as pd
 import pytest
+from pipeline_support import dbt_command
 
 TRACKING_PLAN = {
     "page_view",
@@ -260,11 +264,6 @@ RAW_TIMESTAMPS = {
 
 def test_no_feature_uses_data_from_the_as_of_date_on(demo_build, tmp_path):
     """Features as of T are the same whether or not the data from T on exists."""
-    import shutil
-
-    import duckdb
-    from pipeline_support import dbt_command
-
     end = pd.Timestamp(demo_build.manifest()["end_date"])
     as_of = (end - pd.Timedelta(days=75)).strftime("%Y-%m-%d")
     full, truncated = tmp_path / "full.duckdb", tmp_path / "truncated.duckdb"
@@ -308,3 +307,33 @@ def test_no_feature_uses_data_from_the_as_of_date_on(demo_build, tmp_path):
     )
     merged = with_future.set_index("customer_id").loc[without_future["customer_id"]]
     pd.testing.assert_frame_equal(merged.reset_index(), without_future, check_dtype=False)
+
+
+def test_a_feature_snapshot_as_of_another_date_builds_beside_the_current_one(demo_build, tmp_path):
+    """`schema_prefix` + `as_of_date`: training features in their own schemas, nothing clobbered."""
+    warehouse = tmp_path / "snapshot.duckdb"
+    shutil.copy(demo_build.warehouse, warehouse)
+    current = "select customer_id, as_of_at, orders_count, rfm_cell from {}.fct_customer_features"
+    before = demo_build.query(current.format("marts") + " order by customer_id")
+    dbt_command(
+        [
+            "run",
+            "--select",
+            "+fct_customer_features",
+            "--vars",
+            "{as_of_date: '2026-08-01', schema_prefix: 'training_'}",
+        ],
+        warehouse,
+    )
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        after = con.execute(current.format("marts") + " order by customer_id").df()
+        snapshot = con.execute(current.format("training_marts")).df()
+        seed_schemas = con.execute(
+            "select distinct table_schema from information_schema.tables "
+            "where table_name = 'geo_departements'"
+        ).fetchall()
+    pd.testing.assert_frame_equal(before, after)
+    assert set(snapshot["as_of_at"]) == {pd.Timestamp("2026-08-01")}
+    assert 0 < len(snapshot) < len(before)
+    assert snapshot["orders_count"].sum() < before["orders_count"].sum()
+    assert seed_schemas == [("reference",)]
