@@ -61,3 +61,11 @@ def parquet_mode() -> str:
             f"{PARQUET_MODE_ENV} must be one of {', '.join(PARQUET_MODES)}, not {mode!r}"
         )
     return mode
+
+
+MODELS_DIR_ENV = "CIBLE_MODELS_DIR"
+
+
+def models_dir() -> Path:
+    """Where fitted models and their metadata are stored (``CIBLE_MODELS_DIR``)."""
+    return _resolve(os.environ.get(MODELS_DIR_ENV, "data/models"))
