@@ -64,6 +64,9 @@ def materialize_all(demo: bool, run_config: dict | None = None) -> None:
     env = _environment(demo)
     settings.warehouse_path().parent.mkdir(parents=True, exist_ok=True)
     parse_dbt_project(env)
+    from orchestration.partitions import all_partitions_range
+
+    # Every daily partition of the event models, processed in one dbt invocation.
     command = [
         _executable("dagster"),
         "asset",
@@ -72,6 +75,8 @@ def materialize_all(demo: bool, run_config: dict | None = None) -> None:
         "*",
         "-m",
         DEFINITIONS_MODULE,
+        "--partition-range",
+        all_partitions_range(),
     ]
     if run_config:
         command += ["--config-json", json.dumps(run_config)]

@@ -1,5 +1,6 @@
 """The dbt project as Dagster assets: every model and seed an asset, every dbt test a check."""
 
+import json
 import os
 from collections.abc import Mapping
 from typing import Any
@@ -8,6 +9,7 @@ from dagster import AssetExecutionContext, AssetKey
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
 
 from cible import settings
+from orchestration.partitions import event_backfill_policy, event_partitions, event_window_vars
 
 dbt_project = DbtProject(
     project_dir=settings.DBT_PROJECT_DIR, profiles_dir=settings.DBT_PROJECT_DIR
@@ -19,7 +21,9 @@ dbt_project.prepare_if_dev()
 # Models that read what Python steps write (segments, scores) are built by their own dbt
 # assets, downstream of those steps; the warehouse build leaves them out.
 ML_PUBLISHED_TAGS = ("segmentation", "scoring")
-WAREHOUSE_EXCLUDE = " ".join(f"tag:{tag}" for tag in ML_PUBLISHED_TAGS)
+# Event models processed one day (partition) at a time.
+EVENT_PARTITIONED_TAG = "event_partitions"
+WAREHOUSE_EXCLUDE = " ".join(f"tag:{tag}" for tag in (*ML_PUBLISHED_TAGS, EVENT_PARTITIONED_TAG))
 
 
 def _layer(dbt_resource_props: Mapping[str, Any]) -> str:
@@ -59,14 +63,46 @@ translator = CibleDbtTranslator()
     project=dbt_project,
     dagster_dbt_translator=translator,
     exclude=WAREHOUSE_EXCLUDE,
+    backfill_policy=event_backfill_policy,
 )
 def warehouse_models(context: AssetExecutionContext, dbt: DbtCliResource):
     """Build the dbt models and seeds selected, running their tests as asset checks."""
     yield from build_selected(context, dbt)
 
 
-def build_selected(context: AssetExecutionContext, dbt: DbtCliResource):
+@dbt_assets(
+    manifest=dbt_project.manifest_path,
+    project=dbt_project,
+    dagster_dbt_translator=translator,
+    select=f"tag:{EVENT_PARTITIONED_TAG}",
+    partitions_def=event_partitions,
+    backfill_policy=event_backfill_policy,
+)
+def event_models(context: AssetExecutionContext, dbt: DbtCliResource):
+    """Process the events of the days selected (one partition per day of occurrence)."""
+    window = context.partition_time_window
+    yield from build_selected(context, dbt, event_window_vars(window.start, window.end))
+
+
+def dbt_build_args(variables: Mapping[str, str] | None = None) -> list[str]:
+    """The `dbt build` arguments of a Dagster step."""
+    args = ["build"]
+    if variables:
+        args += ["--vars", json.dumps(dict(variables), sort_keys=True)]
+    return args
+
+
+def build_selected(
+    context: AssetExecutionContext,
+    dbt: DbtCliResource,
+    variables: Mapping[str, str] | None = None,
+):
     """`dbt build` of the models a Dagster selection holds, against Cible's warehouse."""
     # dbt runs from its project folder: hand it the absolute warehouse path Cible resolved.
     os.environ[settings.WAREHOUSE_ENV] = str(settings.warehouse_path())
-    yield from dbt.cli(["build"], context=context).stream()
+    settings.warehouse_path().parent.mkdir(parents=True, exist_ok=True)
+    # Dagster splits this multi-asset into several steps around the event partitions and the
+    # ML steps; a test runs in the step where its last parent is built (dbt's default `eager`
+    # would run a test of dim_customers in the seeds step, before dim_customers exists).
+    os.environ.setdefault("DBT_INDIRECT_SELECTION", "buildable")
+    yield from dbt.cli(dbt_build_args(variables), context=context).stream()

@@ -8,7 +8,7 @@ from pathlib import Path
 from dagster import AssetSelection, Definitions, define_asset_job
 from dagster_dbt import DbtCliResource
 
-from orchestration.dbt import dbt_project, warehouse_models
+from orchestration.dbt import dbt_project, event_models, warehouse_models
 from orchestration.ingest import build_raw_tables, demo_landing_files
 
 DEMO_ENV = "CIBLE_DEMO"
@@ -37,12 +37,17 @@ def build_definitions(with_demo: bool) -> Definitions:
     raw_tables = build_raw_tables(with_demo)
     load_and_build = define_asset_job(
         name="load_and_build",
-        selection=AssetSelection.assets(raw_tables, warehouse_models),
+        selection=AssetSelection.assets(raw_tables, warehouse_models, event_models),
         description="Load the landing files into the raw schema, then build and test every "
         "dbt model.",
     )
     return Definitions(
-        assets=[*([demo_landing_files] if with_demo else []), raw_tables, warehouse_models],
+        assets=[
+            *([demo_landing_files] if with_demo else []),
+            raw_tables,
+            warehouse_models,
+            event_models,
+        ],
         jobs=[load_and_build],
         resources={"dbt": DbtCliResource(project_dir=dbt_project, dbt_executable=dbt_executable())},
     )

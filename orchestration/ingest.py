@@ -18,6 +18,7 @@ from dagster_dbt import get_asset_keys_by_output_name_for_source
 from cible import contract as source_contract
 from cible import loader, settings
 from orchestration.dbt import warehouse_models
+from orchestration.partitions import event_backfill_policy
 
 LOADER_SOURCE = "loader"
 
@@ -30,7 +31,7 @@ class DemoDataConfig(Config):
     events_per_customer: float = 20.0
 
 
-@asset(group_name="ingestion")
+@asset(group_name="ingestion", backfill_policy=event_backfill_policy)
 def demo_landing_files(config: DemoDataConfig) -> MaterializeResult:
     """Demo files of a French luxury house in the landing folder (refuses a user's own folder)."""
     from seeds.demo_data import generate
@@ -88,6 +89,7 @@ def build_raw_tables(with_demo: bool) -> AssetsDefinition:
             for key in keys.values()
         ],
         can_subset=True,
+        backfill_policy=event_backfill_policy,
     )
     def raw_tables(
         context: AssetExecutionContext, config: LoadConfig

@@ -5,8 +5,17 @@ import pytest
 from dagster import AssetKey, DagsterInstance, materialize
 
 from orchestration.definitions import build_definitions
+from orchestration.partitions import event_partitions
 
 CUSTOMERS = 1_500
+
+
+def every_event_partition() -> dict[str, str]:
+    """Run tags selecting every daily event partition in one run, as "Materialize all" does."""
+    return {
+        "dagster/asset_partition_range_start": event_partitions.get_first_partition_key(),
+        "dagster/asset_partition_range_end": event_partitions.get_last_partition_key(),
+    }
 
 
 @pytest.fixture
@@ -31,6 +40,7 @@ def test_materialize_all_runs_every_asset_and_check(project_paths):
             resources=definitions.resources,
             run_config={"ops": {"demo_landing_files": {"config": {"customers": CUSTOMERS}}}},
             instance=instance,
+            tags=every_event_partition(),
         )
         assert result.success
         materialized = {event.asset_key for event in result.get_asset_materialization_events()}

@@ -2,7 +2,17 @@
     Deduplicated events with the customer of the logged-in visitor. An event naming a customer
     number the CRM does not hold is flagged; it is quarantined (`unknown_customer`), not kept.
     The one table holding every event: sessions, devices and the quality reports read it.
+    Partitioned by day of occurrence: a window run (see macros/event_partitions.sql) replaces
+    that day's events; a run without a window rebuilds the table.
 #}
+
+{{ config(
+    materialized='incremental',
+    tags=['event_partitions'],
+    unique_key='event_id',
+    incremental_strategy=cible.window_incremental_strategy(),
+    full_refresh=(none if cible.is_event_window_run() else true),
+) }}
 
 with
 

@@ -1,9 +1,10 @@
 {#
     Valid events, one per event id: trackers re-send events they could not confirm, and the
-    first copy received is the one kept. A view: `int_events_attributed` materialises it.
+    first copy received is the one kept. Ephemeral: compiled into `int_events_attributed`
+    with the event window of the run (a view would keep the window it was created with).
 #}
 
-{{ config(materialized='view') }}
+{{ config(materialized='ephemeral') }}
 
 with
 
@@ -11,6 +12,7 @@ events as (
 
     select * from {{ ref('stg_web__events') }}
     where is_valid
+        and {{ cible.in_event_window('occurred_at') }}
 
 ),
 

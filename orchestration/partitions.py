@@ -1,0 +1,37 @@
+"""Daily partitions of event data, and how a partition becomes dbt vars."""
+
+import os
+from datetime import datetime
+
+from dagster import BackfillPolicy, DailyPartitionsDefinition
+
+EVENT_PARTITIONS_START_ENV = "CIBLE_EVENT_PARTITIONS_START"
+
+# Partitions start before the demo's events (the year up to 2026-10-31); set the variable to
+# your first event day. Events before it are processed only by builds without a window.
+event_partitions = DailyPartitionsDefinition(
+    start_date=os.environ.get(EVENT_PARTITIONS_START_ENV, "2025-10-01"), timezone="UTC"
+)
+
+# A range of days (a backfill, "Materialize all") runs as one dbt invocation over the whole
+# window instead of one run per day. Unpartitioned assets carry the same policy: the CLI runs
+# a partition range only when every selected asset does.
+event_backfill_policy = BackfillPolicy.single_run()
+
+
+def event_window_vars(start: datetime, end: datetime) -> dict[str, str]:
+    """dbt vars selecting the events that happened in [start, end)."""
+    if end <= start:
+        raise ValueError(f"empty event window: {start:%Y-%m-%d} to {end:%Y-%m-%d}")
+    return {
+        "event_window_start": start.strftime("%Y-%m-%d %H:%M:%S"),
+        "event_window_end": end.strftime("%Y-%m-%d %H:%M:%S"),
+    }
+
+
+def all_partitions_range() -> str:
+    """Every event partition as `first...last`, the `--partition-range` of a full run."""
+    return (
+        f"{event_partitions.get_first_partition_key()}..."
+        f"{event_partitions.get_last_partition_key()}"
+    )

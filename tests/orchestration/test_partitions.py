@@ -1,0 +1,77 @@
+"""Daily event partitions: the vars a partition gives dbt, and a real backfill over a range."""
+
+import shutil
+from datetime import datetime
+
+import duckdb
+import pytest
+from dagster import DagsterInstance, materialize
+
+from orchestration.dbt import dbt_build_args, event_models
+from orchestration.definitions import build_definitions
+from orchestration.partitions import event_window_vars
+
+
+def test_a_partition_window_becomes_dbt_vars():
+    variables = event_window_vars(datetime(2026, 10, 30), datetime(2026, 11, 2))
+    assert variables == {
+        "event_window_start": "2026-10-30 00:00:00",
+        "event_window_end": "2026-11-02 00:00:00",
+    }
+    assert dbt_build_args(variables) == [
+        "build",
+        "--vars",
+        '{"event_window_end": "2026-11-02 00:00:00", "event_window_start": "2026-10-30 00:00:00"}',
+    ]
+    assert dbt_build_args() == ["build"]
+    with pytest.raises(ValueError, match="empty event window"):
+        event_window_vars(datetime(2026, 11, 2), datetime(2026, 11, 2))
+
+
+def test_a_backfill_over_a_date_range_rebuilds_exactly_those_days(
+    demo_build, tmp_path, monkeypatch
+):
+    warehouse = tmp_path / "warehouse.duckdb"
+    shutil.copy(demo_build.warehouse, warehouse)
+    monkeypatch.setenv("CIBLE_WAREHOUSE", str(warehouse))
+    per_day = (
+        "select cast(occurred_at as date) as day, count(*) as events "
+        "from intermediate.int_events_attributed group by 1 order by 1"
+    )
+    with duckdb.connect(str(warehouse)) as con:
+        before = con.execute(per_day).fetchall()
+        # Lose three days (the range to backfill) and corrupt a day outside it.
+        con.execute(
+            "delete from intermediate.int_events_attributed "
+            "where occurred_at >= timestamp '2026-10-10' and occurred_at < timestamp '2026-10-13'"
+        )
+        con.execute(
+            "delete from intermediate.int_events_attributed where event_id in ("
+            "select event_id from intermediate.int_events_attributed "
+            "where cast(occurred_at as date) = date '2026-10-20' limit 5)"
+        )
+    definitions = build_definitions(with_demo=False)
+    with DagsterInstance.ephemeral() as instance:
+        result = materialize(
+            [event_models],
+            resources=definitions.resources,
+            instance=instance,
+            tags={
+                "dagster/asset_partition_range_start": "2026-10-10",
+                "dagster/asset_partition_range_end": "2026-10-12",
+            },
+        )
+    assert result.success
+    partitions = {
+        event.partition for event in result.get_asset_materialization_events() if event.partition
+    }
+    assert partitions == {"2026-10-10", "2026-10-11", "2026-10-12"}
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        after = dict(con.execute(per_day).fetchall())
+    expected = dict(before)
+    assert all(expected[day] > 0 for day in expected if "2026-10-10" <= str(day) <= "2026-10-12")
+    for day, events in expected.items():
+        if str(day) == "2026-10-20":
+            assert after[day] == events - 5, "a day outside the range is left as it was"
+        else:
+            assert after[day] == events, day
