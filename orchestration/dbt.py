@@ -10,6 +10,7 @@ from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_as
 
 from cible import settings
 from orchestration.partitions import event_backfill_policy, event_partitions, event_window_vars
+from orchestration.warehouse_metadata import with_warehouse_figures
 
 dbt_project = DbtProject(
     project_dir=settings.DBT_PROJECT_DIR, profiles_dir=settings.DBT_PROJECT_DIR
@@ -105,4 +106,5 @@ def build_selected(
     # ML steps; a test runs in the step where its last parent is built (dbt's default `eager`
     # would run a test of dim_customers in the seeds step, before dim_customers exists).
     os.environ.setdefault("DBT_INDIRECT_SELECTION", "buildable")
-    yield from dbt.cli(dbt_build_args(variables), context=context).stream()
+    invocation = dbt.cli(dbt_build_args(variables), context=context)
+    yield from with_warehouse_figures(invocation.stream(), invocation.manifest)
