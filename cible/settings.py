@@ -69,3 +69,16 @@ MODELS_DIR_ENV = "CIBLE_MODELS_DIR"
 def models_dir() -> Path:
     """Where fitted models and their metadata are stored (``CIBLE_MODELS_DIR``)."""
     return _resolve(os.environ.get(MODELS_DIR_ENV, "data/models"))
+
+
+ALERT_WEBHOOK_ENV = "CIBLE_ALERT_WEBHOOK"
+
+
+def ops_dir() -> Path:
+    """Where operations records (failed runs) are written (``CIBLE_OPS_DIR``)."""
+    return _resolve(os.environ.get("CIBLE_OPS_DIR", "data/ops"))
+
+
+def alert_webhook() -> str | None:
+    """URL that receives a JSON POST when a run fails (``CIBLE_ALERT_WEBHOOK``), if any."""
+    return os.environ.get(ALERT_WEBHOOK_ENV) or None

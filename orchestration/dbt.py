@@ -3,9 +3,10 @@
 import json
 import os
 from collections.abc import Mapping
+from datetime import timedelta
 from typing import Any
 
-from dagster import AssetExecutionContext, AssetKey
+from dagster import AssetExecutionContext, AssetKey, AssetSpec, FreshnessPolicy
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
 
 from cible import settings
@@ -27,6 +28,13 @@ EVENT_PARTITIONED_TAG = "event_partitions"
 WAREHOUSE_EXCLUDE = " ".join(f"tag:{tag}" for tag in (*ML_PUBLISHED_TAGS, EVENT_PARTITIONED_TAG))
 
 
+# Published marts (what BI tools and campaigns read) are refreshed every day: a warning after
+# a missed morning, a failure after two.
+MARTS_FRESHNESS = FreshnessPolicy.time_window(
+    fail_window=timedelta(hours=48), warn_window=timedelta(hours=26)
+)
+
+
 def _layer(dbt_resource_props: Mapping[str, Any]) -> str:
     """`staging`, `intermediate` or `marts` for models: the first folder under `models/`."""
     fqn = dbt_resource_props.get("fqn", [])
@@ -46,6 +54,15 @@ class CibleDbtTranslator(DagsterDbtTranslator):
                 ]
             )
         return super().get_asset_key(dbt_resource_props)
+
+    def get_asset_spec(
+        self, manifest: Mapping[str, Any], unique_id: str, project: DbtProject | None
+    ) -> AssetSpec:
+        spec = super().get_asset_spec(manifest, unique_id, project)
+        node = manifest.get("nodes", {}).get(unique_id, {})
+        if node.get("resource_type") == "model" and _layer(node) == "marts":
+            return spec.replace_attributes(freshness_policy=MARTS_FRESHNESS)
+        return spec
 
     def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
         resource_type = dbt_resource_props["resource_type"]

@@ -5,9 +5,15 @@ import shutil
 import sys
 from pathlib import Path
 
-from dagster import AssetSelection, Definitions, define_asset_job
+from dagster import Definitions
 from dagster_dbt import DbtCliResource
 
+from orchestration.automation import (
+    build_jobs,
+    build_landing_files_sensor,
+    build_schedules,
+    run_failure_recorder,
+)
 from orchestration.dbt import dbt_project, event_models, warehouse_models
 from orchestration.ingest import build_raw_tables, demo_landing_files
 
@@ -35,12 +41,7 @@ def dbt_executable() -> str:
 def build_definitions(with_demo: bool) -> Definitions:
     """Every asset, check and job of Cible; the demo generator only `with_demo`."""
     raw_tables = build_raw_tables(with_demo)
-    load_and_build = define_asset_job(
-        name="load_and_build",
-        selection=AssetSelection.assets(raw_tables, warehouse_models, event_models),
-        description="Load the landing files into the raw schema, then build and test every "
-        "dbt model.",
-    )
+    daily, weekly, load_and_build = build_jobs(raw_tables.keys)
     return Definitions(
         assets=[
             *([demo_landing_files] if with_demo else []),
@@ -48,7 +49,9 @@ def build_definitions(with_demo: bool) -> Definitions:
             warehouse_models,
             event_models,
         ],
-        jobs=[load_and_build],
+        jobs=[daily, weekly, load_and_build],
+        schedules=build_schedules(daily, weekly),
+        sensors=[build_landing_files_sensor(load_and_build), run_failure_recorder],
         resources={"dbt": DbtCliResource(project_dir=dbt_project, dbt_executable=dbt_executable())},
     )
 

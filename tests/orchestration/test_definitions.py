@@ -26,6 +26,7 @@ def graph_snapshot(with_demo: bool = True) -> dict:
             "group": node.group_name,
             "upstream": sorted(parent.to_user_string() for parent in node.parent_keys),
             "checks": sorted(checks.get(node.key.to_user_string(), [])),
+            "freshness": str(node.freshness_policy) if node.freshness_policy else None,
         }
         for node in sorted(graph.asset_nodes, key=lambda node: node.key.to_user_string())
     }
@@ -105,3 +106,12 @@ def test_demo_is_on_only_for_the_default_landing_folder(monkeypatch, environment
     for name, value in environment.items():
         monkeypatch.setenv(name, value)
     assert demo_enabled() is expected
+
+
+def test_published_marts_have_a_freshness_policy():
+    snapshot = graph_snapshot()
+    for model in ("fct_customer_features", "dim_customers", "rpt_source_reconciliation"):
+        assert "fail_window=SerializableTimeDelta(days=2" in (
+            snapshot[key_of(model)]["freshness"] or ""
+        ), model
+    assert snapshot[key_of("stg_crm__customers")]["freshness"] is None

@@ -1,0 +1,183 @@
+"""Jobs, schedules and sensors: what runs when, without anyone clicking.
+
+- `daily_refresh` (every morning, yesterday's event partition): load new landing files,
+  build the warehouse, score customers with the published models;
+- `weekly_recalibration` (Monday night): re-cluster and retrain, then publish;
+- `landing_files_sensor`: new or changed landing files start a load and everything downstream,
+  once per file;
+- `run_failure_recorder`: every failed run is recorded (a JSON line in `data/ops/`) and posted
+  to `CIBLE_ALERT_WEBHOOK` when one is set.
+Assets that only the weekly run should touch carry the tag `cible/cadence: weekly`.
+"""
+
+import hashlib
+import json
+import urllib.request
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from pathlib import Path
+
+from dagster import (
+    AssetKey,
+    AssetSelection,
+    DefaultScheduleStatus,
+    DefaultSensorStatus,
+    RunFailureSensorContext,
+    RunRequest,
+    ScheduleDefinition,
+    SensorEvaluationContext,
+    SkipReason,
+    build_schedule_from_partitioned_job,
+    define_asset_job,
+    run_failure_sensor,
+    sensor,
+)
+
+from cible import settings
+from cible.loader import SUFFIXES
+from orchestration.partitions import event_partitions
+
+CADENCE_TAG = "cible/cadence"
+WEEKLY_ONLY = AssetSelection.tag(CADENCE_TAG, "weekly")
+TIME_ZONE = "Europe/Paris"
+
+
+def build_jobs(raw_table_keys: Iterable[AssetKey]):
+    """The daily, weekly and load-and-build jobs, from asset selections."""
+    everything_after_load = AssetSelection.assets(*raw_table_keys).downstream()
+    daily = define_asset_job(
+        name="daily_refresh",
+        selection=everything_after_load - WEEKLY_ONLY.downstream(),
+        partitions_def=event_partitions,
+        description="Load new landing files, build the warehouse for yesterday's events and "
+        "score customers with the published models.",
+        tags={"dagster/max_retries": "1"},
+    )
+    weekly = define_asset_job(
+        name="weekly_recalibration",
+        selection=WEEKLY_ONLY.downstream(),
+        description="Re-cluster customers and retrain the scoring models, then publish.",
+        tags={"dagster/max_retries": "1"},
+    )
+    load_and_build = define_asset_job(
+        name="load_and_build",
+        selection=everything_after_load - WEEKLY_ONLY.downstream(),
+        partitions_def=event_partitions,
+        description="Load the landing files and rebuild everything downstream (every event "
+        "partition in one run).",
+    )
+    return daily, weekly, load_and_build
+
+
+def build_schedules(daily, weekly) -> list[ScheduleDefinition]:
+    return [
+        build_schedule_from_partitioned_job(
+            daily,
+            name="daily_refresh_schedule",
+            hour_of_day=6,
+            minute_of_hour=0,
+            description="Every day at 06:00 (UTC) for the day before.",
+            default_status=DefaultScheduleStatus.RUNNING,
+        ),
+        ScheduleDefinition(
+            name="weekly_recalibration_schedule",
+            job=weekly,
+            cron_schedule="0 3 * * 1",
+            execution_timezone=TIME_ZONE,
+            description="Every Monday at 03:00 (Paris).",
+            default_status=DefaultScheduleStatus.RUNNING,
+        ),
+    ]
+
+
+def landing_fingerprints(landing: Path) -> dict[str, str]:
+    """Every data file of the landing folder with its size and modification time."""
+    if not landing.exists():
+        return {}
+    fingerprints = {}
+    for path in sorted(landing.rglob("*")):
+        if path.is_file() and any(path.name.endswith(suffix) for suffix, _ in SUFFIXES):
+            stat = path.stat()
+            relative = path.relative_to(landing).as_posix()
+            fingerprints[relative] = f"{stat.st_size}:{stat.st_mtime_ns}"
+    return fingerprints
+
+
+def new_landing_files(previous: dict[str, str], current: dict[str, str]) -> list[str]:
+    """Files that are new, or changed, since the previous look."""
+    return sorted(name for name, print_ in current.items() if previous.get(name) != print_)
+
+
+def build_landing_files_sensor(job) -> object:
+    @sensor(
+        name="landing_files_sensor",
+        job=job,
+        minimum_interval_seconds=60,
+        default_status=DefaultSensorStatus.RUNNING,
+        description="New or changed landing files start a load and everything downstream.",
+    )
+    def landing_files_sensor(context: SensorEvaluationContext):
+        previous = json.loads(context.cursor) if context.cursor else {}
+        current = landing_fingerprints(settings.landing_dir())
+        arrived = new_landing_files(previous, current)
+        context.update_cursor(json.dumps(current, sort_keys=True))
+        if not arrived:
+            return SkipReason(f"no new file in {settings.landing_dir()}")
+        key = hashlib.sha256(
+            json.dumps({name: current[name] for name in arrived}, sort_keys=True).encode()
+        ).hexdigest()[:16]
+        return RunRequest(
+            run_key=f"landing-{key}",
+            tags={
+                "cible/landing_files": ", ".join(arrived)[:1000],
+                "dagster/asset_partition_range_start": event_partitions.get_first_partition_key(),
+                "dagster/asset_partition_range_end": event_partitions.get_last_partition_key(),
+            },
+        )
+
+    return landing_files_sensor
+
+
+def failure_record(context: RunFailureSensorContext) -> dict[str, object]:
+    """What is kept of a failed run: enough to find it and act."""
+    run = context.dagster_run
+    failed_steps = [event.step_key for event in context.get_step_failure_events() if event.step_key]
+    return {
+        "recorded_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "run_id": run.run_id,
+        "job_name": run.job_name,
+        "failed_steps": failed_steps,
+        "message": context.failure_event.message,
+        "tags": {key: value for key, value in run.tags.items() if not key.startswith(".")},
+    }
+
+
+def record_failure(record: dict[str, object]) -> Path:
+    """Append a failure record to `<ops dir>/run_failures.jsonl`; post it to the webhook."""
+    folder = settings.ops_dir()
+    folder.mkdir(parents=True, exist_ok=True)
+    log = folder / "run_failures.jsonl"
+    with log.open("a", encoding="utf-8") as handle:
+        handle.write(json.dumps(record, default=str) + "\n")
+    webhook = settings.alert_webhook()
+    if webhook:
+        request = urllib.request.Request(
+            webhook,
+            data=json.dumps(
+                {"text": f"Cible run failed: {record['job_name']}", **record}, default=str
+            ).encode(),
+            headers={"Content-Type": "application/json"},
+            method="POST",
+        )
+        with urllib.request.urlopen(request, timeout=10) as response:
+            response.read()
+    return log
+
+
+@run_failure_sensor(
+    name="run_failure_recorder",
+    default_status=DefaultSensorStatus.RUNNING,
+    description="Records every failed run and posts it to CIBLE_ALERT_WEBHOOK when set.",
+)
+def run_failure_recorder(context: RunFailureSensorContext):
+    record_failure(failure_record(context))
