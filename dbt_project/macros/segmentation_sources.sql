@@ -1,0 +1,46 @@
+{#
+    A table the Python steps write (schema `ml`) that may not exist yet: on a fresh warehouse,
+    before the first segmentation run, a full `dbt build` would otherwise fail on its staging
+    view. Renders the source relation when it exists, otherwise an empty relation typed from
+    the sources file, so the segment marts build empty instead of failing.
+
+    `source()` is always called, so lineage (and Dagster's asset graph) keeps the dependency.
+#}
+
+{% macro source_or_empty(source_name, table_name) -%}
+    {%- set relation = source(source_name, table_name) -%}
+    {%- if not execute -%}
+        {{ relation }}
+    {%- else -%}
+        {%- set existing = adapter.get_relation(
+            database=relation.database, schema=relation.schema, identifier=relation.identifier
+        ) -%}
+        {%- if existing is not none -%}
+            {{ relation }}
+        {%- else -%}
+            {%- set columns = cible.source_column_types(source_name, table_name) -%}
+            (
+                select
+                {%- for name, data_type in columns %}
+                    cast(null as {{ data_type }}) as {{ name }}{{ "," if not loop.last }}
+                {%- endfor %}
+                where 1 = 0
+            ) as {{ table_name }}_not_written_yet
+        {%- endif -%}
+    {%- endif -%}
+{%- endmacro %}
+
+
+{# (column name, data type) pairs of a source table, in the order of the sources file. #}
+{% macro source_column_types(source_name, table_name) -%}
+    {%- for node in graph.sources.values() -%}
+        {%- if node.source_name == source_name and node.name == table_name -%}
+            {%- set pairs = [] -%}
+            {%- for column in node.columns.values() -%}
+                {%- do pairs.append((column.name, column.data_type)) -%}
+            {%- endfor -%}
+            {{ return(pairs) }}
+        {%- endif -%}
+    {%- endfor -%}
+    {{ exceptions.raise_compiler_error("No source " ~ source_name ~ "." ~ table_name) }}
+{%- endmacro %}
