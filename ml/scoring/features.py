@@ -1,0 +1,137 @@
+"""Which columns of the feature mart are model inputs, and the preprocessing that turns them
+into numbers (imputation, scaling, one-hot encoding) inside the persisted pipeline."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from sklearn.compose import ColumnTransformer
+from sklearn.impute import SimpleImputer
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardScaler
+
+from ml.scoring.labels import TrainingDataError
+
+# Never model inputs, whatever the configuration says: keys and timestamps.
+ALWAYS_EXCLUDED = ("customer_id", "as_of_at")
+
+
+@dataclass(frozen=True)
+class FeatureSpec:
+    """The model inputs by kind; stored with the model so scoring checks the same columns."""
+
+    numeric: tuple[str, ...]
+    categorical: tuple[str, ...]
+
+    @property
+    def columns(self) -> list[str]:
+        return [*self.numeric, *self.categorical]
+
+    def to_dict(self) -> dict:
+        return {"numeric": list(self.numeric), "categorical": list(self.categorical)}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> FeatureSpec:
+        return cls(numeric=tuple(data["numeric"]), categorical=tuple(data["categorical"]))
+
+
+def select_features(
+    frame: pd.DataFrame, include: Sequence[str] | None, exclude: Sequence[str]
+) -> FeatureSpec:
+    """The feature columns of `frame` by kind: numbers and booleans are numeric, text is
+    categorical, timestamps are left out (their information is in the `*_days` columns).
+
+    Raises:
+        TrainingDataError: a configured column is not in the frame.
+    """
+    wanted = list(frame.columns) if include is None else list(include)
+    missing = [column for column in wanted if column not in frame.columns]
+    if missing:
+        raise TrainingDataError(
+            f"feature(s) {', '.join(missing)} listed in features.include are not columns of "
+            f"the feature table ({len(frame.columns)} columns, e.g. "
+            f"{', '.join(list(frame.columns)[:8])}, ...); fix the list or rebuild the mart"
+        )
+    dropped = set(exclude) | set(ALWAYS_EXCLUDED)
+    numeric, categorical = [], []
+    for column in wanted:
+        if column in dropped:
+            continue
+        dtype = frame[column].dtype
+        if pd.api.types.is_datetime64_any_dtype(dtype):
+            continue
+        if pd.api.types.is_bool_dtype(dtype) or pd.api.types.is_numeric_dtype(dtype):
+            numeric.append(column)
+        else:
+            categorical.append(column)
+    if not numeric and not categorical:
+        raise TrainingDataError("no feature left after features.include and features.exclude")
+    return FeatureSpec(numeric=tuple(numeric), categorical=tuple(categorical))
+
+
+def check_features(frame: pd.DataFrame, spec: FeatureSpec, where: str) -> None:
+    """Stop with a clear message when `frame` lacks a column the model was trained on."""
+    missing = [column for column in spec.columns if column not in frame.columns]
+    if missing:
+        raise TrainingDataError(
+            f"{where}: the model needs feature(s) {', '.join(missing)}, which the feature "
+            "table does not have; rebuild marts.fct_customer_features or retrain the model"
+        )
+
+
+def to_float(values: pd.Series) -> np.ndarray:
+    """A column of numbers or booleans (nullable or not) as floats, missing values as NaN."""
+    if not (
+        pd.api.types.is_numeric_dtype(values.dtype) or pd.api.types.is_bool_dtype(values.dtype)
+    ):
+        values = pd.to_numeric(values, errors="coerce")
+    return values.astype("Float64").to_numpy(dtype="float64", na_value=np.nan)
+
+
+def as_float(frame: pd.DataFrame) -> np.ndarray:
+    """Numbers and booleans (nullable or not) as a float matrix, missing values as NaN."""
+    if not frame.shape[1]:
+        return np.empty((len(frame), 0))
+    return np.column_stack([to_float(frame[column]) for column in frame.columns])
+
+
+def as_text(frame: pd.DataFrame) -> np.ndarray:
+    """Categories as Python strings, missing values as the category `missing`."""
+    return frame.astype(object).where(frame.notna(), "missing").astype(str).to_numpy(dtype=object)
+
+
+def build_preprocessor(spec: FeatureSpec, min_category_share: float) -> ColumnTransformer:
+    """Imputation (median plus a missing indicator, so "never" differs from 0), scaling and
+    one-hot encoding (rare categories grouped, unseen ones tolerated at scoring)."""
+    numeric = Pipeline(
+        [
+            ("to_float", FunctionTransformer(as_float, feature_names_out="one-to-one")),
+            (
+                "impute",
+                SimpleImputer(strategy="median", add_indicator=True, keep_empty_features=True),
+            ),
+            ("scale", StandardScaler()),
+        ]
+    )
+    categorical = Pipeline(
+        [
+            ("to_text", FunctionTransformer(as_text, feature_names_out="one-to-one")),
+            (
+                "encode",
+                OneHotEncoder(
+                    handle_unknown="infrequent_if_exist",
+                    min_frequency=min_category_share or None,
+                    sparse_output=False,
+                ),
+            ),
+        ]
+    )
+    transformers = []
+    if spec.numeric:
+        transformers.append(("numeric", numeric, list(spec.numeric)))
+    if spec.categorical:
+        transformers.append(("categorical", categorical, list(spec.categorical)))
+    return ColumnTransformer(transformers, remainder="drop", verbose_feature_names_out=True)
