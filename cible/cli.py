@@ -78,8 +78,11 @@ def materialize_all(demo: bool, run_config: dict | None = None) -> None:
         "--partition-range",
         all_partitions_range(),
     ]
-    if run_config:
-        command += ["--config-json", json.dumps(run_config)]
+    # One process for the whole run: steps run one after another anyway (DuckDB admits one
+    # writer), and each step process would reload the code location. Runs launched from the
+    # UI or by schedules keep Dagster's multiprocess executor, which survives a crashed step.
+    config = {"execution": {"config": {"in_process": {}}}, **(run_config or {})}
+    command += ["--config-json", json.dumps(config)]
     subprocess.run(command, check=True, env=env, cwd=settings.PROJECT_ROOT)
 
 

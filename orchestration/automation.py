@@ -35,7 +35,7 @@ from dagster import (
 
 from cible import settings
 from cible.loader import SUFFIXES
-from orchestration.partitions import event_partitions
+from orchestration.partitions import event_partitions, every_event_partition
 
 CADENCE_TAG = "cible/cadence"
 WEEKLY_ONLY = AssetSelection.tag(CADENCE_TAG, "weekly")
@@ -128,11 +128,7 @@ def build_landing_files_sensor(job) -> object:
         ).hexdigest()[:16]
         return RunRequest(
             run_key=f"landing-{key}",
-            tags={
-                "cible/landing_files": ", ".join(arrived)[:1000],
-                "dagster/asset_partition_range_start": event_partitions.get_first_partition_key(),
-                "dagster/asset_partition_range_end": event_partitions.get_last_partition_key(),
-            },
+            tags={"cible/landing_files": ", ".join(arrived)[:1000], **every_event_partition()},
         )
 
     return landing_files_sensor

@@ -35,3 +35,11 @@ def all_partitions_range() -> str:
         f"{event_partitions.get_first_partition_key()}..."
         f"{event_partitions.get_last_partition_key()}"
     )
+
+
+def every_event_partition() -> dict[str, str]:
+    """Run tags selecting every event partition in one run, as "Materialize all" does."""
+    return {
+        "dagster/asset_partition_range_start": event_partitions.get_first_partition_key(),
+        "dagster/asset_partition_range_end": event_partitions.get_last_partition_key(),
+    }

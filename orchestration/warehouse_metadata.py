@@ -76,7 +76,8 @@ def warehouse_figures(nodes: Iterable[Mapping[str, Any]]) -> dict[str, dict[str,
     figures: dict[str, dict[str, Any]] = {}
     with warehouse.connect(read_only=True) as con:
         for node in built:
-            relation = node["relation_name"]
+            # Schema and name only: the manifest's database is the file name dbt parsed with.
+            relation = f'"{node["schema"]}"."{node.get("alias") or node["name"]}"'
             metadata: dict[str, Any] = {
                 "dagster/row_count": con.execute(f"select count(*) from {relation}").fetchall()[0][
                     0

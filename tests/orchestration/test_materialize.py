@@ -5,17 +5,9 @@ import pytest
 from dagster import AssetKey, DagsterInstance, materialize
 
 from orchestration.definitions import build_definitions
-from orchestration.partitions import event_partitions
+from orchestration.partitions import every_event_partition
 
 CUSTOMERS = 1_500
-
-
-def every_event_partition() -> dict[str, str]:
-    """Run tags selecting every daily event partition in one run, as "Materialize all" does."""
-    return {
-        "dagster/asset_partition_range_start": event_partitions.get_first_partition_key(),
-        "dagster/asset_partition_range_end": event_partitions.get_last_partition_key(),
-    }
 
 
 @pytest.fixture(scope="module")

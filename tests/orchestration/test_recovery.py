@@ -1,0 +1,110 @@
+"""A real run killed in the middle, then run again, leaves the same tables as a clean run."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+import pytest
+from dagster import DagsterInstance, materialize
+
+from orchestration.definitions import build_definitions
+from orchestration.partitions import every_event_partition
+from seeds.demo_data import generate
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+COMPARED = {
+    "marts.dim_customers": "customer_id",
+    "marts.fct_orders": "order_id",
+    "marts.fct_customer_features": "customer_id",
+    "quality.fct_quarantined_rows": "quarantine_id",
+    "quality.rpt_source_reconciliation": "source_name",
+    "intermediate.int_events_attributed": "event_id",
+}
+# Load metadata says when a row was loaded, which differs between two loads of the same files.
+VOLATILE = {"loaded_at"}
+
+
+def _environment(tmp: Path, warehouse: Path, landing: Path) -> dict[str, str]:
+    home = tmp / f"dagster-{warehouse.stem}"
+    home.mkdir(exist_ok=True)
+    (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    return dict(
+        os.environ,
+        CIBLE_LANDING_DIR=str(landing),
+        CIBLE_WAREHOUSE=str(warehouse),
+        CIBLE_DEMO="0",
+        DAGSTER_HOME=str(home),
+    )
+
+
+def _cible_run(env: dict[str, str], **popen) -> subprocess.Popen:
+    return subprocess.Popen(
+        [str(Path(sys.executable).parent / "cible"), "run"],
+        cwd=PROJECT_ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+        **popen,
+    )
+
+
+def _tables(warehouse: Path) -> dict[str, pd.DataFrame]:
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        frames = {}
+        for table, key in COMPARED.items():
+            frame = con.execute(f"select * from {table} order by {key}").df()
+            frames[table] = frame.drop(columns=[c for c in frame if c in VOLATILE])
+        return frames
+
+
+@pytest.mark.timeout(900)
+def test_a_run_killed_during_the_dbt_build_and_run_again_ends_like_a_clean_run(tmp_path):
+    landing = tmp_path / "landing"
+    generate(landing_dir=landing, truth_dir=tmp_path / "truth", n_customers=1_000, seed=11)
+
+    # The reference: the same assets materialized in this process, never interrupted.
+    clean = tmp_path / "clean.duckdb"
+    with pytest.MonkeyPatch.context() as patch:
+        for name in ("CIBLE_LANDING_DIR", "CIBLE_WAREHOUSE"):
+            patch.setenv(name, _environment(tmp_path, clean, landing)[name])
+        definitions = build_definitions(with_demo=False)
+        with DagsterInstance.ephemeral() as instance:
+            assert materialize(
+                list(definitions.assets),
+                resources=definitions.resources,
+                instance=instance,
+                tags=every_event_partition(),
+            ).success
+
+    interrupted = tmp_path / "interrupted.duckdb"
+    env = _environment(tmp_path, interrupted, landing)
+    victim = _cible_run(env)
+    seen, dbt_commands = [], 0
+    for line in victim.stdout:
+        seen.append(line)
+        # Kill the whole run (CLI, run worker, step processes, dbt) while dbt builds the
+        # warehouse models (the first dbt command builds the seeds).
+        dbt_commands += "Running dbt command" in line
+        if dbt_commands == 2:
+            time.sleep(3)
+            os.killpg(victim.pid, signal.SIGKILL)
+            break
+    victim.wait(timeout=60)
+    assert victim.returncode == -signal.SIGKILL, "".join(seen[-40:])
+    assert any("raw_tables" in line and "STEP_SUCCESS" in line for line in seen)
+
+    rerun = _cible_run(env)
+    output, _ = rerun.communicate(timeout=600)
+    assert rerun.returncode == 0, output[-3000:]
+
+    expected, actual = _tables(clean), _tables(interrupted)
+    for table in COMPARED:
+        assert len(expected[table]) > 0, table
+        pd.testing.assert_frame_equal(actual[table], expected[table], obj=table)
