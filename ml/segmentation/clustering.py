@@ -19,7 +19,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 from scipy.cluster.hierarchy import fcluster, ward
-from sklearn.base import BaseEstimator, ClusterMixin, clone
+from sklearn.base import BaseEstimator, ClusterMixin, TransformerMixin, clone
 from sklearn.cluster import DBSCAN, HDBSCAN, KMeans, MiniBatchKMeans
 from sklearn.metrics import (
     calinski_harabasz_score,
@@ -143,7 +143,7 @@ def _relabel_by_size(labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return mapped, order
 
 
-class _CentroidSegmenter(ClusterMixin, BaseEstimator):
+class _CentroidSegmenter(ClusterMixin, TransformerMixin, BaseEstimator):
     """Shared parts of the estimators that assign a customer to the nearest centre."""
 
     def predict(self, X):
@@ -181,7 +181,9 @@ class _CentroidSegmenter(ClusterMixin, BaseEstimator):
                 )
             scores.append({"k": k, **indices, "smallest_cluster": int(np.bincount(labels).min())})
         if not scores:
-            raise ValueError(f"{len(X)} rows cannot be split into {self.k_min} clusters")
+            raise ValueError(
+                f"n_samples = {len(X)}: too few rows to split into {self.k_min} clusters"
+            )
         # `min_cluster_size` is about the rows given to fit: scale it to the sample.
         scale = len(sample) / (rows_given or len(X))
         table = select_k(pd.DataFrame(scores), self.min_cluster_size * scale)

@@ -132,6 +132,12 @@ class AlgorithmConfig:
     dbscan_eps: float | None
     hdbscan_min_cluster_size: int
     hdbscan_min_samples: int | None
+    threads: int | None = 1
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    refit_after_days: int
 
 
 @dataclass(frozen=True)
@@ -215,6 +221,7 @@ class SegmentationConfig:
     features: FeatureSpec
     preprocessing: PreprocessingConfig
     algorithm: AlgorithmConfig
+    model: ModelConfig
     sampling: SamplingConfig
     quality: QualityConfig
     stable_ids: StableIdsConfig
@@ -238,14 +245,34 @@ class SegmentationConfig:
         return list(dict.fromkeys(columns))
 
     def fingerprint(self) -> str:
-        """A short hash of the settings, stored with each run and model."""
-        payload = json.dumps(asdict(self), sort_keys=True, default=str)
-        return hashlib.sha256(payload.encode()).hexdigest()[:16]
+        """A short hash of all the settings, stored with each run."""
+        return _digest(asdict(self))
+
+    def model_fingerprint(self) -> str:
+        """A short hash of the settings that shape the model (population, features,
+        preprocessing, algorithm, sampling): when it changes, the model is refitted."""
+        return _digest(
+            [
+                asdict(self)[part]
+                for part in (
+                    "excluded_segments",
+                    "features",
+                    "preprocessing",
+                    "algorithm",
+                    "sampling",
+                )
+            ]
+        )
 
     def segment_texts(self) -> dict[str, tuple[Texts, Texts]]:
         """Name and description of every segment declared in the configuration."""
         declared = [*self.excluded_segments, *(s for g in self.rule_groups for s in g.segments)]
         return {segment.id: (segment.name, segment.description) for segment in declared}
+
+
+def _digest(payload: Any) -> str:
+    text = json.dumps(payload, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 class _Reader:
@@ -378,6 +405,7 @@ TOP_LEVEL = (
     "features",
     "preprocessing",
     "algorithm",
+    "model",
     "sampling",
     "quality",
     "stable_ids",
@@ -413,6 +441,13 @@ def parse_config(data: Any, source: str = "<memory>") -> SegmentationConfig:
     features = _parse_features(r, top.get("features"))
     preprocessing = _parse_preprocessing(r, top.get("preprocessing"))
     algorithm = _parse_algorithm(r, top.get("algorithm"))
+    model_section = r.section(top.get("model"), "model", ("refit_after_days",))
+    model = ModelConfig(
+        refit_after_days=r.number(
+            model_section, "refit_after_days", "model", 7, integer=True, minimum=0
+        )
+        or 0
+    )
     sampling = _parse_sampling(r, top.get("sampling"))
     quality = _parse_quality(r, top.get("quality"))
     stable = r.section(
@@ -448,6 +483,7 @@ def parse_config(data: Any, source: str = "<memory>") -> SegmentationConfig:
         features=features,
         preprocessing=preprocessing,
         algorithm=algorithm,
+        model=model,
         sampling=sampling,
         quality=quality,
         stable_ids=stable_ids,
@@ -528,7 +564,7 @@ def _parse_algorithm(r: _Reader, data: Any) -> AlgorithmConfig:
     section = r.section(
         data,
         where,
-        ("name", "random_state", "k_min", "k_max", "kmeans", "dbscan", "hdbscan"),
+        ("name", "random_state", "threads", "k_min", "k_max", "kmeans", "dbscan", "hdbscan"),
     )
     name = r.choice(section, "name", where, ALGORITHMS, "kmeans")
     kmeans = r.section(
@@ -572,6 +608,7 @@ def _parse_algorithm(r: _Reader, data: Any) -> AlgorithmConfig:
         hdbscan_min_samples=r.number(
             hdbscan, "min_samples", f"{where}.hdbscan", None, integer=True, minimum=1, optional=True
         ),
+        threads=r.number(section, "threads", where, 1, integer=True, minimum=1, optional=True),
     )
 
 
@@ -861,6 +898,20 @@ def load_priority_grid(
     return PriorityGrid(weights=weights, thresholds=thresholds)
 
 
+def _raw_feature_columns(data: Any) -> list[str]:
+    """The feature columns an unparseable configuration names, as far as they can be read."""
+    features = data.get("features") if isinstance(data, Mapping) else None
+    if not isinstance(features, Mapping):
+        return []
+    names: list[Any] = []
+    for family in ("log", "numeric", "categorical"):
+        names += features.get(family) or []
+    for block in features.get("shares") or []:
+        if isinstance(block, Mapping):
+            names += [block.get("weight_column"), *(block.get("columns") or [])]
+    return [name for name in dict.fromkeys(names) if isinstance(name, str)]
+
+
 def load_config(
     path: Path | str = DEFAULT_CONFIG_PATH,
     columns: Mapping[str, str] | Iterable[str] | None = None,
@@ -879,7 +930,16 @@ def load_config(
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as error:
         raise ConfigError([f"{path} is not valid YAML: {error}"], str(path)) from error
-    config = parse_config(data, str(path))
+    try:
+        config = parse_config(data, str(path))
+    except ConfigError as error:
+        # Report the unknown feature columns in the same round as the other problems.
+        missing = [
+            f"column {column!r} does not exist in the features table; fix its name or remove it"
+            for column in _raw_feature_columns(data)
+            if columns is not None and column not in set(columns)
+        ]
+        raise ConfigError([*error.problems, *missing], str(path)) from None
     problems = check_columns(config, columns) if columns is not None else []
     grid = None
     if weights_path is not None and thresholds_path is not None:

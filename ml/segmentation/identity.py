@@ -62,12 +62,15 @@ def match_clusters(
     if not current or not previous:
         return {}
     labels, ids = list(current), list(previous)
-    cost = np.array([[np.linalg.norm(current[a] - previous[b]) for b in ids] for a in labels])
+    distance = np.array([[np.linalg.norm(current[a] - previous[b]) for b in ids] for a in labels])
+    # Pairs too far apart to match all cost the same large amount, so that they cannot make
+    # the assignment give up a close pair to save distance on pairs that are rejected anyway.
+    cost = np.where(distance <= max_distance, distance, max_distance * (len(labels) + len(ids) + 1))
     rows, columns = linear_sum_assignment(cost)
     return {
-        labels[r]: (ids[c], float(cost[r, c]))
+        labels[r]: (ids[c], float(distance[r, c]))
         for r, c in zip(rows, columns, strict=True)
-        if cost[r, c] <= max_distance
+        if distance[r, c] <= max_distance
     }
 
 

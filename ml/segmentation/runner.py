@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 import sklearn
 from sklearn.decomposition import PCA
+from threadpoolctl import threadpool_limits
 
 from ml.segmentation import identity, naming, profiles, quality, rules
 from ml.segmentation.clustering import NOISE, cluster_indices, sample_rows
@@ -92,6 +93,17 @@ def run_segmentation(
     Raises:
         SegmentationError: fewer customers to cluster than the configuration needs.
     """
+    with threadpool_limits(limits=config.algorithm.threads):
+        return _run(features, config, run_id, previous, model)
+
+
+def _run(
+    features: pd.DataFrame,
+    config: SegmentationConfig,
+    run_id: str,
+    previous: PreviousRun | None,
+    model: SegmentationModel | None,
+) -> SegmentationResult:
     started_at = _utc_now()
     refit = model is None
     seed = config.algorithm.random_state
@@ -196,6 +208,7 @@ def run_segmentation(
             "algorithm": algorithm,
             "n_clusters": len(sizes),
             "config_fingerprint": config.fingerprint(),
+            "model_fingerprint": config.model_fingerprint(),
             "sklearn_version": sklearn.__version__,
             "fit_sample_size": len(fit_rows),
             "feature_names": [str(n) for n in model.pipeline[:-1].get_feature_names_out()],

@@ -9,6 +9,7 @@ below are those of the source file, which a test keeps in step.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pandas as pd
@@ -135,10 +136,9 @@ TABLE_SCHEMAS: dict[str, dict[str, str]] = {
 }
 
 
-def model_directory(warehouse_path: Path | None = None) -> Path:
-    """Where segmentation models are saved: ``models/segmentation`` beside the warehouse."""
-    path = Path(warehouse_path) if warehouse_path else settings.warehouse_path()
-    return path.parent / "models" / "segmentation"
+def model_directory() -> Path:
+    """Where segmentation models are saved: ``segmentation/`` in ``CIBLE_MODELS_DIR``."""
+    return settings.models_dir() / "segmentation"
 
 
 def _kind(duckdb_type: str) -> str:
@@ -159,6 +159,12 @@ def feature_columns(warehouse_path: Path | None = None) -> dict[str, str]:
         RuntimeError: the features table is not built yet.
     """
     schema, name = FEATURES_RELATION.split(".")
+    path = Path(warehouse_path) if warehouse_path else settings.warehouse_path()
+    if not path.exists():
+        raise RuntimeError(
+            f"no warehouse at {path}: build the warehouse first (dbt build, or the warehouse "
+            "assets)"
+        )
     with warehouse.connect(warehouse_path, read_only=True) as con:
         rows = con.execute(
             "select column_name, data_type from information_schema.columns "
@@ -272,7 +278,7 @@ def publish(
     runs = result.tables["segment_runs"].copy()
     model_path = None
     if bool(runs["is_refit"].iloc[0]):
-        model_path = (model_dir or model_directory(warehouse_path)) / f"{result.run_id}.joblib"
+        model_path = (model_dir or model_directory()) / f"{result.run_id}.joblib"
         digest = result.model.save(model_path)
         runs["model_path"] = str(model_path)
         runs["model_sha256"] = digest
@@ -303,10 +309,29 @@ def load_model(path: Path) -> SegmentationModel:
     return SegmentationModel.load(path)
 
 
+def refit_reason(
+    config: SegmentationConfig, model: SegmentationModel | None, now: datetime | None = None
+) -> str | None:
+    """Why a run must fit a new model rather than apply `model`; None when it need not.
+
+    A model is refitted when there is none, when it is older than ``model.refit_after_days``,
+    or when the settings that shape it changed since it was fitted.
+    """
+    if model is None:
+        return "no published model"
+    now = now or datetime.now(UTC).replace(tzinfo=None)
+    age_days = (now - model.created_at).total_seconds() / 86_400
+    if age_days >= config.model.refit_after_days:
+        return f"the published model is {age_days:.1f} days old"
+    if model.metadata.get("model_fingerprint") != config.model_fingerprint():
+        return "the population, features, preprocessing, algorithm or sampling changed"
+    return None
+
+
 def run_and_publish(
     config_path: Path | str = DEFAULT_CONFIG_PATH,
     warehouse_path: Path | None = None,
-    refit: bool = True,
+    refit: bool | None = None,
     run_id: str | None = None,
     model_dir: Path | None = None,
 ) -> SegmentationResult:
@@ -315,21 +340,29 @@ def run_and_publish(
     The configuration is validated against the features table before any data is read.
 
     Args:
-        refit: fit a new model; False applies the latest published model as it is.
+        refit: True fits a new model, False applies the latest published model as it is,
+            None decides (:func:`refit_reason`).
 
     Raises:
         ConfigError: the configuration or the seeds need fixing (nothing was read or written).
-        RuntimeError: `refit` is False and no published model exists.
+        RuntimeError: `refit` is False and no published model can be applied.
     """
     from ml.segmentation.runner import new_run_id, run_segmentation
 
     config = prepare(config_path, warehouse_path)
     model = None
-    if not refit:
+    if refit is not True:
         path = latest_model_path(warehouse_path)
-        if path is None:
+        if path is not None and path.exists():
+            try:
+                model = load_model(path)
+            except ValueError:
+                if refit is False:
+                    raise
+        if refit is False and model is None:
             raise RuntimeError("no published segmentation model to apply: run with refit first")
-        model = load_model(path)
+        if refit is None and refit_reason(config, model) is not None:
+            model = None
     features = read_features(config, warehouse_path)
     result = run_segmentation(
         features,

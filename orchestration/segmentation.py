@@ -1,0 +1,200 @@
+"""Segmentation as Dagster assets: the Python step that writes the `ml` tables, its blocking
+quality gates, and the dbt segment marts built from those tables.
+
+The logic is in `ml/segmentation`; this module only wires it: asset keys come from the dbt
+manifest (the `segmentation` source and `fct_customer_features`), never typed by hand.
+"""
+
+import base64
+import math
+
+from dagster import (
+    AssetCheckResult,
+    AssetCheckSeverity,
+    AssetCheckSpec,
+    AssetExecutionContext,
+    AssetKey,
+    AssetSpec,
+    Config,
+    Definitions,
+    MaterializeResult,
+    MetadataValue,
+    multi_asset,
+)
+from dagster_dbt import (
+    DbtCliResource,
+    dbt_assets,
+    get_asset_key_for_model,
+    get_asset_keys_by_output_name_for_source,
+)
+from pydantic import Field
+
+from orchestration.dbt import build_selected, dbt_project, translator, warehouse_models
+
+SOURCE_NAME = "segmentation"
+FEATURES_MODEL = "fct_customer_features"
+# The table whose materialization carries the figures, the plot and the gates.
+MAIN_TABLE = "segment_assignments"
+GATE_CHECKS = {
+    "silhouette": (
+        "silhouette_above_floor",
+        "The silhouette of the clustered customers reaches `quality.silhouette_floor`.",
+    ),
+    "segment_size": (
+        "no_segment_below_minimum_size",
+        "Every clustering segment holds at least the minimum size of `quality`.",
+    ),
+    "stability": (
+        "stability_above_floor",
+        "Bootstrap (and temporal) stability reach their floors of `quality`.",
+    ),
+}
+
+
+class SegmentationRunConfig(Config):
+    """Run knobs of the segmentation step."""
+
+    refit: bool | None = Field(
+        default=None,
+        description="true fits a new model, false applies the published one as it is, "
+        "null refits when the model is older than `model.refit_after_days` or its settings "
+        "changed.",
+    )
+    config_path: str | None = Field(
+        default=None,
+        description="Segmentation YAML to use instead of config/segmentation.yml.",
+    )
+
+
+@dbt_assets(
+    manifest=dbt_project.manifest_path,
+    project=dbt_project,
+    dagster_dbt_translator=translator,
+    select=f"tag:{SOURCE_NAME}",
+)
+def segment_models(context: AssetExecutionContext, dbt: DbtCliResource):
+    """Build and test the segment marts from the tables the segmentation step wrote."""
+    yield from build_selected(context, dbt)
+
+
+def _number(value) -> float | int | None:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return None
+    return round(float(value), 4) if isinstance(value, float) else int(value)
+
+
+def _figures(result) -> dict:
+    """The headline figures of a run for the UI (NaN left out)."""
+    quality = result.tables["segment_quality"].iloc[0]
+    runs = result.tables["segment_runs"].iloc[0]
+    figures = {
+        "run_id": result.run_id,
+        "algorithm": runs["algorithm"],
+        "k": int(runs["n_clusters"]),
+        "refit": bool(runs["is_refit"]),
+        "published": bool(runs["is_published"]),
+        "model_version": runs["model_version"],
+    }
+    for column in (
+        "silhouette",
+        "davies_bouldin",
+        "calinski_harabasz",
+        "bootstrap_ari_mean",
+        "temporal_ari",
+        "temporal_keep_share",
+        "smallest_segment_customers",
+        "min_segment_size",
+        "noise_share",
+    ):
+        value = _number(quality[column])
+        if value is not None:
+            figures[column] = value
+    return figures
+
+
+def _plot_markdown(result) -> str:
+    from ml.segmentation.plots import segmentation_png
+
+    assignments = result.tables["segment_assignments"]
+    clustered = assignments[assignments["segment_kind"] != "excluded"]
+    png = segmentation_png(
+        clustered["segment_id"].value_counts(),
+        result.projection,
+        title=f"{result.summary['algorithm']}, k = {result.summary['k']}",
+    )
+    encoded = base64.b64encode(png).decode("ascii")
+    return f"![segments](data:image/png;base64,{encoded})"
+
+
+def build_segmentation_definitions() -> Definitions:
+    """The segmentation step, its blocking gates and the segment marts, ready to merge."""
+    table_keys: dict[str, AssetKey] = {
+        key.path[-1]: key
+        for key in get_asset_keys_by_output_name_for_source([segment_models], SOURCE_NAME).values()
+    }
+    features_key = get_asset_key_for_model([warehouse_models], FEATURES_MODEL)
+    main_key = table_keys[MAIN_TABLE]
+
+    @multi_asset(
+        name="customer_segments",
+        specs=[
+            AssetSpec(
+                key,
+                deps=[features_key],
+                group_name="ml",
+                description=f"`ml.{table}`, written by the segmentation step.",
+                kinds={"python", "scikit-learn", "duckdb"},
+            )
+            for table, key in sorted(table_keys.items())
+        ],
+        check_specs=[
+            AssetCheckSpec(name, asset=main_key, description=description, blocking=True)
+            for name, description in GATE_CHECKS.values()
+        ],
+    )
+    def customer_segments(context: AssetExecutionContext, config: SegmentationRunConfig):
+        """Segment every customer and publish the run to the `ml` schema if its gates pass."""
+        from ml.segmentation.config import DEFAULT_CONFIG_PATH
+        from ml.segmentation.store import run_and_publish
+
+        result = run_and_publish(
+            config_path=config.config_path or DEFAULT_CONFIG_PATH, refit=config.refit
+        )
+        figures = _figures(result)
+        context.log.info(f"Segmentation run {result.run_id}: {figures}")
+        sizes = result.summary["sizes"]
+        for table, key in sorted(table_keys.items()):
+            metadata = {"run_id": result.run_id, "rows": len(result.tables[table])}
+            if key == main_key:
+                metadata.update(
+                    {
+                        **figures,
+                        "segment_sizes": MetadataValue.json(
+                            {str(k): int(v) for k, v in sizes.items()}
+                        ),
+                        "gates": MetadataValue.md(
+                            "\n".join(
+                                f"- {'✅' if gate.passed else '❌'} {gate.message}"
+                                for gate in result.gates
+                            )
+                        ),
+                        "segments_plot": MetadataValue.md(_plot_markdown(result)),
+                    }
+                )
+            yield MaterializeResult(asset_key=key, metadata=metadata)
+        for gate in result.gates:
+            name, _ = GATE_CHECKS[gate.name]
+            yield AssetCheckResult(
+                asset_key=main_key,
+                check_name=name,
+                passed=gate.passed,
+                severity=AssetCheckSeverity.ERROR,
+                description=gate.message,
+                metadata={
+                    "value": _number(gate.value),
+                    "floor": _number(gate.floor),
+                    "run_id": result.run_id,
+                },
+            )
+
+    return Definitions(assets=[customer_segments, segment_models])

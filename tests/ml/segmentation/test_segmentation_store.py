@@ -1,0 +1,114 @@
+"""Publishing runs to a temporary DuckDB warehouse and reading them back."""
+
+from datetime import timedelta
+from pathlib import Path
+
+import duckdb
+import pytest
+import yaml
+
+from cible import warehouse
+from ml.segmentation import store
+from ml.segmentation.config import DEFAULT_CONFIG_PATH, ConfigError
+
+SOURCES_YML = (
+    Path(__file__).resolve().parents[3]
+    / "dbt_project/models/staging/segmentation/_segmentation__sources.yml"
+)
+
+
+@pytest.fixture
+def warehouse_path(tmp_path, synthetic, monkeypatch):
+    """A warehouse holding only a features table (synthetic customers)."""
+    frame, _ = synthetic
+    path = tmp_path / "warehouse.duckdb"
+    warehouse.write_table(frame, "marts.fct_customer_features", path)
+    monkeypatch.setenv("CIBLE_MODELS_DIR", str(tmp_path / "models"))
+    return path
+
+
+def test_the_python_schemas_are_the_dbt_sources():
+    sources = yaml.safe_load(SOURCES_YML.read_text())["sources"][0]
+    assert sources["schema"] == store.ML_SCHEMA
+    declared = {
+        table["name"]: {column["name"]: column["data_type"] for column in table["columns"]}
+        for table in sources["tables"]
+    }
+    assert declared == store.TABLE_SCHEMAS
+
+
+def test_runs_are_appended_and_the_latest_published_one_is_previous(warehouse_path):
+    assert store.read_previous_run(warehouse_path) is None
+    first = store.run_and_publish(warehouse_path=warehouse_path, refit=True, run_id="r1")
+    second = store.run_and_publish(warehouse_path=warehouse_path, run_id="r2")
+    with duckdb.connect(str(warehouse_path), read_only=True) as con:
+        runs = con.execute(
+            "select run_id, is_refit, model_version, model_path from ml.segment_runs "
+            "order by run_id"
+        ).fetchall()
+        assignments = con.execute(
+            "select run_id, count(*) from ml.segment_assignments group by run_id order by run_id"
+        ).fetchall()
+    assert [run[:3] for run in runs] == [
+        ("r1", True, "segmentation-r1"),
+        ("r2", False, "segmentation-r1"),
+    ]
+    assert Path(runs[0][3]).exists() and runs[1][3] is None
+    customers = len(first.tables["segment_assignments"])
+    assert assignments == [("r1", customers), ("r2", customers)]
+    previous = store.read_previous_run(warehouse_path)
+    assert previous.run_id == "r2"
+    assert previous.highest_cluster_number == first.summary["k"]
+    assert second.tables["segment_quality"]["temporal_keep_share"].iloc[0] == 1.0
+
+
+def test_a_rejected_run_is_recorded_but_never_previous(warehouse_path, tmp_path):
+    store.run_and_publish(warehouse_path=warehouse_path, refit=True, run_id="r1")
+    bad = yaml.safe_load(DEFAULT_CONFIG_PATH.read_text())
+    bad["algorithm"].update(k_min=25, k_max=25)
+    bad_path = tmp_path / "bad.yml"
+    bad_path.write_text(yaml.safe_dump(bad))
+    rejected = store.run_and_publish(bad_path, warehouse_path, refit=True, run_id="r2")
+    assert not rejected.is_published
+    assert store.read_previous_run(warehouse_path).run_id == "r1"
+    assert store.latest_model_path(warehouse_path).name == "r1.joblib"
+
+
+def test_a_bad_configuration_stops_before_reading_or_writing(warehouse_path, tmp_path):
+    bad = yaml.safe_load(DEFAULT_CONFIG_PATH.read_text())
+    bad["algorithm"]["name"] = "kmedoids"
+    bad["features"]["log"].append("lifetime_value")
+    bad_path = tmp_path / "bad.yml"
+    bad_path.write_text(yaml.safe_dump(bad))
+    with pytest.raises(ConfigError) as caught:
+        store.run_and_publish(bad_path, warehouse_path)
+    message = str(caught.value)
+    assert "algorithm.name: unknown value 'kmedoids'" in message
+    assert "column 'lifetime_value' does not exist" in message
+    with duckdb.connect(str(warehouse_path), read_only=True) as con:
+        schemas = {
+            row[0]
+            for row in con.execute("select schema_name from information_schema.schemata").fetchall()
+        }
+    assert "ml" not in schemas
+
+
+def test_applying_without_a_published_model_is_refused(warehouse_path):
+    with pytest.raises(RuntimeError, match="no published segmentation model"):
+        store.run_and_publish(warehouse_path=warehouse_path, refit=False)
+
+
+def test_a_model_is_refitted_when_old_or_when_its_settings_change(warehouse_path, config):
+    result = store.run_and_publish(warehouse_path=warehouse_path, refit=True, run_id="r1")
+    model = result.model
+    assert store.refit_reason(config, None) == "no published model"
+    assert store.refit_reason(config, model) is None
+    later = model.created_at + timedelta(days=config.model.refit_after_days)
+    assert "days old" in store.refit_reason(config, model, now=later)
+    model.metadata["model_fingerprint"] = "something else"
+    assert "changed" in store.refit_reason(config, model)
+
+
+def test_a_missing_features_table_is_explained(tmp_path):
+    with pytest.raises(RuntimeError, match="build the warehouse first"):
+        store.prepare(warehouse_path=tmp_path / "empty.duckdb")
