@@ -109,18 +109,18 @@ def classification_metrics(
 
 
 def curves(y_true: np.ndarray, score: np.ndarray, n_bins: int = 10) -> pd.DataFrame:
-    """ROC, calibration and lift curves as long rows: curve, point, x, y, count."""
+    """ROC, calibration and lift curves as long rows: curve, point, x, y, customers."""
     fpr, tpr, _ = roc_curve(y_true, score)
     # Keep the ROC light: at most ~200 points, always with both ends.
     keep = np.unique(np.linspace(0, len(fpr) - 1, min(len(fpr), 200)).astype(int))
-    roc = pd.DataFrame({"curve": "roc", "x": fpr[keep], "y": tpr[keep], "count": np.nan})
+    roc = pd.DataFrame({"curve": "roc", "x": fpr[keep], "y": tpr[keep], "customers": np.nan})
     calibration = calibration_table(y_true, score, n_bins)
     calibration = pd.DataFrame(
         {
             "curve": "calibration",
             "x": calibration["mean_predicted"],
             "y": calibration["observed_rate"],
-            "count": calibration["count"].astype(float),
+            "customers": calibration["count"].astype(float),
         }
     )
     lift = lift_table(y_true, score)
@@ -129,9 +129,9 @@ def curves(y_true: np.ndarray, score: np.ndarray, n_bins: int = 10) -> pd.DataFr
             "curve": "lift",
             "x": lift["decile"].astype(float),
             "y": lift["lift"],
-            "count": lift["customers"].astype(float),
+            "customers": lift["customers"].astype(float),
         }
     )
     frame = pd.concat([roc, calibration, lift], ignore_index=True)
     frame["point"] = frame.groupby("curve").cumcount()
-    return frame[["curve", "point", "x", "y", "count"]]
+    return frame[["curve", "point", "x", "y", "customers"]]

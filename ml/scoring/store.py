@@ -61,7 +61,7 @@ COLUMNS: dict[str, dict[str, str]] = {
         "point": "int64",
         "x": "float64",
         "y": "float64",
-        "count": "float64",
+        "customers": "float64",
     },
     FEATURE_IMPORTANCES: {
         "model_version": "str",

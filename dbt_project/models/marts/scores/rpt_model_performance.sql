@@ -1,0 +1,102 @@
+{#
+    One row per model version: its status in the registry, its hold-out figures (AUC-ROC,
+    PR-AUC, F1 at the chosen threshold, Brier before and after calibration, calibration error,
+    lift of the top decile), the online model's AUC beside the batch model's, lifetime value's
+    holdout error, and the feature that mattered most. What a reviewer reads before trusting
+    a score.
+#}
+
+{%- set double = cible.type_double() %}
+{%- set test_metrics = ['auc_roc', 'pr_auc', 'f1', 'threshold', 'brier', 'brier_uncalibrated',
+                        'calibration_error', 'top_decile_lift', 'positive_rate'] %}
+
+with
+
+model_registry as (
+
+    select * from {{ ref('stg_scoring__model_registry') }}
+
+),
+
+model_metrics as (
+
+    select * from {{ ref('stg_scoring__model_metrics') }}
+
+),
+
+feature_importances as (
+
+    select * from {{ ref('stg_scoring__feature_importances') }}
+
+),
+
+metrics_by_version as (
+
+    select
+        model_version,
+        {%- for metric in test_metrics %}
+        max(case when dataset = 'test' and metric = '{{ metric }}' then value end) as {{ metric }},
+        {%- endfor %}
+        max(case when dataset = 'online' and metric = 'online_auc_roc' then value end)
+            as online_auc_roc,
+        max(case when dataset = 'holdout' and metric = 'holdout_purchase_error' then value end)
+            as holdout_purchase_error,
+        max(case when dataset = 'holdout' and metric = 'holdout_purchase_correlation' then value end)
+            as holdout_purchase_correlation
+
+    from model_metrics
+    group by model_version
+
+),
+
+top_features as (
+
+    select
+        model_version,
+        max(feature) as top_feature,
+        max(importance_mean) as top_feature_importance
+
+    from feature_importances
+    where importance_rank = 1
+    group by model_version
+
+),
+
+final as (
+
+    select
+        model_registry.model_version,
+        model_registry.target,
+        model_registry.target_kind,
+        model_registry.model_family,
+        model_registry.status,
+        model_registry.is_current,
+        model_registry.gates_passed,
+        model_registry.gate_failures,
+        model_registry.trained_at,
+        model_registry.training_cutoff_at,
+        model_registry.promoted_at,
+        model_registry.horizon_days,
+        model_registry.training_rows,
+        model_registry.positive_labels,
+        {%- for metric in test_metrics %}
+        cast(metrics_by_version.{{ metric }} as {{ double }}) as {{ metric }},
+        {%- endfor %}
+        cast(metrics_by_version.online_auc_roc as {{ double }}) as online_auc_roc,
+        cast(metrics_by_version.holdout_purchase_error as {{ double }}) as holdout_purchase_error,
+        cast(metrics_by_version.holdout_purchase_correlation as {{ double }})
+            as holdout_purchase_correlation,
+        top_features.top_feature,
+        cast(top_features.top_feature_importance as {{ double }}) as top_feature_importance,
+        model_registry.code_version,
+        model_registry.training_data_fingerprint
+
+    from model_registry
+    left join metrics_by_version
+        on model_registry.model_version = metrics_by_version.model_version
+    left join top_features
+        on model_registry.model_version = top_features.model_version
+
+)
+
+select * from final
