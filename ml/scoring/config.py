@@ -36,6 +36,7 @@ class TargetConfig:
     holdout_days: int = 90
     discount_rate_monthly: float = 0.01
     penalizer: float = 0.0
+    families: tuple[str, ...] | None = None  # None: every family of training.models
 
     @property
     def is_classifier(self) -> bool:
@@ -193,6 +194,7 @@ def parse_config(raw: Mapping[str, Any], source: str = "<dict>") -> ScoringConfi
             "holdout_days",
             "discount_rate_monthly",
             "penalizer",
+            "families",
         }
         if unknown:
             problems.append(f"`{where}` has unknown setting(s): {', '.join(sorted(unknown))}")
@@ -218,6 +220,7 @@ def parse_config(raw: Mapping[str, Any], source: str = "<dict>") -> ScoringConfi
                 f"{where}.discount_rate_monthly", spec.get("discount_rate_monthly", 0.01), 0, 1
             ),
             penalizer=number(f"{where}.penalizer", spec.get("penalizer", 0.0), 0, 100),
+            families=tuple(spec["families"]) if spec.get("families") else None,
         )
     if sum(1 for target in targets.values() if target.kind == "lifetime_value") > 1:
         problems.append("`targets` may hold one `lifetime_value` target at most")
@@ -241,6 +244,13 @@ def parse_config(raw: Mapping[str, Any], source: str = "<dict>") -> ScoringConfi
 
     training = section("training")
     models = training.get("models") or {}
+    for target in targets.values():
+        for family in target.families or ():
+            if family not in (models if isinstance(models, Mapping) else {}):
+                problems.append(
+                    f"`targets.{target.name}.families` names {family!r}, which is not in "
+                    "`training.models`"
+                )
     if not isinstance(models, Mapping) or not models:
         problems.append("`training.models` must name at least one model family")
         models = {}

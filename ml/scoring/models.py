@@ -113,6 +113,7 @@ def train_classifier(
     spec: FeatureSpec,
     config: ScoringConfig,
     reference: pd.DataFrame | None = None,
+    families: tuple[str, ...] | None = None,
 ) -> TrainedClassifier:
     """Search each configured family, keep the best by CV metric, calibrate, evaluate.
 
@@ -121,16 +122,19 @@ def train_classifier(
         y: 0/1 labels on the same index.
         reference: the population the model will score, as of the cutoff (default: X); its
             feature and score distributions are the baseline of drift monitoring.
+        families: the model families to try (default: every one of `training.models`).
     """
     # Parallelism comes from joblib processes over folds and candidates; native threads
     # (OpenMP in gradient boosting, BLAS) stay at one each. Measured on 2 cores: a
     # HistGradientBoosting fit is 4-6 times slower with 2 OpenMP threads than with one.
     with threadpool_limits(limits=1):
-        return _train_classifier(X, y, spec, config, X if reference is None else reference)
+        return _train_classifier(
+            X, y, spec, config, X if reference is None else reference, families
+        )
 
 
 def _train_classifier(
-    X: pd.DataFrame, y: pd.Series, spec: FeatureSpec, config: ScoringConfig, reference
+    X: pd.DataFrame, y: pd.Series, spec: FeatureSpec, config: ScoringConfig, reference, families
 ) -> TrainedClassifier:
     training = config.training
     clock: dict[str, float] = {}
@@ -148,7 +152,10 @@ def _train_classifier(
 
     cv_scores: dict[str, dict[str, float]] = {}
     best: tuple[float, str, dict] | None = None
+    families = families or tuple(training.models)
     for family, space in training.models.items():
+        if family not in families:
+            continue
         pipeline = make_pipeline(family, spec, config.min_category_share, training)
         grid = search_space(space)
         candidates = len(ParameterGrid(grid))

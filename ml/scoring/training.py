@@ -116,18 +116,11 @@ def _exists(relation: str, warehouse: Path | None = None) -> bool:
         )
 
 
-def load_training_set(
-    plan: TrainingPlan, config: ScoringConfig, warehouse: Path | None = None
-) -> tuple[pd.DataFrame, pd.Series, FeatureSpec, pd.DataFrame]:
-    """Features as of the cutoff (from the snapshot) and labels from the window after it.
-
-    Returns:
-        The labelled customers' features, their labels, the feature spec, and the features
-        of the population the target scores as of the cutoff (the drift baseline).
+def read_snapshot(plan: TrainingPlan, warehouse: Path | None = None) -> pd.DataFrame:
+    """The feature snapshot of a plan, indexed by customer_id, checked to be as of its cutoff.
 
     Raises:
-        TrainingDataError: the snapshot is missing or as of another date, a configured
-            feature is missing, or there are too few labels of a class.
+        TrainingDataError: the snapshot is missing or as of another date.
     """
     target, cutoff = plan.target, plan.cutoff
     build = (
@@ -147,7 +140,24 @@ def load_training_set(
             f"target {target.name}: {plan.snapshot} is as of {found}, not the cutoff "
             f"{cutoff:%Y-%m-%d}; rebuild it with `{build}`"
         )
-    features = features.set_index("customer_id")
+    return features.set_index("customer_id")
+
+
+def load_training_set(
+    plan: TrainingPlan, config: ScoringConfig, warehouse: Path | None = None
+) -> tuple[pd.DataFrame, pd.Series, FeatureSpec, pd.DataFrame]:
+    """Features as of the cutoff (from the snapshot) and labels from the window after it.
+
+    Returns:
+        The labelled customers' features, their labels, the feature spec, and the features
+        of the population the target scores as of the cutoff (the drift baseline).
+
+    Raises:
+        TrainingDataError: the snapshot is missing or as of another date, a configured
+            feature is missing, or there are too few labels of a class.
+    """
+    target, cutoff = plan.target, plan.cutoff
+    features = read_snapshot(plan, warehouse)
     window_end = cutoff + pd.Timedelta(days=target.horizon_days)
     window_start = cutoff - pd.Timedelta(days=target.active_window_days)
     orders = _read(
@@ -209,7 +219,7 @@ def train_classifier_target(
     """Train, evaluate, register and gate one classification target."""
     target = plan.target
     X, y, spec, reference = load_training_set(plan, config, warehouse)
-    trained = train_classifier(X, y, spec, config, reference)
+    trained = train_classifier(X, y, spec, config, reference, target.families)
 
     extra, online_metrics = {}, {}
     if config.incremental.enabled and target.name in config.incremental.targets:

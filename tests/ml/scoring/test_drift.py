@@ -1,0 +1,57 @@
+"""Population stability index: arithmetic, binning and statuses."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from ml.scoring import drift
+
+
+def test_psi_arithmetic():
+    expected = np.array([0.5, 0.5])
+    actual = np.array([0.25, 0.75])
+    by_hand = (0.25 - 0.5) * np.log(0.25 / 0.5) + (0.75 - 0.5) * np.log(0.75 / 0.5)
+    assert drift.psi(expected, actual) == pytest.approx(by_hand)
+    assert drift.psi(expected, expected) == 0.0
+    # An emptied bin is floored, so the index stays finite and large.
+    assert 1 < drift.psi([0.5, 0.5], [1.0, 0.0]) < 10
+
+
+def test_the_same_population_is_stable_and_a_shift_is_not():
+    rng = np.random.default_rng(0)
+    reference = drift.profile(pd.Series(rng.normal(0, 1, 20_000)))
+    assert len(reference["shares"]) == 11  # 10 quantile bins + missing
+    same = drift.psi(
+        reference["shares"], drift.shares_like(reference, pd.Series(rng.normal(0, 1, 20_000)))
+    )
+    shifted = drift.psi(
+        reference["shares"], drift.shares_like(reference, pd.Series(rng.normal(0.5, 1, 20_000)))
+    )
+    assert same < 0.01 and shifted > 0.2
+
+
+def test_missing_values_and_categories_have_their_own_bins():
+    reference = drift.profile(pd.Series(["a", "a", "b", None]))
+    assert reference["categories"] == ["a", "b"]
+    assert reference["shares"] == [0.5, 0.25, 0.0, 0.25]  # a, b, other, missing
+    now = drift.shares_like(reference, pd.Series(["a", "c", "c", "c"]))
+    assert now.tolist() == [0.25, 0.0, 0.75, 0.0]
+    numbers = drift.profile(pd.Series([1.0, 2.0, np.nan, np.nan]), bins=2)
+    assert numbers["shares"][-1] == 0.5
+
+
+def test_booleans_and_nullable_integers_profile_as_numbers():
+    values = pd.Series([True, False, None, True], dtype="boolean")
+    assert drift.profile(values)["kind"] == "numeric"
+    assert drift.profile(pd.Series([1, None, 3], dtype="Int32"))["kind"] == "numeric"
+
+
+def test_statuses_follow_the_thresholds_and_blocking_list():
+    rng = np.random.default_rng(1)
+    reference = pd.DataFrame({"x": rng.normal(0, 1, 5000), "y": rng.normal(0, 1, 5000)})
+    profiles = drift.profile_frame(reference, ["x", "y"])
+    now = pd.DataFrame({"x": rng.normal(2, 1, 5000), "y": rng.normal(0, 1, 5000)})
+    table = drift.drift_table(profiles, now, warn=0.1, block=0.25).set_index("name")
+    assert table.loc["x", "status"] == "block" and table.loc["y", "status"] == "ok"
+    only_y_blocks = drift.drift_table(profiles, now, 0.1, 0.25, blocking=["y"]).set_index("name")
+    assert only_y_blocks.loc["x", "status"] == "warn"

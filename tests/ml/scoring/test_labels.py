@@ -1,0 +1,120 @@
+"""Point-in-time labels look only at their window, and bad input stops with a clear message."""
+
+import pandas as pd
+import pytest
+
+from ml.scoring.config import TargetConfig
+from ml.scoring.features import check_features, select_features
+from ml.scoring.labels import (
+    TrainingDataError,
+    build_labels,
+    check_history,
+    check_labels,
+    scoring_population,
+    training_cutoff,
+)
+
+T = pd.Timestamp("2026-10-02")
+PURCHASE = TargetConfig(name="purchase_30d", kind="purchase", horizon_days=30)
+CHURN = TargetConfig(name="churn_risk", kind="churn", horizon_days=180, active_window_days=365)
+RESPONSE = TargetConfig(
+    name="campaign_response", kind="campaign_response", horizon_days=30, response_events=("click",)
+)
+CUSTOMERS = pd.Index(["a", "b", "c", "d"], name="customer_id")
+
+
+def orders(*rows):
+    return pd.DataFrame(rows, columns=["customer_id", "ordered_at"]).astype(
+        {"ordered_at": "datetime64[us]"}
+    )
+
+
+def test_purchase_labels_count_only_orders_inside_the_window():
+    frame = orders(
+        ("a", "2026-10-02 00:00:00"),  # first instant of the window: in
+        ("b", "2026-10-01 23:59:59"),  # just before: out
+        ("c", "2026-11-01 00:00:00"),  # the window's exclusive end: out
+        ("d", "2026-10-31 23:59:59"),  # last instant: in
+    )
+    labels = build_labels(PURCHASE, CUSTOMERS, T, frame)
+    assert labels.to_dict() == {"a": 1, "b": 0, "c": 0, "d": 1}
+
+
+def test_churn_labels_cover_active_customers_only():
+    frame = orders(
+        ("a", "2026-05-01"),  # active, orders again in the window: not churned
+        ("a", "2026-12-01"),
+        ("b", "2026-01-01"),  # active, never again: churned
+        ("c", "2025-01-01"),  # inactive for over a year: not in the population
+    )
+    labels = build_labels(CHURN, CUSTOMERS, T, frame)
+    assert labels.to_dict() == {"a": 0, "b": 1}
+
+
+def test_campaign_response_needs_a_send_in_the_window():
+    events = pd.DataFrame(
+        [
+            ("a", "send", "2026-10-05"),
+            ("a", "click", "2026-10-06"),
+            ("b", "send", "2026-10-05"),
+            ("b", "open", "2026-10-06"),
+            ("c", "click", "2026-10-06"),  # a click without a send in the window
+            ("d", "send", "2026-09-05"),  # sent before the cutoff
+            ("d", "click", "2026-10-06"),
+        ],
+        columns=["customer_id", "event_type", "occurred_at"],
+    ).astype({"occurred_at": "datetime64[us]"})
+    labels = build_labels(RESPONSE, CUSTOMERS, T, orders(), events)
+    assert labels.to_dict() == {"a": 1, "b": 0}
+
+
+def test_the_cutoff_leaves_the_whole_window_inside_the_data():
+    assert training_cutoff(pd.Timestamp("2026-11-01"), 30) == T
+    assert check_history(PURCHASE, pd.Timestamp("2026-11-01"), pd.Timestamp("2023-10-31"), 365) == T
+
+
+def test_a_horizon_longer_than_the_data_is_refused_with_the_dates():
+    far = TargetConfig(name="purchase_3y", kind="purchase", horizon_days=1000)
+    with pytest.raises(TrainingDataError) as error:
+        check_history(far, pd.Timestamp("2026-11-01"), pd.Timestamp("2023-10-31"), 365)
+    message = str(error.value)
+    assert "horizon of 1000 days is too long" in message
+    assert "2023-10-31 to 2026-11-01" in message and "365 are needed" in message
+    with pytest.raises(TrainingDataError, match="no order"):
+        check_history(PURCHASE, pd.Timestamp("2026-11-01"), None, 365)
+
+
+def test_too_few_positives_are_refused_before_training():
+    labels = pd.Series([1] * 12 + [0] * 3000)
+    with pytest.raises(TrainingDataError) as error:
+        check_labels(PURCHASE, labels, 50, T)
+    assert "only 12 positive labels among 3012 customers" in str(error.value)
+    assert "training.min_positives" in str(error.value)
+    check_labels(PURCHASE, pd.Series([1] * 60 + [0] * 60), 50, T)
+
+
+def test_a_missing_feature_is_named(features_and_labels):
+    frame, _ = features_and_labels
+    with pytest.raises(TrainingDataError, match="feature\\(s\\) lifetime_spend listed"):
+        select_features(frame.reset_index(), ["age", "lifetime_spend"], [])
+    spec = select_features(frame.reset_index(), None, [])
+    with pytest.raises(TrainingDataError, match="needs feature\\(s\\) age"):
+        check_features(frame.drop(columns="age"), spec, "model purchase_30d-v0001")
+
+
+def test_feature_kinds_and_exclusions(features_and_labels):
+    frame, _ = features_and_labels
+    spec = select_features(frame.reset_index(), None, ["age"])
+    assert "gender" in spec.categorical and "has_email_consent" in spec.numeric
+    assert not {"customer_id", "as_of_at", "last_order_at", "age"} & set(spec.columns)
+
+
+def test_churn_scores_only_active_customers():
+    frame = pd.DataFrame(
+        {
+            "as_of_at": pd.Timestamp("2026-11-01"),
+            "last_order_at": pd.to_datetime(["2026-10-01", "2025-01-01", None]),
+        }
+    )
+    assert scoring_population(CHURN, frame).tolist() == [True, False, False]
+    assert scoring_population(PURCHASE, frame).all()

@@ -1,0 +1,130 @@
+"""BG/NBD and Gamma-Gamma: parameters recovered from data simulated with planted values, and
+the same fits and predictions as the `lifetimes` library on the same data."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from ml.scoring.lifetime_value import (
+    BetaGeoModel,
+    GammaGammaModel,
+    LifetimeValueModel,
+    transaction_summary,
+)
+
+BG = {"r": 0.6, "alpha": 30.0, "a": 1.5, "b": 4.0}
+GG = {"p": 6.0, "q": 10.0, "v": 900.0}
+
+
+def simulate_bgnbd(n: int, seed: int = 0) -> pd.DataFrame:
+    """Customers whose first purchase is at day 0, observed until T (BG/NBD's story)."""
+    rng = np.random.default_rng(seed)
+    rate = rng.gamma(BG["r"], 1 / BG["alpha"], n)
+    dropout = rng.beta(BG["a"], BG["b"], n)
+    big_t = rng.uniform(180, 720, n)
+    frequency, recency = np.zeros(n, dtype=int), np.zeros(n)
+    time, alive = np.zeros(n), np.ones(n, dtype=bool)
+    while alive.any():
+        time[alive] += rng.exponential(1 / rate[alive])
+        bought = alive & (time <= big_t)
+        frequency[bought] += 1
+        recency[bought] = time[bought]
+        alive = bought & (rng.random(n) >= dropout)
+    return pd.DataFrame({"frequency": frequency, "recency": recency, "T": big_t})
+
+
+def simulate_gamma_gamma(n: int, seed: int = 0) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    nu = rng.gamma(GG["q"], 1 / GG["v"], n)
+    orders = 1 + rng.poisson(3, n)
+    values = [rng.gamma(GG["p"], 1 / nu[i], orders[i]).mean() for i in range(n)]
+    return pd.DataFrame({"orders": orders, "monetary_value": values})
+
+
+def test_bgnbd_recovers_planted_parameters():
+    data = simulate_bgnbd(6000)
+    fitted = BetaGeoModel().fit(data["frequency"], data["recency"], data["T"]).params_
+    for name, planted in BG.items():
+        assert fitted[name] == pytest.approx(planted, rel=0.25), name
+
+
+def test_gamma_gamma_recovers_planted_parameters():
+    data = simulate_gamma_gamma(4000)
+    fitted = GammaGammaModel().fit(data["orders"], data["monetary_value"]).params_
+    assert fitted["p"] == pytest.approx(GG["p"], rel=0.1)
+    assert fitted["q"] == pytest.approx(GG["q"], rel=0.25)
+    mean = fitted["p"] * fitted["v"] / (fitted["q"] - 1)
+    assert mean == pytest.approx(GG["p"] * GG["v"] / (GG["q"] - 1), rel=0.05)
+
+
+def test_same_fit_and_predictions_as_the_lifetimes_library():
+    lifetimes = pytest.importorskip("lifetimes")
+    data = simulate_bgnbd(3000, seed=1)
+    ours = BetaGeoModel().fit(data["frequency"], data["recency"], data["T"])
+    theirs = lifetimes.BetaGeoFitter().fit(data["frequency"], data["recency"], data["T"])
+    for name in BG:
+        assert ours.params_[name] == pytest.approx(theirs.params_[name], rel=1e-3), name
+    args = (data["frequency"], data["recency"], data["T"])
+    np.testing.assert_allclose(
+        ours.expected_purchases(90, *args),
+        theirs.conditional_expected_number_of_purchases_up_to_time(90, *args),
+        rtol=1e-3,
+    )
+    np.testing.assert_allclose(
+        ours.probability_alive(*args), theirs.conditional_probability_alive(*args), atol=1e-4
+    )
+    spend = simulate_gamma_gamma(2000, seed=2)
+    ours_gg = GammaGammaModel().fit(spend["orders"], spend["monetary_value"])
+    theirs_gg = lifetimes.GammaGammaFitter().fit(spend["orders"], spend["monetary_value"])
+    for name in GG:
+        assert ours_gg.params_[name] == pytest.approx(theirs_gg.params_[name], rel=1e-3), name
+    np.testing.assert_allclose(
+        ours_gg.expected_order_value(spend["orders"], spend["monetary_value"]),
+        theirs_gg.conditional_expected_average_profit(spend["orders"], spend["monetary_value"]),
+        rtol=1e-4,
+    )
+
+
+def test_transaction_summary_by_hand():
+    orders = pd.DataFrame(
+        {
+            "customer_id": ["a", "a", "a", "b", "a"],
+            "ordered_at": pd.to_datetime(
+                [
+                    "2026-01-01 10:00",
+                    "2026-01-01 18:00",
+                    "2026-01-11 00:00",
+                    "2026-01-21 00:00",
+                    "2026-02-01 00:00",
+                ]
+            ),
+            "amount": [100.0, 50.0, 150.0, 80.0, 999.0],
+        }
+    )
+    summary = transaction_summary(orders, pd.Timestamp("2026-01-31"))
+    assert summary.loc["a"].to_dict() == {
+        "frequency": 1,  # two purchase days: one repeat
+        "recency": 10.0,
+        "T": 30.0,
+        "monetary_value": 100.0,  # the February order is after the as-of date
+        "orders": 3,
+    }
+    assert summary.loc["b", "frequency"] == 0 and summary.loc["b", "T"] == 10.0
+
+
+def test_lifetime_value_is_purchases_times_value_without_discount():
+    history = simulate_bgnbd(1500, seed=3)
+    history["orders"] = history["frequency"] + 1
+    history["monetary_value"] = 200.0
+    model = LifetimeValueModel(horizon_days=360, discount_rate_monthly=0.0).fit(history)
+    predicted = model.predict(history)
+    np.testing.assert_allclose(
+        predicted["lifetime_value_eur"],
+        predicted["expected_purchases"] * predicted["expected_order_value_eur"],
+        rtol=1e-9,
+    )
+    discounted = LifetimeValueModel(horizon_days=360, discount_rate_monthly=0.02).fit(history)
+    assert (
+        discounted.predict(history)["lifetime_value_eur"] < predicted["lifetime_value_eur"]
+    ).all()
+    assert predicted["probability_alive"].between(0, 1).all()

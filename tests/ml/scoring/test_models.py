@@ -1,0 +1,134 @@
+"""Classifier training on small frames: selection, calibration, metrics, persistence shape,
+gates, and the online model's partial_fit updates."""
+
+import joblib
+import numpy as np
+import pandas as pd
+import pytest
+from conftest import make_features
+from sklearn.calibration import CalibratedClassifierCV
+from sklearn.metrics import roc_auc_score
+
+from ml.scoring.config import GateConfig
+from ml.scoring.features import select_features
+from ml.scoring.models import (
+    fit_online_model,
+    make_online_model,
+    train_classifier,
+    update_online_model,
+)
+from ml.scoring.scoring import update_from_outcomes
+from ml.scoring.training import gate_failures
+
+
+@pytest.fixture(scope="module")
+def trained():
+    from conftest import LIGHT_CONFIG
+
+    from ml.scoring.config import parse_config
+
+    frame, labels = make_features()
+    config = parse_config(LIGHT_CONFIG)
+    spec = select_features(frame.reset_index(), None, [])
+    return train_classifier(frame, labels, spec, config), frame, labels, spec
+
+
+def test_the_best_family_is_calibrated_and_scores_raw_frames(trained, tmp_path):
+    result, frame, labels, spec = trained
+    assert result.family in {"logistic_regression", "hist_gradient_boosting"}
+    assert set(result.cv_scores) == {"logistic_regression", "hist_gradient_boosting"}
+    best = max(result.cv_scores, key=lambda family: result.cv_scores[family]["mean"])
+    assert result.family == best
+    assert isinstance(result.estimator, CalibratedClassifierCV)
+    # Persisted whole: reloaded, it scores raw feature columns (nullable ints, text, booleans).
+    joblib.dump(result.estimator, tmp_path / "model.joblib")
+    reloaded = joblib.load(tmp_path / "model.joblib")
+    score = reloaded.predict_proba(frame[spec.columns])[:, 1]
+    assert score.min() >= 0 and score.max() <= 1
+    assert roc_auc_score(labels, score) > 0.7
+
+
+def test_metrics_are_computed_on_the_held_out_customers(trained):
+    result, frame, labels, _ = trained
+    held_out = result.test_predictions
+    assert len(held_out) == pytest.approx(0.2 * len(frame), abs=1)
+    assert result.metrics["auc_roc"] == pytest.approx(
+        roc_auc_score(held_out["label"], held_out["score"])
+    )
+    for name in (
+        "pr_auc",
+        "f1",
+        "brier",
+        "brier_uncalibrated",
+        "calibration_error",
+        "top_decile_lift",
+    ):
+        assert np.isfinite(result.metrics[name]), name
+    assert 0 < result.threshold < 1
+    assert set(result.curves["curve"]) == {"roc", "calibration", "lift"}
+    assert result.importances["importance_rank"].tolist() == list(
+        range(1, len(result.importances) + 1)
+    )
+    top = set(result.importances["feature"].head(2))
+    assert "orders_count_long_window" in top  # the planted signal
+    assert result.positives == labels.sum()
+
+
+def test_unseen_categories_and_missing_values_at_scoring(trained):
+    result, frame, _, spec = trained
+    odd = frame.head(5).copy()
+    odd["gender"] = pd.array(["Z", None, "F", "M", "X"], dtype="str")
+    odd["age"] = pd.array([None] * 5, dtype="Int32")
+    score = result.estimator.predict_proba(odd[spec.columns])[:, 1]
+    assert np.isfinite(score).all()
+
+
+def test_a_deliberately_bad_model_fails_its_gates():
+    # Labels unrelated to the features: the model can do no better than chance.
+    frame, _ = make_features(seed=2)
+    noise = pd.Series(np.random.default_rng(3).integers(0, 2, len(frame)), index=frame.index)
+    from conftest import LIGHT_CONFIG
+
+    from ml.scoring.config import parse_config
+
+    config = parse_config(LIGHT_CONFIG)
+    spec = select_features(frame.reset_index(), None, [])
+    bad = train_classifier(frame, noise, spec, config)
+    failures = gate_failures(bad.metrics, GateConfig(min_auc=0.65, max_calibration_error=0.05))
+    assert any("below the floor" in failure for failure in failures)
+    assert gate_failures({"auc_roc": 0.8, "calibration_error": 0.01}, GateConfig()) == []
+    assert (
+        "calibration error"
+        in gate_failures({"auc_roc": 0.8, "calibration_error": 0.2}, GateConfig())[0]
+    )
+
+
+def test_partial_fit_learns_from_new_outcomes():
+    frame, labels = make_features(n=2000, seed=4)
+    spec = select_features(frame.reset_index(), None, [])
+    first, later = frame.index[:300], frame.index[300:]
+    online = fit_online_model(
+        make_online_model(spec, 0.01, 1e-3), frame.loc[first], labels.loc[first], 1
+    )
+    coefficients = online.named_steps["model"].coef_.copy()
+    scaler_mean = (
+        online.named_steps["preprocess"].named_transformers_["numeric"]["scale"].mean_.copy()
+    )
+    update_online_model(online, frame.loc[later], labels.loc[later], epochs=3)
+    assert not np.allclose(online.named_steps["model"].coef_, coefficients)
+    # The preprocessing is not refitted by an update: only the weights move.
+    np.testing.assert_array_equal(
+        online.named_steps["preprocess"].named_transformers_["numeric"]["scale"].mean_, scaler_mean
+    )
+
+
+def test_update_from_outcomes_compares_online_and_batch_on_the_same_customers(trained):
+    result, _, _, spec = trained
+    frame, labels = make_features(n=1500, seed=5)
+    online = fit_online_model(
+        make_online_model(spec, 0.01, 1e-3), frame.head(200), labels.head(200), 1
+    )
+    figures = update_from_outcomes(online, result.estimator, frame, labels, epochs=3, seed=0)
+    assert figures["rows"] == 1200
+    assert figures["online_auc_after"] >= figures["online_auc_before"] - 0.01
+    assert abs(figures["online_auc_after"] - figures["batch_auc"]) < 0.1
