@@ -1,0 +1,299 @@
+"""Scoring as Dagster assets: training snapshots, model training behind blocking gates,
+customer scoring behind blocking drift checks, online updates, and the dbt score marts.
+
+The logic is in `ml/scoring`; this module only wires it. Asset keys of the tables dbt reads
+back come from the manifest (the `scoring` source), as do those of the dbt models the steps
+read. Training and scoring are separate assets so that a daily job can score and a weekly
+one retrain.
+"""
+
+import json
+import os
+
+import pandas as pd
+from dagster import (
+    AssetCheckResult,
+    AssetCheckSeverity,
+    AssetCheckSpec,
+    AssetExecutionContext,
+    AssetKey,
+    AssetSpec,
+    Config,
+    Definitions,
+    Failure,
+    MaterializeResult,
+    MetadataValue,
+    asset,
+    multi_asset,
+)
+from dagster_dbt import (
+    DbtCliResource,
+    dbt_assets,
+    get_asset_key_for_model,
+    get_asset_keys_by_output_name_for_source,
+)
+from pydantic import Field
+
+from cible import settings
+from orchestration.dbt import build_selected, dbt_project, translator, warehouse_models
+
+SOURCE_NAME = "scoring"
+TRAINING_TABLES = ("model_registry", "model_metrics", "model_curves", "feature_importances")
+SCORING_TABLES = ("customer_scores", "customer_lifetime_values", "feature_drift")
+DRIFT_CHECKS = {
+    "feature": ("feature_drift_within_thresholds", "PSI of every model feature against training."),
+    "score": ("score_drift_within_thresholds", "PSI of every score against training."),
+}
+
+
+class ScoringConfig(Config):
+    """Run knobs of the scoring steps."""
+
+    config_path: str | None = Field(
+        default=None, description="Scoring YAML to use instead of config/scoring.yml."
+    )
+
+
+def _config(config: ScoringConfig):
+    from ml.scoring.config import load_config
+
+    return load_config(config.config_path)
+
+
+def _registry():
+    from ml.scoring.registry import ModelRegistry
+
+    return ModelRegistry(settings.models_dir())
+
+
+def _gate_check_name(target: str) -> str:
+    return f"{target}_passes_gates"
+
+
+def _round(values: dict) -> dict:
+    return {key: round(float(value), 4) for key, value in values.items()}
+
+
+@dbt_assets(
+    manifest=dbt_project.manifest_path,
+    project=dbt_project,
+    dagster_dbt_translator=translator,
+    select=f"tag:{SOURCE_NAME}",
+)
+def score_models(context: AssetExecutionContext, dbt: DbtCliResource):
+    """Build and test the score marts from the tables the scoring steps wrote."""
+    yield from build_selected(context, dbt)
+
+
+def build_scoring_definitions() -> Definitions:
+    """Training, scoring, online updates, their gates and the score marts, ready to merge."""
+    from ml.scoring.config import load_config
+
+    table_keys: dict[str, AssetKey] = {
+        key.path[-1]: key
+        for key in get_asset_keys_by_output_name_for_source([score_models], SOURCE_NAME).values()
+    }
+    features_key = get_asset_key_for_model([warehouse_models], "fct_customer_features")
+    orders_key = get_asset_key_for_model([warehouse_models], "fct_orders")
+    campaigns_key = get_asset_key_for_model([warehouse_models], "int_campaign_events_attributed")
+    registry_key, scores_key = table_keys["model_registry"], table_keys["customer_scores"]
+    declared_targets = list(load_config().targets)
+
+    @asset(
+        group_name="ml",
+        deps=[features_key, orders_key, campaigns_key],
+        kinds={"dbt", "duckdb"},
+    )
+    def training_features(
+        context: AssetExecutionContext, config: ScoringConfig, dbt: DbtCliResource
+    ) -> MaterializeResult:
+        """Feature snapshots as of each training cutoff, built by dbt into their own schemas."""
+        from ml.scoring.labels import TrainingDataError
+        from ml.scoring.training import plan_training, snapshots
+
+        try:
+            plans = plan_training(_config(config))
+        except TrainingDataError as error:
+            raise Failure(description=str(error)) from error
+        os.environ[settings.WAREHOUSE_ENV] = str(settings.warehouse_path())
+        built = {}
+        for relation, variables in snapshots(plans).items():
+            context.log.info(f"Building {relation} with vars {variables}")
+            dbt.cli(
+                ["run", "--select", "+fct_customer_features", "--vars", json.dumps(variables)]
+            ).wait()
+            built[relation] = variables["as_of_date"]
+        return MaterializeResult(
+            metadata={
+                "snapshots": MetadataValue.json(built),
+                "cutoffs": MetadataValue.json(
+                    {plan.target.name: f"{plan.cutoff:%Y-%m-%d}" for plan in plans}
+                ),
+            }
+        )
+
+    @multi_asset(
+        name="scoring_models",
+        specs=[
+            AssetSpec(
+                table_keys[table],
+                deps=[training_features, orders_key],
+                group_name="ml",
+                description=f"`ml.{table}`, written when models are trained.",
+                kinds={"python", "scikit-learn", "duckdb"},
+            )
+            for table in TRAINING_TABLES
+        ],
+        check_specs=[
+            AssetCheckSpec(
+                _gate_check_name(target),
+                asset=registry_key,
+                blocking=True,
+                description=f"The new {target} model passes the AUC and calibration gates "
+                "(else it is not promoted and scores are not published).",
+            )
+            for target in declared_targets
+        ],
+    )
+    def scoring_models(context: AssetExecutionContext, config: ScoringConfig):
+        """Train every target, register each version and promote those whose gates pass."""
+        from ml.scoring.labels import TrainingDataError
+        from ml.scoring.plots import markdown_image, performance_png
+        from ml.scoring.training import train_all
+
+        scoring_config = _config(config)
+        try:
+            outcomes = train_all(scoring_config, _registry())
+        except TrainingDataError as error:
+            raise Failure(description=str(error)) from error
+        by_target = {outcome.target: outcome for outcome in outcomes}
+        summary, plots = {}, []
+        for outcome in outcomes:
+            summary[outcome.target] = {
+                "version": outcome.version.model_version,
+                "status": outcome.version.status,
+                **{k: v for k, v in _round(outcome.metrics).items() if not k.startswith("param")},
+            }
+            context.log.info(f"{outcome.target}: {summary[outcome.target]}")
+            if not outcome.curves.empty:
+                png = performance_png(
+                    outcome.curves,
+                    f"{outcome.version.model_version} ({outcome.details['family']}), "
+                    f"AUC {outcome.metrics['auc_roc']:.3f}",
+                )
+                plots.append(f"### {outcome.target}\n\n{markdown_image(png, outcome.target)}")
+        for table in TRAINING_TABLES:
+            metadata = (
+                {"versions": MetadataValue.json(summary)} if table == "model_registry" else {}
+            )
+            if table == "model_registry" and plots:
+                metadata["roc_calibration_lift"] = MetadataValue.md("\n\n".join(plots))
+            yield MaterializeResult(asset_key=table_keys[table], metadata=metadata)
+        for target in declared_targets:
+            outcome = by_target.get(target)
+            if outcome is None:
+                yield AssetCheckResult(
+                    asset_key=registry_key,
+                    check_name=_gate_check_name(target),
+                    passed=True,
+                    severity=AssetCheckSeverity.WARN,
+                    description=f"{target} is not in {scoring_config.source}: not trained",
+                )
+                continue
+            yield AssetCheckResult(
+                asset_key=registry_key,
+                check_name=_gate_check_name(target),
+                passed=outcome.promoted,
+                severity=AssetCheckSeverity.ERROR,
+                description="; ".join(outcome.failures) or "every gate passed",
+                metadata={
+                    "model_version": outcome.version.model_version,
+                    "status": outcome.version.status,
+                    **_round(
+                        {k: v for k, v in outcome.metrics.items() if not k.startswith("param")}
+                    ),
+                },
+            )
+
+    @multi_asset(
+        name="customer_scores",
+        specs=[
+            AssetSpec(
+                table_keys[table],
+                deps=[registry_key, features_key, orders_key],
+                group_name="ml",
+                description=f"`ml.{table}`, appended by each scoring run.",
+                kinds={"python", "scikit-learn", "duckdb"},
+            )
+            for table in SCORING_TABLES
+        ],
+        check_specs=[
+            AssetCheckSpec(name, asset=scores_key, blocking=True, description=description)
+            for name, description in DRIFT_CHECKS.values()
+        ],
+    )
+    def customer_scores(context: AssetExecutionContext, config: ScoringConfig):
+        """Score every customer with the promoted models and measure drift since training."""
+        from ml.scoring.scoring import score_customers
+
+        scoring_config = _config(config)
+        outcome = score_customers(scoring_config, _registry())
+        context.log.info(
+            f"Scoring run {outcome.scoring_run_id}: {outcome.customers} customers, "
+            f"versions {outcome.versions}, skipped {outcome.skipped}"
+        )
+        drift = outcome.drift
+        for table in SCORING_TABLES:
+            metadata = {"scoring_run_id": outcome.scoring_run_id}
+            if table == "customer_scores":
+                metadata.update(
+                    {
+                        "customers": outcome.customers,
+                        "versions": MetadataValue.json(outcome.versions),
+                        "skipped": MetadataValue.json(outcome.skipped),
+                        "summary": MetadataValue.md(outcome.score_summary.to_markdown(index=False))
+                        if not outcome.score_summary.empty
+                        else "no score",
+                    }
+                )
+            if table == "feature_drift" and not drift.empty:
+                worst = drift.sort_values("psi", ascending=False).head(15)
+                metadata["largest_psi"] = MetadataValue.md(worst.to_markdown(index=False))
+            yield MaterializeResult(asset_key=table_keys[table], metadata=metadata)
+        for kind, (name, _) in DRIFT_CHECKS.items():
+            status = outcome.drift_status(kind)
+            rows = drift[drift["kind"] == kind]
+            yield AssetCheckResult(
+                asset_key=scores_key,
+                check_name=name,
+                passed=status == "ok",
+                severity=AssetCheckSeverity.ERROR if status == "block" else AssetCheckSeverity.WARN,
+                description=f"{status}: largest PSI "
+                f"{rows['psi'].max() if not rows.empty else 0:.3f} (warn above "
+                f"{scoring_config.drift.psi_warn}, block above {scoring_config.drift.psi_block})",
+                metadata={
+                    "warn": int((rows["status"] == "warn").sum()),
+                    "block": int((rows["status"] == "block").sum()),
+                    "max_psi": float(rows["psi"].max()) if not rows.empty else 0.0,
+                },
+            )
+
+    @asset(group_name="ml", deps=[registry_key, training_features], kinds={"python"})
+    def online_models(context: AssetExecutionContext, config: ScoringConfig) -> MaterializeResult:
+        """Online models updated by partial_fit from outcomes known since their last update."""
+        from ml.scoring.scoring import update_online_models
+
+        results = update_online_models(_config(config), _registry())
+        context.log.info(results.to_string())
+        return MaterializeResult(
+            metadata={
+                "updates": MetadataValue.md(results.to_markdown(index=False))
+                if not results.empty
+                else "no online target",
+                "updated": int((results.get("status", pd.Series()) == "updated").sum()),
+            }
+        )
+
+    return Definitions(
+        assets=[training_features, scoring_models, customer_scores, online_models, score_models]
+    )
