@@ -36,6 +36,7 @@ from dagster import (
 from cible import settings
 from cible.loader import SUFFIXES
 from orchestration.partitions import event_partitions, every_event_partition
+from seeds.demo_data import MARKER as DEMO_MARKER
 
 CADENCE_TAG = "cible/cadence"
 WEEKLY_ONLY = AssetSelection.tag(CADENCE_TAG, "weekly")
@@ -90,6 +91,15 @@ def build_schedules(daily, weekly) -> list[ScheduleDefinition]:
     ]
 
 
+def loaded_since(instance, raw_key: AssetKey) -> float | None:
+    """When the run that last loaded the raw tables started (epoch seconds), if ever."""
+    event = instance.get_latest_materialization_event(raw_key)
+    if event is None:
+        return None
+    record = instance.get_run_record_by_id(event.run_id)
+    return record.start_time if record is not None and record.start_time else event.timestamp
+
+
 def landing_fingerprints(landing: Path) -> dict[str, str]:
     """Every data file of the landing folder with its size and modification time."""
     if not landing.exists():
@@ -103,12 +113,21 @@ def landing_fingerprints(landing: Path) -> dict[str, str]:
     return fingerprints
 
 
-def new_landing_files(previous: dict[str, str], current: dict[str, str]) -> list[str]:
-    """Files that are new, or changed, since the previous look."""
-    return sorted(name for name, print_ in current.items() if previous.get(name) != print_)
+def new_landing_files(
+    previous: dict[str, str], current: dict[str, str], loaded_after: float | None = None
+) -> list[str]:
+    """Files new or changed since the previous look, and not yet loaded.
+
+    A file written before the last load started (the demo generator's, for one) was loaded by
+    it and starts no second run.
+    """
+    changed = (name for name, print_ in current.items() if previous.get(name) != print_)
+    if loaded_after is None:
+        return sorted(changed)
+    return sorted(name for name in changed if int(current[name].split(":")[1]) / 1e9 > loaded_after)
 
 
-def build_landing_files_sensor(job) -> object:
+def build_landing_files_sensor(job, raw_key: AssetKey) -> object:
     @sensor(
         name="landing_files_sensor",
         job=job,
@@ -117,9 +136,12 @@ def build_landing_files_sensor(job) -> object:
         description="New or changed landing files start a load and everything downstream.",
     )
     def landing_files_sensor(context: SensorEvaluationContext):
+        # The demo generator marks its landing folder; the demo assets load it themselves.
+        if (settings.landing_dir() / DEMO_MARKER).exists():
+            return SkipReason("the landing folder holds the demo, loaded by the demo assets")
         previous = json.loads(context.cursor) if context.cursor else {}
         current = landing_fingerprints(settings.landing_dir())
-        arrived = new_landing_files(previous, current)
+        arrived = new_landing_files(previous, current, loaded_since(context.instance, raw_key))
         context.update_cursor(json.dumps(current, sort_keys=True))
         if not arrived:
             return SkipReason(f"no new file in {settings.landing_dir()}")

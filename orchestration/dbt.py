@@ -2,6 +2,7 @@
 
 import json
 import os
+import sys
 from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
@@ -12,6 +13,13 @@ from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_as
 from cible import settings
 from orchestration.partitions import event_backfill_policy, event_partitions, event_window_vars
 from orchestration.warehouse_metadata import with_warehouse_figures
+
+# dagster-dbt runs the `dbt` found on PATH (dagster-dbt 0.29 gives `prepare_if_dev` no way to
+# name another one); `.venv/bin/dagster dev` does not put `.venv/bin` on PATH. Put this
+# environment's scripts first so the dbt installed beside Dagster is the one used (2026-11).
+_SCRIPTS = os.path.dirname(sys.executable)
+if _SCRIPTS not in os.environ.get("PATH", "").split(os.pathsep):
+    os.environ["PATH"] = _SCRIPTS + os.pathsep + os.environ.get("PATH", "")
 
 dbt_project = DbtProject(
     project_dir=settings.DBT_PROJECT_DIR, profiles_dir=settings.DBT_PROJECT_DIR

@@ -1,9 +1,6 @@
 """Composition root of the Cible code location (`dagster dev` loads `defs`)."""
 
 import os
-import shutil
-import sys
-from pathlib import Path
 
 from dagster import Definitions
 from dagster_dbt import DbtCliResource
@@ -32,12 +29,6 @@ def demo_enabled() -> bool:
     return "CIBLE_LANDING_DIR" not in os.environ
 
 
-def dbt_executable() -> str:
-    """The dbt of this Python environment, found even when its `bin/` is not on PATH."""
-    beside_python = Path(sys.executable).parent / "dbt"
-    return str(beside_python) if beside_python.exists() else (shutil.which("dbt") or "dbt")
-
-
 def build_definitions(with_demo: bool) -> Definitions:
     """Every asset, check and job of Cible; the demo generator only `with_demo`."""
     raw_tables = build_raw_tables(with_demo)
@@ -51,8 +42,11 @@ def build_definitions(with_demo: bool) -> Definitions:
         ],
         jobs=[daily, weekly, load_and_build],
         schedules=build_schedules(daily, weekly),
-        sensors=[build_landing_files_sensor(load_and_build), run_failure_recorder],
-        resources={"dbt": DbtCliResource(project_dir=dbt_project, dbt_executable=dbt_executable())},
+        sensors=[
+            build_landing_files_sensor(load_and_build, next(iter(raw_tables.keys))),
+            run_failure_recorder,
+        ],
+        resources={"dbt": DbtCliResource(project_dir=dbt_project)},
     )
 
 

@@ -1,5 +1,6 @@
 """Ingestion assets: the demo-data generator and the loader that fills the raw schema."""
 
+import os
 from collections.abc import Iterator
 
 from dagster import (
@@ -24,9 +25,9 @@ LOADER_SOURCE = "loader"
 
 
 class DemoDataConfig(Config):
-    """How much demo data to generate."""
+    """How much demo data to generate (`CIBLE_DEMO_CUSTOMERS` sets the default size)."""
 
-    customers: int = 20_000
+    customers: int = int(os.environ.get("CIBLE_DEMO_CUSTOMERS", "20000"))
     seed: int = 42
     events_per_customer: float = 20.0
 

@@ -40,6 +40,8 @@ from orchestration.dbt import build_selected, dbt_project, translator, warehouse
 SOURCE_NAME = "scoring"
 TRAINING_TABLES = ("model_registry", "model_metrics", "model_curves", "feature_importances")
 SCORING_TABLES = ("customer_scores", "customer_lifetime_values", "feature_drift")
+# Training runs weekly, scoring daily: the automation's jobs select assets by this tag.
+WEEKLY = {"cible/cadence": "weekly"}
 DRIFT_CHECKS = {
     "feature": ("feature_drift_within_thresholds", "PSI of every model feature against training."),
     "score": ("score_drift_within_thresholds", "PSI of every score against training."),
@@ -103,6 +105,7 @@ def build_scoring_definitions() -> Definitions:
         group_name="ml",
         deps=[features_key, orders_key, campaigns_key],
         kinds={"dbt", "duckdb"},
+        tags=WEEKLY,
     )
     def training_features(
         context: AssetExecutionContext, config: ScoringConfig, dbt: DbtCliResource
@@ -141,6 +144,7 @@ def build_scoring_definitions() -> Definitions:
                 group_name="ml",
                 description=f"`ml.{table}`, written when models are trained.",
                 kinds={"python", "scikit-learn", "duckdb"},
+                tags=WEEKLY,
             )
             for table in TRAINING_TABLES
         ],

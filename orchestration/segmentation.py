@@ -164,11 +164,10 @@ def build_segmentation_definitions() -> Definitions:
         context.log.info(f"Segmentation run {result.run_id}: {figures}")
         sizes = result.summary["sizes"]
         for table, key in sorted(table_keys.items()):
-            metadata = {"run_id": result.run_id, "rows": len(result.tables[table])}
+            metadata = {**figures, "rows": len(result.tables[table])}
             if key == main_key:
                 metadata.update(
                     {
-                        **figures,
                         "segment_sizes": MetadataValue.json(
                             {str(k): int(v) for k, v in sizes.items()}
                         ),

@@ -42,7 +42,12 @@ def test_fingerprints_see_new_and_changed_data_files_only(tmp_path):
     assert new_landing_files({}, first) == ["events/part-1.parquet", "orders.csv"]
     assert new_landing_files(first, first) == []
     (landing / "orders.csv").write_text("order_id\n1\n2\n")
-    assert new_landing_files(first, landing_fingerprints(landing)) == ["orders.csv"]
+    second = landing_fingerprints(landing)
+    assert new_landing_files(first, second) == ["orders.csv"]
+    # Written before the last load started: that load read it, no second run.
+    written_at = int(second["orders.csv"].split(":")[1]) / 1e9
+    assert new_landing_files(first, second, loaded_after=written_at + 1) == []
+    assert new_landing_files(first, second, loaded_after=written_at - 1) == ["orders.csv"]
 
 
 def test_landing_sensor_requests_one_run_per_new_file(definitions, tmp_path):
@@ -68,6 +73,9 @@ def test_landing_sensor_requests_one_run_per_new_file(definitions, tmp_path):
         assert isinstance(second, RunRequest)
         assert second.tags["cible/landing_files"] == "orders.csv"
         assert second.run_key != first.run_key
+        (landing / ".cible_demo").write_text("")
+        (landing / "consents.csv").write_text("consent_event_id\n")
+        assert isinstance(sensor(context), SkipReason), "the demo folder is the demo's to load"
 
 
 def test_daily_schedule_runs_yesterdays_event_partition(definitions):
