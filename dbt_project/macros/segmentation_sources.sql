@@ -22,7 +22,7 @@
             (
                 select
                 {%- for name, data_type in columns %}
-                    cast(null as {{ data_type }}) as {{ name }}{{ "," if not loop.last }}
+                    cast(null as {{ cible.portable_type(data_type) }}) as {{ name }}{{ "," if not loop.last }}
                 {%- endfor %}
                 where 1 = 0
             ) as {{ table_name }}_not_written_yet
@@ -43,4 +43,18 @@
         {%- endif -%}
     {%- endfor -%}
     {{ exceptions.raise_compiler_error("No source " ~ source_name ~ "." ~ table_name) }}
+{%- endmacro %}
+
+
+{# The adapter's spelling of the types the sources files use (`varchar` is `string` on Spark). #}
+{% macro portable_type(data_type) -%}
+    {%- set types = {
+        'varchar': dbt.type_string(),
+        'integer': dbt.type_int(),
+        'bigint': dbt.type_bigint(),
+        'double': cible.type_double(),
+        'timestamp': dbt.type_timestamp(),
+        'boolean': dbt.type_boolean(),
+    } -%}
+    {{ types.get(data_type | lower, data_type) }}
 {%- endmacro %}

@@ -129,12 +129,25 @@ class SegmentationModel:
         """
         excluded = self.route(frame)
         clustered = excluded.isna().to_numpy()
+        X = self.embed(frame.loc[clustered])
+        labels = self.clusterer.predict(X) if len(X) else np.empty(0, dtype=int)
+        return self.assignments(frame, excluded, X, labels, id_column)
+
+    def assignments(
+        self,
+        frame: pd.DataFrame,
+        excluded: pd.Series,
+        X: np.ndarray,
+        labels: np.ndarray,
+        id_column: str = "customer_id",
+    ) -> pd.DataFrame:
+        """The assignments frame from routed customers and the labels of the clustered ones
+        (rows of `X` and `labels` follow the customers whose `excluded` is None)."""
+        clustered = excluded.isna().to_numpy()
         segment_id = excluded.to_numpy(dtype=object).copy()
         kind = np.where(clustered, "cluster", "excluded").astype(object)
         distance = np.full(len(frame), np.nan)
         if clustered.any():
-            X = self.embed(frame.loc[clustered])
-            labels = self.clusterer.predict(X)
             segment_id[clustered] = [
                 self.segment_ids.get(int(label), NOISE_SEGMENT_ID) for label in labels
             ]

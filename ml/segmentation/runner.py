@@ -159,8 +159,8 @@ def _run(
             labels_by_size, matches, previous.highest_cluster_number if previous else 0
         )
 
-    # ---------- assignments
-    assignments = model.assign(frame)
+    # ---------- assignments (the labels above, not a second prediction)
+    assignments = model.assignments(frame, routed, X, labels)
     assignments.insert(0, "run_id", run_id)
     kinds = assignments["segment_kind"].to_numpy()
     cluster_series = pd.Series(
