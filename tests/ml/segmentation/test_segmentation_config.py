@@ -3,6 +3,7 @@
 import copy
 
 import pytest
+import segmentation_data
 import yaml
 
 from ml.segmentation.config import (
@@ -15,6 +16,18 @@ from ml.segmentation.config import (
     load_priority_grid,
     parse_config,
 )
+
+
+@pytest.fixture(scope="module")
+def synthetic():
+    """Shared synthetic customers and their planted groups (read-only)."""
+    return segmentation_data.synthetic()
+
+
+@pytest.fixture(scope="module")
+def config():
+    """The shipped configuration, validated against the synthetic columns."""
+    return segmentation_data.config()
 
 
 @pytest.fixture

@@ -6,10 +6,23 @@ from dataclasses import replace
 import numpy as np
 import pandas as pd
 import pytest
+import segmentation_data
 from sklearn.metrics import adjusted_rand_score
 
 from ml.segmentation.model import SegmentationModel
 from ml.segmentation.runner import PreviousRun, SegmentationError, run_segmentation
+
+
+@pytest.fixture(scope="module")
+def synthetic():
+    """Shared synthetic customers and their planted groups (read-only)."""
+    return segmentation_data.synthetic()
+
+
+@pytest.fixture(scope="module")
+def config():
+    """The shipped configuration, validated against the synthetic columns."""
+    return segmentation_data.config()
 
 
 @pytest.fixture(scope="module")

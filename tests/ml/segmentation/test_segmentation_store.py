@@ -5,11 +5,25 @@ from pathlib import Path
 
 import duckdb
 import pytest
+import segmentation_data
 import yaml
 
 from cible import warehouse
 from ml.segmentation import store
 from ml.segmentation.config import DEFAULT_CONFIG_PATH, ConfigError
+
+
+@pytest.fixture(scope="module")
+def synthetic():
+    """Shared synthetic customers and their planted groups (read-only)."""
+    return segmentation_data.synthetic()
+
+
+@pytest.fixture(scope="module")
+def config():
+    """The shipped configuration, validated against the synthetic columns."""
+    return segmentation_data.config()
+
 
 SOURCES_YML = (
     Path(__file__).resolve().parents[3]

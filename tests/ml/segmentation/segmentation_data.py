@@ -1,0 +1,27 @@
+"""Data of the segmentation unit tests: the project's configuration and synthetic customers.
+
+Plain cached functions, not a conftest: a second `conftest` module in tests/ml would shadow
+the one `tests/ml/scoring` imports by name. Test modules wrap them in fixtures.
+"""
+
+from functools import cache
+
+from ml.segmentation.config import SegmentationConfig, load_config
+from ml.segmentation.synthetic import synthetic_features
+
+
+@cache
+def synthetic():
+    """2,000 synthetic customers in six planted groups, with prospects and non-consenting ones.
+
+    Returns:
+        ``(features, groups)``; treat them as read-only (they are shared).
+    """
+    return synthetic_features(2_000, seed=3)
+
+
+@cache
+def config() -> SegmentationConfig:
+    """config/segmentation.yml, validated against the synthetic frame's columns."""
+    frame, _ = synthetic()
+    return load_config(columns=list(frame.columns))
