@@ -37,6 +37,8 @@ class TargetConfig:
     discount_rate_monthly: float = 0.01
     penalizer: float = 0.0
     families: tuple[str, ...] | None = None  # None: every family of training.models
+    min_auc: float | None = None  # None: gates.min_auc
+    max_calibration_error: float | None = None  # None: gates.max_calibration_error
 
     @property
     def is_classifier(self) -> bool:
@@ -195,6 +197,8 @@ def parse_config(raw: Mapping[str, Any], source: str = "<dict>") -> ScoringConfi
             "discount_rate_monthly",
             "penalizer",
             "families",
+            "min_auc",
+            "max_calibration_error",
         }
         if unknown:
             problems.append(f"`{where}` has unknown setting(s): {', '.join(sorted(unknown))}")
@@ -221,6 +225,12 @@ def parse_config(raw: Mapping[str, Any], source: str = "<dict>") -> ScoringConfi
             ),
             penalizer=number(f"{where}.penalizer", spec.get("penalizer", 0.0), 0, 100),
             families=tuple(spec["families"]) if spec.get("families") else None,
+            min_auc=None
+            if spec.get("min_auc") is None
+            else number(f"{where}.min_auc", spec["min_auc"], 0.5, 1.0),
+            max_calibration_error=None
+            if spec.get("max_calibration_error") is None
+            else number(f"{where}.max_calibration_error", spec["max_calibration_error"], 0.0, 1.0),
         )
     if sum(1 for target in targets.values() if target.kind == "lifetime_value") > 1:
         problems.append("`targets` may hold one `lifetime_value` target at most")

@@ -93,6 +93,7 @@ class TrainedClassifier:
     curves: pd.DataFrame
     importances: pd.DataFrame
     test_predictions: pd.DataFrame  # customer_id, label, score on the hold-out set
+    out_of_fold_predictions: pd.DataFrame  # the same for the training split, out of fold
     feature_profiles: dict[str, dict]
     score_profile: dict
     training_rows: int
@@ -199,7 +200,8 @@ def _train_classifier(
     if out_of_fold.ndim == 2:
         out_of_fold = out_of_fold[:, 1]
     calibrator = calibrated.calibrated_classifiers_[0].calibrators[0]
-    threshold = metrics.best_f1_threshold(y_train.to_numpy(), calibrator.predict(out_of_fold))
+    out_of_fold = calibrator.predict(out_of_fold)
+    threshold = metrics.best_f1_threshold(y_train.to_numpy(), out_of_fold)
     clock["calibration"] = time.perf_counter() - start
 
     start = time.perf_counter()
@@ -252,6 +254,13 @@ def _train_classifier(
         importances=importances,
         test_predictions=pd.DataFrame(
             {"customer_id": X_test.index.to_numpy(), "label": y_test.to_numpy(), "score": score}
+        ),
+        out_of_fold_predictions=pd.DataFrame(
+            {
+                "customer_id": X_train.index.to_numpy(),
+                "label": y_train.to_numpy(),
+                "score": out_of_fold,
+            }
         ),
         feature_profiles=drift.profile_frame(reference, spec.columns, config.drift.bins),
         score_profile=drift.profile(pd.Series(reference_scores), config.drift.bins),

@@ -132,7 +132,8 @@ def read_snapshot(plan: TrainingPlan, warehouse: Path | None = None) -> pd.DataF
             f"target {target.name}: the training snapshot {plan.snapshot} does not exist; "
             f"materialize `training_features` or run `{build}`"
         )
-    features = _read(f"select * from {plan.snapshot}", warehouse=warehouse)
+    # Ordered, so that the same data always gives the same splits and folds.
+    features = _read(f"select * from {plan.snapshot} order by customer_id", warehouse=warehouse)
     as_of_dates = set(pd.to_datetime(features["as_of_at"]).unique())
     if as_of_dates != {cutoff}:
         found = ", ".join(f"{pd.Timestamp(d):%Y-%m-%d}" for d in sorted(as_of_dates)) or "no row"
@@ -180,15 +181,23 @@ def load_training_set(
     return features.loc[labels.index, spec.columns], labels, spec, reference
 
 
-def gate_failures(values: dict[str, float], gates: GateConfig) -> list[str]:
-    """Why a classifier may not be promoted (empty when every gate passes)."""
+def gate_failures(
+    values: dict[str, float], gates: GateConfig, target: TargetConfig | None = None
+) -> list[str]:
+    """Why a classifier may not be promoted (empty when every gate passes); a target's own
+    floors, when set, replace the global ones."""
+    min_auc = gates.min_auc if target is None or target.min_auc is None else target.min_auc
+    max_error = (
+        gates.max_calibration_error
+        if target is None or target.max_calibration_error is None
+        else target.max_calibration_error
+    )
     failures = []
-    if not values["auc_roc"] >= gates.min_auc:
-        failures.append(f"AUC {values['auc_roc']:.3f} below the floor {gates.min_auc:.3f}")
-    if not values["calibration_error"] <= gates.max_calibration_error:
+    if not values["auc_roc"] >= min_auc:
+        failures.append(f"AUC {values['auc_roc']:.3f} below the floor {min_auc:.3f}")
+    if not values["calibration_error"] <= max_error:
         failures.append(
-            f"calibration error {values['calibration_error']:.3f} above the bound "
-            f"{gates.max_calibration_error:.3f}"
+            f"calibration error {values['calibration_error']:.3f} above the bound {max_error:.3f}"
         )
     return failures
 
@@ -242,7 +251,7 @@ def train_classifier_target(
     values = dict(trained.metrics)
     if online_metrics:
         values["online_auc_roc"] = online_metrics["online_auc_roc"]
-    failures = gate_failures(trained.metrics, config.gates)
+    failures = gate_failures(trained.metrics, config.gates, target)
     metadata = {
         "target_kind": target.kind,
         "horizon_days": target.horizon_days,
@@ -274,6 +283,7 @@ def train_classifier_target(
         metadata,
         tables={
             "evaluation": trained.test_predictions,
+            "out_of_fold": trained.out_of_fold_predictions,
             "curves": trained.curves,
             "importances": trained.importances,
         },

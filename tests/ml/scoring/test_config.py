@@ -59,3 +59,22 @@ def test_subset_keeps_only_the_named_targets():
     assert list(config.subset(["churn_risk"]).targets) == ["churn_risk"]
     with pytest.raises(ConfigError, match="unknown target"):
         config.subset(["nope"])
+
+
+def test_a_target_may_narrow_the_families_and_set_its_own_gates():
+    raw = {
+        "targets": {
+            "t": {
+                "kind": "purchase",
+                "horizon_days": 30,
+                "families": ["random_forest"],
+                "min_auc": 0.6,
+            }
+        },
+        "training": {"models": {"random_forest": {"max_depth": [8]}}},
+    }
+    target = parse_config(raw).targets["t"]
+    assert target.families == ("random_forest",) and target.min_auc == 0.6
+    raw["targets"]["t"]["families"] = ["logistic_regression"]
+    with pytest.raises(ConfigError, match=r"not in `training\.models`"):
+        parse_config(raw)

@@ -9,7 +9,7 @@ from conftest import make_features
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.metrics import roc_auc_score
 
-from ml.scoring.config import GateConfig
+from ml.scoring.config import GateConfig, TargetConfig
 from ml.scoring.features import select_features
 from ml.scoring.models import (
     fit_online_model,
@@ -52,6 +52,9 @@ def test_metrics_are_computed_on_the_held_out_customers(trained):
     result, frame, labels, _ = trained
     held_out = result.test_predictions
     assert len(held_out) == pytest.approx(0.2 * len(frame), abs=1)
+    out_of_fold = result.out_of_fold_predictions
+    assert set(out_of_fold["customer_id"]).isdisjoint(held_out["customer_id"])
+    assert len(out_of_fold) + len(held_out) == len(frame)
     assert result.metrics["auc_roc"] == pytest.approx(
         roc_auc_score(held_out["label"], held_out["score"])
     )
@@ -97,6 +100,9 @@ def test_a_deliberately_bad_model_fails_its_gates():
     failures = gate_failures(bad.metrics, GateConfig(min_auc=0.65, max_calibration_error=0.05))
     assert any("below the floor" in failure for failure in failures)
     assert gate_failures({"auc_roc": 0.8, "calibration_error": 0.01}, GateConfig()) == []
+    # A target's own floor replaces the global one.
+    lenient = TargetConfig(name="t", kind="purchase", horizon_days=30, min_auc=0.5)
+    assert gate_failures({"auc_roc": 0.55, "calibration_error": 0.01}, GateConfig(), lenient) == []
     assert (
         "calibration error"
         in gate_failures({"auc_roc": 0.8, "calibration_error": 0.2}, GateConfig())[0]
