@@ -1,8 +1,8 @@
 """Jobs, schedules and sensors: what runs when, without anyone clicking.
 
 - `daily_refresh` (every morning, yesterday's event partition): load new landing files,
-  build the warehouse, score customers with the published models;
-- `weekly_recalibration` (Monday night): re-cluster and retrain, then publish;
+  build the warehouse, assign segments and score customers with the published models;
+- `weekly_recalibration` (Monday night): re-cluster and retrain, then re-score and publish;
 - `landing_files_sensor`: new or changed landing files start a load and everything downstream,
   once per file;
 - `run_failure_recorder`: every failed run is recorded (a JSON line in `data/ops/`) and posted
@@ -35,7 +35,7 @@ from dagster import (
 
 from cible import settings
 from cible.loader import SUFFIXES
-from orchestration.partitions import event_partitions, every_event_partition
+from orchestration.partitions import every_event_partition
 from seeds.demo_data import MARKER as DEMO_MARKER
 
 CADENCE_TAG = "cible/cadence"
@@ -43,27 +43,37 @@ WEEKLY_ONLY = AssetSelection.tag(CADENCE_TAG, "weekly")
 TIME_ZONE = "Europe/Paris"
 
 
-def build_jobs(raw_table_keys: Iterable[AssetKey]):
-    """The daily, weekly and load-and-build jobs, from asset selections."""
+def build_jobs(
+    raw_table_keys: Iterable[AssetKey],
+    recluster: AssetSelection,
+    recluster_config: dict | None = None,
+):
+    """The daily, weekly and load-and-build jobs, from asset selections.
+
+    Args:
+        raw_table_keys: the loader's assets, where a refresh starts.
+        recluster: the segmentation step, which the weekly run refits (the daily run applies
+            the published model, and refits only a model past its age).
+        recluster_config: run config forcing that refit.
+    """
     everything_after_load = AssetSelection.assets(*raw_table_keys).downstream()
     daily = define_asset_job(
         name="daily_refresh",
-        selection=everything_after_load - WEEKLY_ONLY.downstream(),
-        partitions_def=event_partitions,
+        selection=everything_after_load - WEEKLY_ONLY,
         description="Load new landing files, build the warehouse for yesterday's events and "
         "score customers with the published models.",
         tags={"dagster/max_retries": "1"},
     )
     weekly = define_asset_job(
         name="weekly_recalibration",
-        selection=WEEKLY_ONLY.downstream(),
+        selection=(WEEKLY_ONLY | recluster).downstream(),
+        config=recluster_config,
         description="Re-cluster customers and retrain the scoring models, then publish.",
         tags={"dagster/max_retries": "1"},
     )
     load_and_build = define_asset_job(
         name="load_and_build",
-        selection=everything_after_load - WEEKLY_ONLY.downstream(),
-        partitions_def=event_partitions,
+        selection=everything_after_load - WEEKLY_ONLY,
         description="Load the landing files and rebuild everything downstream (every event "
         "partition in one run).",
     )

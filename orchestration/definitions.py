@@ -2,7 +2,7 @@
 
 import os
 
-from dagster import Definitions
+from dagster import AssetSelection, Definitions
 from dagster_dbt import DbtCliResource
 
 from orchestration.automation import (
@@ -13,8 +13,13 @@ from orchestration.automation import (
 )
 from orchestration.dbt import dbt_project, event_models, warehouse_models
 from orchestration.ingest import build_raw_tables, demo_landing_files
+from orchestration.partitions import event_backfill_policy
+from orchestration.scoring import build_scoring_definitions
+from orchestration.segmentation import build_segmentation_definitions
 
 DEMO_ENV = "CIBLE_DEMO"
+# The segmentation step the weekly run refits.
+RECLUSTER_OP = "customer_segments"
 
 
 def demo_enabled() -> bool:
@@ -29,11 +34,33 @@ def demo_enabled() -> bool:
     return "CIBLE_LANDING_DIR" not in os.environ
 
 
+def _single_run_backfills(definitions: Definitions) -> Definitions:
+    """Every asset runs a range of event partitions in one run (what the CLI requires)."""
+    assets = [
+        asset.with_attributes(backfill_policy=event_backfill_policy)
+        if getattr(asset, "backfill_policy", event_backfill_policy) is None
+        else asset
+        for asset in definitions.assets or []
+    ]
+    return Definitions(
+        assets=assets,
+        asset_checks=definitions.asset_checks,
+        jobs=definitions.jobs,
+        resources=definitions.resources,
+    )
+
+
 def build_definitions(with_demo: bool) -> Definitions:
     """Every asset, check and job of Cible; the demo generator only `with_demo`."""
     raw_tables = build_raw_tables(with_demo)
-    daily, weekly, load_and_build = build_jobs(raw_tables.keys)
-    return Definitions(
+    segmentation = build_segmentation_definitions()
+    segments_step = next(a for a in segmentation.assets if a.node_def.name == RECLUSTER_OP)
+    daily, weekly, load_and_build = build_jobs(
+        raw_tables.keys,
+        recluster=AssetSelection.assets(segments_step),
+        recluster_config={"ops": {RECLUSTER_OP: {"config": {"refit": True}}}},
+    )
+    warehouse = Definitions(
         assets=[
             *([demo_landing_files] if with_demo else []),
             raw_tables,
@@ -48,6 +75,10 @@ def build_definitions(with_demo: bool) -> Definitions:
         ],
         resources={"dbt": DbtCliResource(project_dir=dbt_project)},
     )
+    machine_learning = _single_run_backfills(
+        Definitions.merge(segmentation, build_scoring_definitions())
+    )
+    return Definitions.merge(warehouse, machine_learning)
 
 
 defs = build_definitions(demo_enabled())

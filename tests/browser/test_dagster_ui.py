@@ -83,6 +83,8 @@ def dagster_dev(tmp_path):
         CIBLE_LANDING_DIR=str(tmp_path / "landing"),
         CIBLE_TRUTH_DIR=str(tmp_path / "truth"),
         CIBLE_WAREHOUSE=str(tmp_path / "warehouse" / "cible.duckdb"),
+        CIBLE_MODELS_DIR=str(tmp_path / "models"),
+        CIBLE_OPS_DIR=str(tmp_path / "ops"),
         CIBLE_DEMO="1",
         CIBLE_DEMO_CUSTOMERS="600",
         # A month of daily event partitions is enough to see them run (and quick to record).

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
-from dagster import DagsterInstance, Definitions, materialize
+from dagster import DagsterInstance, materialize
 from dagster_dbt import get_asset_key_for_model
 from sklearn.metrics import (
     adjusted_rand_score,
@@ -61,11 +61,10 @@ def write_config(path: Path, **changes) -> Path:
 def materialize_segmentation(run_config: dict):
     """Materialize the segmentation step and the segment marts, as the code location would."""
     segmentation = build_segmentation_definitions()
-    definitions = Definitions.merge(build_definitions(True), segmentation)
     with DagsterInstance.ephemeral() as instance:
         return materialize(
             list(segmentation.assets),
-            resources=definitions.resources,
+            resources=build_definitions(False).resources,
             run_config={"ops": {"customer_segments": {"config": run_config}}},
             instance=instance,
             raise_on_error=False,

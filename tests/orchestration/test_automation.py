@@ -27,6 +27,7 @@ def definitions(tmp_path, monkeypatch):
     monkeypatch.setenv("CIBLE_LANDING_DIR", str(tmp_path / "landing"))
     monkeypatch.setenv("CIBLE_WAREHOUSE", str(tmp_path / "warehouse.duckdb"))
     monkeypatch.setenv("CIBLE_OPS_DIR", str(tmp_path / "ops"))
+    monkeypatch.setenv("CIBLE_MODELS_DIR", str(tmp_path / "models"))
     (tmp_path / "landing").mkdir()
     return build_definitions(with_demo=False)
 
@@ -136,3 +137,31 @@ def test_a_failed_run_is_recorded_and_posted_to_the_webhook(definitions, tmp_pat
     assert len(_Hook.received) == 1
     assert _Hook.received[0]["run_id"] == result.run_id
     assert "Cible run failed" in _Hook.received[0]["text"]
+
+
+def test_daily_scores_with_published_models_and_weekly_recalibrates(definitions):
+    def keys(job_name: str) -> set[str]:
+        job = definitions.resolve_job_def(job_name)
+        return {key.to_user_string() for key in job.asset_layer.selected_asset_keys}
+
+    daily, weekly = keys("daily_refresh"), keys("weekly_recalibration")
+    assert {
+        "raw/crm/customers",
+        "marts/fct_customer_features",
+        "ml/scoring/customer_scores",
+        "ml/segmentation/segment_assignments",
+        "marts/fct_customer_scores",
+    } <= daily
+    assert "ml/scoring/model_registry" not in daily, "training is weekly"
+    assert {
+        "ml/scoring/model_registry",
+        "ml/segmentation/segment_assignments",
+        "ml/scoring/customer_scores",
+        "marts/dim_segments",
+    } <= weekly
+    assert not any(key.startswith("raw/") for key in weekly)
+    # The weekly run refits the segmentation model; the daily one applies the published one.
+    assert definitions.resolve_job_def("weekly_recalibration").run_config == {
+        "ops": {"customer_segments": {"config": {"refit": True}}}
+    }
+    assert not definitions.resolve_job_def("daily_refresh").run_config

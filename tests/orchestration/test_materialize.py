@@ -18,6 +18,7 @@ def materialized_run(tmp_path_factory):
         "CIBLE_LANDING_DIR": root / "landing",
         "CIBLE_TRUTH_DIR": root / "truth",
         "CIBLE_WAREHOUSE": root / "warehouse" / "cible.duckdb",
+        "CIBLE_MODELS_DIR": root / "models",
     }
     with pytest.MonkeyPatch.context() as patch:
         for name, path in paths.items():

@@ -38,6 +38,7 @@ def _environment(tmp: Path, warehouse: Path, landing: Path) -> dict[str, str]:
         CIBLE_LANDING_DIR=str(landing),
         CIBLE_WAREHOUSE=str(warehouse),
         CIBLE_DEMO="0",
+        CIBLE_MODELS_DIR=str(tmp / f"models-{warehouse.stem}"),
         DAGSTER_HOME=str(home),
     )
 
@@ -72,7 +73,7 @@ def test_a_run_killed_during_the_dbt_build_and_run_again_ends_like_a_clean_run(t
     # The reference: the same assets materialized in this process, never interrupted.
     clean = tmp_path / "clean.duckdb"
     with pytest.MonkeyPatch.context() as patch:
-        for name in ("CIBLE_LANDING_DIR", "CIBLE_WAREHOUSE"):
+        for name in ("CIBLE_LANDING_DIR", "CIBLE_WAREHOUSE", "CIBLE_MODELS_DIR"):
             patch.setenv(name, _environment(tmp_path, clean, landing)[name])
         definitions = build_definitions(with_demo=False)
         with DagsterInstance.ephemeral() as instance:
