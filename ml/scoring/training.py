@@ -433,12 +433,28 @@ def train_all(
     """Train every configured target (the snapshots must exist)."""
     plans = plans if plans is not None else plan_training(config, warehouse)
     outcomes = []
-    for plan in plans:
-        if plan.target.is_classifier:
-            outcomes.append(train_classifier_target(plan, config, registry, warehouse))
-        else:
-            outcomes.append(train_lifetime_value(plan, config, registry, warehouse))
+    try:
+        for plan in plans:
+            if plan.target.is_classifier:
+                outcomes.append(train_classifier_target(plan, config, registry, warehouse))
+            else:
+                outcomes.append(train_lifetime_value(plan, config, registry, warehouse))
+    finally:
+        _stop_worker_processes()
     return outcomes
+
+
+def _stop_worker_processes() -> None:
+    """Stop joblib's worker processes, kept alive for reuse.
+
+    Idle workers wait 300 s before they exit, and the process that trained cannot end before
+    them: a Dagster step (one process per step) then held its run for five minutes.
+    """
+    from joblib.externals.loky import reusable_executor
+
+    executor = reusable_executor._executor  # None when no worker was ever started
+    if executor is not None:
+        executor.shutdown(wait=True, kill_workers=True)
 
 
 def check_scoring_features(columns: list[str], spec: FeatureSpec, model_version: str) -> None:
