@@ -2,9 +2,11 @@
 
 import json
 import os
+import shutil
 import sys
 from collections.abc import Mapping
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 from dagster import AssetExecutionContext, AssetKey, AssetSpec, FreshnessPolicy
@@ -122,14 +124,46 @@ def build_selected(
     context: AssetExecutionContext,
     dbt: DbtCliResource,
     variables: Mapping[str, str] | None = None,
+    tests_reaching_upstream: bool = False,
 ):
-    """`dbt build` of the models a Dagster selection holds, against Cible's warehouse."""
+    """`dbt build` of the models a Dagster selection holds, against Cible's warehouse.
+
+    Args:
+        tests_reaching_upstream: also run the tests of these models that read models built by
+            earlier steps (dbt's `eager` indirect selection), as the marts of the ML steps need:
+            `fct_customer_scores.customer_id` is checked against `dim_customers`, which no
+            scoring step builds.
+    """
     # dbt runs from its project folder: hand it the absolute warehouse path Cible resolved.
     os.environ[settings.WAREHOUSE_ENV] = str(settings.warehouse_path())
     settings.warehouse_path().parent.mkdir(parents=True, exist_ok=True)
-    # Dagster splits this multi-asset into several steps around the event partitions and the
-    # ML steps; a test runs in the step where its last parent is built (dbt's default `eager`
-    # would run a test of dim_customers in the seeds step, before dim_customers exists).
-    os.environ.setdefault("DBT_INDIRECT_SELECTION", "buildable")
+    # Dagster splits the warehouse multi-asset into several steps around the event partitions
+    # and the ML steps; there a test runs in the step where its last parent is built (dbt's
+    # default `eager` would run a test of dim_customers in the seeds step, before dim_customers
+    # exists). dagster-dbt reads this when it builds the command.
+    os.environ["DBT_INDIRECT_SELECTION"] = "eager" if tests_reaching_upstream else "buildable"
     invocation = dbt.cli(dbt_build_args(variables), context=context)
     yield from with_warehouse_figures(invocation.stream(), invocation.manifest)
+    if not variables:
+        _share_partial_parse(invocation.target_path)
+
+
+PARTIAL_PARSE = "partial_parse.msgpack"
+
+
+def _share_partial_parse(invocation_target: Path) -> None:
+    """Hand this invocation's parse state to the next ones.
+
+    dagster-dbt gives each invocation its own target folder, seeded with the project's
+    `target/partial_parse.msgpack`. A state written for another warehouse path or other vars
+    makes dbt parse the whole project again (3 to 4 s per step here); copying back the state of
+    a run against this warehouse, without vars, lets the next steps reuse it.
+    """
+    parsed = invocation_target / PARTIAL_PARSE
+    if not parsed.exists():
+        return
+    shared = Path(dbt_project.project_dir) / os.environ.get("DBT_TARGET_PATH", "target")
+    shared.mkdir(parents=True, exist_ok=True)
+    staging = shared / f"{PARTIAL_PARSE}.{os.getpid()}.tmp"
+    shutil.copyfile(parsed, staging)
+    os.replace(staging, shared / PARTIAL_PARSE)

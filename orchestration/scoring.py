@@ -52,14 +52,16 @@ class ScoringConfig(Config):
     """Run knobs of the scoring steps."""
 
     config_path: str | None = Field(
-        default=None, description="Scoring YAML to use instead of config/scoring.yml."
+        default=None,
+        description="Scoring YAML to use instead of CIBLE_SCORING_CONFIG "
+        "(default config/scoring.yml).",
     )
 
 
 def _config(config: ScoringConfig):
     from ml.scoring.config import load_config
 
-    return load_config(config.config_path)
+    return load_config(config.config_path or settings.scoring_config_path())
 
 
 def _registry():
@@ -84,7 +86,7 @@ def _round(values: dict) -> dict:
 )
 def score_models(context: AssetExecutionContext, dbt: DbtCliResource):
     """Build and test the score marts from the tables the scoring steps wrote."""
-    yield from build_selected(context, dbt)
+    yield from build_selected(context, dbt, tests_reaching_upstream=True)
 
 
 def build_scoring_definitions() -> Definitions:
@@ -99,7 +101,7 @@ def build_scoring_definitions() -> Definitions:
     orders_key = get_asset_key_for_model([warehouse_models], "fct_orders")
     campaigns_key = get_asset_key_for_model([warehouse_models], "int_campaign_events_attributed")
     registry_key, scores_key = table_keys["model_registry"], table_keys["customer_scores"]
-    declared_targets = list(load_config().targets)
+    declared_targets = list(load_config(settings.scoring_config_path()).targets)
 
     @asset(
         group_name="ml",

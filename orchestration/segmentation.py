@@ -29,6 +29,7 @@ from dagster_dbt import (
 )
 from pydantic import Field
 
+from cible import settings
 from orchestration.dbt import build_selected, dbt_project, translator, warehouse_models
 
 SOURCE_NAME = "segmentation"
@@ -62,7 +63,8 @@ class SegmentationRunConfig(Config):
     )
     config_path: str | None = Field(
         default=None,
-        description="Segmentation YAML to use instead of config/segmentation.yml.",
+        description="Segmentation YAML to use instead of CIBLE_SEGMENTATION_CONFIG (default "
+        "config/segmentation.yml).",
     )
 
 
@@ -74,7 +76,7 @@ class SegmentationRunConfig(Config):
 )
 def segment_models(context: AssetExecutionContext, dbt: DbtCliResource):
     """Build and test the segment marts from the tables the segmentation step wrote."""
-    yield from build_selected(context, dbt)
+    yield from build_selected(context, dbt, tests_reaching_upstream=True)
 
 
 def _number(value) -> float | int | None:
@@ -154,11 +156,11 @@ def build_segmentation_definitions() -> Definitions:
     )
     def customer_segments(context: AssetExecutionContext, config: SegmentationRunConfig):
         """Segment every customer and publish the run to the `ml` schema if its gates pass."""
-        from ml.segmentation.config import DEFAULT_CONFIG_PATH
         from ml.segmentation.store import run_and_publish
 
         result = run_and_publish(
-            config_path=config.config_path or DEFAULT_CONFIG_PATH, refit=config.refit
+            config_path=config.config_path or settings.segmentation_config_path(),
+            refit=config.refit,
         )
         figures = _figures(result)
         context.log.info(f"Segmentation run {result.run_id}: {figures}")
