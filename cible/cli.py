@@ -18,6 +18,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -42,21 +43,34 @@ def _environment(demo: bool) -> dict[str, str]:
 
 
 def parse_dbt_project(env: dict[str, str]) -> None:
-    """Write the dbt manifest that the Dagster definitions read."""
-    subprocess.run(
-        [
-            _executable("dbt"),
-            "parse",
-            "--quiet",
-            "--project-dir",
-            str(settings.DBT_PROJECT_DIR),
-            "--profiles-dir",
-            str(settings.DBT_PROJECT_DIR),
-        ],
-        check=True,
-        env=env,
-        cwd=settings.DBT_PROJECT_DIR,
-    )
+    """Write the dbt manifest that the Dagster definitions read.
+
+    dbt parses into a folder of its own; the manifest and the parse state then replace the
+    project's in one step each, so a Dagster process loading the code location meanwhile
+    never reads a half-written manifest.
+    """
+    target = settings.DBT_PROJECT_DIR / "target"
+    target.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=target, prefix="parse-") as parsed:
+        subprocess.run(
+            [
+                _executable("dbt"),
+                "parse",
+                "--quiet",
+                "--project-dir",
+                str(settings.DBT_PROJECT_DIR),
+                "--profiles-dir",
+                str(settings.DBT_PROJECT_DIR),
+                "--target-path",
+                parsed,
+            ],
+            check=True,
+            env=env,
+            cwd=settings.DBT_PROJECT_DIR,
+        )
+        for name in ("manifest.json", "partial_parse.msgpack"):
+            if (Path(parsed) / name).exists():
+                os.replace(Path(parsed) / name, target / name)
 
 
 def materialize_all(demo: bool, run_config: dict | None = None) -> None:
@@ -118,12 +132,53 @@ def summary_lines(warehouse: Path | None = None) -> list[str]:
     for name, in_files, clean, quarantined, duplicates, unaccounted in reconciliation:
         counts = f"{in_files:>10}{clean:>10}{quarantined:>13}{duplicates:>12}{unaccounted:>13}"
         lines.append(f"    {name:<20}{counts}")
+    lines += _segment_and_score_lines(warehouse)
     lines += [
         "  Every rejected row, with its reason and payload: quality.fct_quarantined_rows",
         "Next: `make dev` opens the Dagster UI (http://localhost:3000);"
         " `cd dbt_project && dbt build` runs dbt alone;",
         f"      point a BI tool (DuckDB) at {warehouse} and read the `marts` schema.",
     ]
+    return lines
+
+
+def _segment_and_score_lines(warehouse: Path) -> list[str]:
+    """Segments and scores, when their marts exist (a failed quality gate leaves them unbuilt)."""
+    import duckdb
+
+    lines: list[str] = []
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        tables = {
+            name
+            for (name,) in con.execute(
+                "select table_name from information_schema.tables where table_schema = 'marts'"
+            ).fetchall()
+        }
+        if "rpt_segment_priority" in tables:
+            segments = con.execute(
+                "select name_en, customers, priority_rank from marts.rpt_segment_priority "
+                "where segment_kind = 'cluster' order by priority_rank"
+            ).fetchall()
+            lines.append(
+                f"  {len(segments)} clustering segments, by priority "
+                "(marts.dim_segments, marts.rpt_segment_priority):"
+            )
+            lines += [f"    {rank:>2}. {name} ({size} customers)" for name, size, rank in segments]
+        else:
+            lines.append("  No segment marts yet (see the segmentation checks in Dagster).")
+        if "fct_customer_scores" in tables and "rpt_model_performance" in tables:
+            scored = con.execute("select count(*) from marts.fct_customer_scores").fetchall()[0][0]
+            models = con.execute(
+                "select target, model_version, auc_roc from marts.rpt_model_performance "
+                "where is_current order by target"
+            ).fetchall()
+            lines.append(f"  {scored} customers scored (marts.fct_customer_scores); models:")
+            lines += [
+                f"    {target}: {version}" + (f", hold-out AUC {auc:.3f}" if auc else "")
+                for target, version, auc in models
+            ]
+        else:
+            lines.append("  No score marts yet (see the scoring checks in Dagster).")
     return lines
 
 

@@ -71,6 +71,22 @@ def models_dir() -> Path:
     return _resolve(os.environ.get(MODELS_DIR_ENV, "data/models"))
 
 
+SEGMENTATION_CONFIG_ENV = "CIBLE_SEGMENTATION_CONFIG"
+SCORING_CONFIG_ENV = "CIBLE_SCORING_CONFIG"
+
+
+def segmentation_config_path() -> Path:
+    """The segmentation settings (``CIBLE_SEGMENTATION_CONFIG``, default
+    ``config/segmentation.yml``); a run's ``config_path`` overrides it."""
+    return _resolve(os.environ.get(SEGMENTATION_CONFIG_ENV, "config/segmentation.yml"))
+
+
+def scoring_config_path() -> Path:
+    """The scoring settings (``CIBLE_SCORING_CONFIG``, default ``config/scoring.yml``); a
+    run's ``config_path`` overrides it."""
+    return _resolve(os.environ.get(SCORING_CONFIG_ENV, "config/scoring.yml"))
+
+
 ALERT_WEBHOOK_ENV = "CIBLE_ALERT_WEBHOOK"
 
 
