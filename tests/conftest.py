@@ -5,10 +5,29 @@ from __future__ import annotations
 import pytest
 from pipeline_support import Build, dbt_parse, generate_and_build
 
+# Session fixtures that take minutes to build: with pytest-xdist, their tests share a worker.
+SHARED_FIXTURES = ("materialized_run", "demo_build")
+
 
 def pytest_configure(config):
-    """Write the dbt manifest before collection: the Dagster definitions read it on import."""
-    dbt_parse()
+    """Write the dbt manifest before collection: the Dagster definitions read it on import.
+
+    Under pytest-xdist the controller writes it once, before the workers start.
+    """
+    if not hasattr(config, "workerinput"):
+        dbt_parse()
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config, items):
+    """Schedule by file for pytest-xdist (`--dist loadgroup`), so module fixtures are built
+    once; the files using a shared session fixture go to one worker together."""
+    for item in items:
+        if item.get_closest_marker("xdist_group"):
+            continue
+        shared = [name for name in SHARED_FIXTURES if name in item.fixturenames]
+        group = shared[0] if shared else item.nodeid.split("::")[0]
+        item.add_marker(pytest.mark.xdist_group(group))
 
 
 @pytest.fixture(scope="session")

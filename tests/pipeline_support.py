@@ -16,6 +16,8 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DBT_PROJECT_DIR = PROJECT_ROOT / "dbt_project"
 SMALL_CUSTOMERS = 3_000
 SMALL_SEED = 7
+# Light scoring settings for tests running the whole graph on small data (CIBLE_SCORING_CONFIG).
+SMALL_DATA_SCORING_CONFIG = PROJECT_ROOT / "tests" / "config" / "scoring_small_data.yml"
 
 
 @dataclass(frozen=True)

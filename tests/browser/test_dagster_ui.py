@@ -16,6 +16,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from pipeline_support import SMALL_DATA_SCORING_CONFIG
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -85,6 +86,7 @@ def dagster_dev(tmp_path):
         CIBLE_WAREHOUSE=str(tmp_path / "warehouse" / "cible.duckdb"),
         CIBLE_MODELS_DIR=str(tmp_path / "models"),
         CIBLE_OPS_DIR=str(tmp_path / "ops"),
+        CIBLE_SCORING_CONFIG=str(SMALL_DATA_SCORING_CONFIG),
         CIBLE_DEMO="1",
         CIBLE_DEMO_CUSTOMERS="600",
         # A month of daily event partitions is enough to see them run (and quick to record).

@@ -17,6 +17,7 @@ from dagster import (
     build_sensor_context,
     materialize,
 )
+from pipeline_support import SMALL_DATA_SCORING_CONFIG
 
 from orchestration.automation import landing_fingerprints, new_landing_files
 from orchestration.definitions import build_definitions
@@ -28,6 +29,7 @@ def definitions(tmp_path, monkeypatch):
     monkeypatch.setenv("CIBLE_WAREHOUSE", str(tmp_path / "warehouse.duckdb"))
     monkeypatch.setenv("CIBLE_OPS_DIR", str(tmp_path / "ops"))
     monkeypatch.setenv("CIBLE_MODELS_DIR", str(tmp_path / "models"))
+    monkeypatch.setenv("CIBLE_SCORING_CONFIG", str(SMALL_DATA_SCORING_CONFIG))
     (tmp_path / "landing").mkdir()
     return build_definitions(with_demo=False)
 

@@ -10,11 +10,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 import pytest
-from dagster import DagsterInstance, materialize
-
-from orchestration.definitions import build_definitions
-from orchestration.partitions import every_event_partition
-from seeds.demo_data import generate
+from pipeline_support import SMALL_DATA_SCORING_CONFIG
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 COMPARED = {
@@ -39,6 +35,7 @@ def _environment(tmp: Path, warehouse: Path, landing: Path) -> dict[str, str]:
         CIBLE_WAREHOUSE=str(warehouse),
         CIBLE_DEMO="0",
         CIBLE_MODELS_DIR=str(tmp / f"models-{warehouse.stem}"),
+        CIBLE_SCORING_CONFIG=str(SMALL_DATA_SCORING_CONFIG),
         DAGSTER_HOME=str(home),
     )
 
@@ -66,23 +63,13 @@ def _tables(warehouse: Path) -> dict[str, pd.DataFrame]:
 
 
 @pytest.mark.timeout(900)
-def test_a_run_killed_during_the_dbt_build_and_run_again_ends_like_a_clean_run(tmp_path):
-    landing = tmp_path / "landing"
-    generate(landing_dir=landing, truth_dir=tmp_path / "truth", n_customers=1_000, seed=11)
-
-    # The reference: the same assets materialized in this process, never interrupted.
-    clean = tmp_path / "clean.duckdb"
-    with pytest.MonkeyPatch.context() as patch:
-        for name in ("CIBLE_LANDING_DIR", "CIBLE_WAREHOUSE", "CIBLE_MODELS_DIR"):
-            patch.setenv(name, _environment(tmp_path, clean, landing)[name])
-        definitions = build_definitions(with_demo=False)
-        with DagsterInstance.ephemeral() as instance:
-            assert materialize(
-                list(definitions.assets),
-                resources=definitions.resources,
-                instance=instance,
-                tags=every_event_partition(),
-            ).success
+def test_a_run_killed_during_the_dbt_build_and_run_again_ends_like_a_clean_run(
+    tmp_path, materialized_run
+):
+    # The reference: the whole graph materialized once, never interrupted (conftest), from the
+    # landing files this test loads again.
+    assert materialized_run["result"].success
+    landing, clean = materialized_run["landing"], materialized_run["warehouse"]
 
     interrupted = tmp_path / "interrupted.duckdb"
     env = _environment(tmp_path, interrupted, landing)

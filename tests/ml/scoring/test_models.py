@@ -5,7 +5,7 @@ import joblib
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import make_features
+from scoring_data import make_features
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.metrics import roc_auc_score
 
@@ -23,7 +23,7 @@ from ml.scoring.training import gate_failures
 
 @pytest.fixture(scope="module")
 def trained():
-    from conftest import LIGHT_CONFIG
+    from scoring_data import LIGHT_CONFIG
 
     from ml.scoring.config import parse_config
 
@@ -90,7 +90,7 @@ def test_a_deliberately_bad_model_fails_its_gates():
     # Labels unrelated to the features: the model can do no better than chance.
     frame, _ = make_features(seed=2)
     noise = pd.Series(np.random.default_rng(3).integers(0, 2, len(frame)), index=frame.index)
-    from conftest import LIGHT_CONFIG
+    from scoring_data import LIGHT_CONFIG
 
     from ml.scoring.config import parse_config
 
