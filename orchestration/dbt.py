@@ -148,6 +148,24 @@ def build_selected(
         _share_partial_parse(invocation.target_path)
 
 
+def published_ml_models(tag: str, name: str):
+    """The dbt models that read what a Python step wrote (`tag:<tag>`: the segment or score
+    marts), as one multi-asset downstream of that step. Their tests that also read warehouse
+    models run with them."""
+
+    @dbt_assets(
+        manifest=dbt_project.manifest_path,
+        project=dbt_project,
+        dagster_dbt_translator=translator,
+        select=f"tag:{tag}",
+        name=name,
+    )
+    def _models(context: AssetExecutionContext, dbt: DbtCliResource):
+        yield from build_selected(context, dbt, tests_reaching_upstream=True)
+
+    return _models
+
+
 PARTIAL_PARSE = "partial_parse.msgpack"
 
 

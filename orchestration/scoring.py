@@ -28,14 +28,13 @@ from dagster import (
 )
 from dagster_dbt import (
     DbtCliResource,
-    dbt_assets,
     get_asset_key_for_model,
     get_asset_keys_by_output_name_for_source,
 )
 from pydantic import Field
 
 from cible import settings
-from orchestration.dbt import build_selected, dbt_project, translator, warehouse_models
+from orchestration.dbt import published_ml_models, warehouse_models
 
 SOURCE_NAME = "scoring"
 TRAINING_TABLES = ("model_registry", "model_metrics", "model_curves", "feature_importances")
@@ -78,15 +77,7 @@ def _round(values: dict) -> dict:
     return {key: round(float(value), 4) for key, value in values.items()}
 
 
-@dbt_assets(
-    manifest=dbt_project.manifest_path,
-    project=dbt_project,
-    dagster_dbt_translator=translator,
-    select=f"tag:{SOURCE_NAME}",
-)
-def score_models(context: AssetExecutionContext, dbt: DbtCliResource):
-    """Build and test the score marts from the tables the scoring steps wrote."""
-    yield from build_selected(context, dbt, tests_reaching_upstream=True)
+score_models = published_ml_models(SOURCE_NAME, "score_models")
 
 
 def build_scoring_definitions() -> Definitions:

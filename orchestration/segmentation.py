@@ -22,15 +22,13 @@ from dagster import (
     multi_asset,
 )
 from dagster_dbt import (
-    DbtCliResource,
-    dbt_assets,
     get_asset_key_for_model,
     get_asset_keys_by_output_name_for_source,
 )
 from pydantic import Field
 
 from cible import settings
-from orchestration.dbt import build_selected, dbt_project, translator, warehouse_models
+from orchestration.dbt import published_ml_models, warehouse_models
 
 SOURCE_NAME = "segmentation"
 FEATURES_MODEL = "fct_customer_features"
@@ -68,15 +66,7 @@ class SegmentationRunConfig(Config):
     )
 
 
-@dbt_assets(
-    manifest=dbt_project.manifest_path,
-    project=dbt_project,
-    dagster_dbt_translator=translator,
-    select=f"tag:{SOURCE_NAME}",
-)
-def segment_models(context: AssetExecutionContext, dbt: DbtCliResource):
-    """Build and test the segment marts from the tables the segmentation step wrote."""
-    yield from build_selected(context, dbt, tests_reaching_upstream=True)
+segment_models = published_ml_models(SOURCE_NAME, "segment_models")
 
 
 def _number(value) -> float | int | None:
