@@ -121,6 +121,7 @@ def summary_lines(warehouse: Path | None = None) -> list[str]:
             "rows_quarantined_at_staging + rows_quarantined_after_identity, duplicates_removed, "
             "unaccounted_rows from quality.rpt_source_reconciliation order by source_name"
         ).fetchall()
+        segments_and_scores = _segment_and_score_lines(con)
     lines = [
         f"Warehouse: {warehouse}",
         f"  {records} CRM records resolved into {customers} customers; {orders} clean orders.",
@@ -132,7 +133,7 @@ def summary_lines(warehouse: Path | None = None) -> list[str]:
     for name, in_files, clean, quarantined, duplicates, unaccounted in reconciliation:
         counts = f"{in_files:>10}{clean:>10}{quarantined:>13}{duplicates:>12}{unaccounted:>13}"
         lines.append(f"    {name:<20}{counts}")
-    lines += _segment_and_score_lines(warehouse)
+    lines += segments_and_scores
     lines += [
         "  Every rejected row, with its reason and payload: quality.fct_quarantined_rows",
         "Next: `make dev` opens the Dagster UI (http://localhost:3000);"
@@ -142,43 +143,40 @@ def summary_lines(warehouse: Path | None = None) -> list[str]:
     return lines
 
 
-def _segment_and_score_lines(warehouse: Path) -> list[str]:
+def _segment_and_score_lines(con) -> list[str]:
     """Segments and scores, when their marts exist (a failed quality gate leaves them unbuilt)."""
-    import duckdb
-
     lines: list[str] = []
-    with duckdb.connect(str(warehouse), read_only=True) as con:
-        tables = {
-            name
-            for (name,) in con.execute(
-                "select table_name from information_schema.tables where table_schema = 'marts'"
-            ).fetchall()
-        }
-        if "rpt_segment_priority" in tables:
-            segments = con.execute(
-                "select name_en, customers, priority_rank from marts.rpt_segment_priority "
-                "where segment_kind = 'cluster' order by priority_rank"
-            ).fetchall()
-            lines.append(
-                f"  {len(segments)} clustering segments, by priority "
-                "(marts.dim_segments, marts.rpt_segment_priority):"
-            )
-            lines += [f"    {rank:>2}. {name} ({size} customers)" for name, size, rank in segments]
-        else:
-            lines.append("  No segment marts yet (see the segmentation checks in Dagster).")
-        if "fct_customer_scores" in tables and "rpt_model_performance" in tables:
-            scored = con.execute("select count(*) from marts.fct_customer_scores").fetchall()[0][0]
-            models = con.execute(
-                "select target, model_version, auc_roc from marts.rpt_model_performance "
-                "where is_current order by target"
-            ).fetchall()
-            lines.append(f"  {scored} customers scored (marts.fct_customer_scores); models:")
-            lines += [
-                f"    {target}: {version}" + (f", hold-out AUC {auc:.3f}" if auc else "")
-                for target, version, auc in models
-            ]
-        else:
-            lines.append("  No score marts yet (see the scoring checks in Dagster).")
+    tables = {
+        name
+        for (name,) in con.execute(
+            "select table_name from information_schema.tables where table_schema = 'marts'"
+        ).fetchall()
+    }
+    if "rpt_segment_priority" in tables:
+        segments = con.execute(
+            "select name_en, customers, priority_rank from marts.rpt_segment_priority "
+            "where segment_kind = 'cluster' order by priority_rank"
+        ).fetchall()
+        lines.append(
+            f"  {len(segments)} clustering segments, by priority "
+            "(marts.dim_segments, marts.rpt_segment_priority):"
+        )
+        lines += [f"    {rank:>2}. {name} ({size} customers)" for name, size, rank in segments]
+    else:
+        lines.append("  No segment marts yet (see the segmentation checks in Dagster).")
+    if "fct_customer_scores" in tables and "rpt_model_performance" in tables:
+        scored = con.execute("select count(*) from marts.fct_customer_scores").fetchall()[0][0]
+        models = con.execute(
+            "select target, model_version, auc_roc from marts.rpt_model_performance "
+            "where is_current order by target"
+        ).fetchall()
+        lines.append(f"  {scored} customers scored (marts.fct_customer_scores); models:")
+        lines += [
+            f"    {target}: {version}" + (f", hold-out AUC {auc:.3f}" if auc else "")
+            for target, version, auc in models
+        ]
+    else:
+        lines.append("  No score marts yet (see the scoring checks in Dagster).")
     return lines
 
 
