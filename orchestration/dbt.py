@@ -9,6 +9,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import yaml
 from dagster import AssetExecutionContext, AssetKey, AssetSpec, FreshnessPolicy
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
 
@@ -26,9 +27,41 @@ if _SCRIPTS not in os.environ.get("PATH", "").split(os.pathsep):
 dbt_project = DbtProject(
     project_dir=settings.DBT_PROJECT_DIR, profiles_dir=settings.DBT_PROJECT_DIR
 )
-# Under `dagster dev`, parse the project so the manifest matches the code; elsewhere (CLI
-# materializations, CI) the manifest is built beforehand by `dbt parse`.
-dbt_project.prepare_if_dev()
+
+# Where dbt reads the files it parses, and the defaults of `dbt_project.yml`'s path settings.
+_PARSED_PATHS = {
+    "model-paths": ["models"],
+    "macro-paths": ["macros"],
+    "test-paths": ["tests"],
+    "analysis-paths": ["analyses"],
+    "seed-paths": ["seeds"],
+    "snapshot-paths": ["snapshots"],
+}
+
+
+def manifest_is_current(project: DbtProject) -> bool:
+    """The manifest exists and is newer than every file dbt parses to write it."""
+    if not project.manifest_path.exists():
+        return False
+    written = project.manifest_path.stat().st_mtime
+    config_file = project.project_dir / "dbt_project.yml"
+    config = yaml.safe_load(config_file.read_text()) or {}
+    folders = [
+        project.project_dir / folder
+        for key, default in _PARSED_PATHS.items()
+        for folder in config.get(key, default)
+    ]
+    files = [config_file, project.project_dir / "profiles.yml"]
+    files += [path for folder in folders if folder.is_dir() for path in folder.rglob("*")]
+    return all(path.stat().st_mtime <= written for path in files if path.is_file())
+
+
+# Under `dagster dev`, parse the project when the manifest is older than the code, so the
+# graph matches the SQL being edited; elsewhere (CLI materializations, CI) the manifest is built
+# beforehand by `dbt parse`. `dagster dev` passes its marker to every run and step process it
+# starts, and each of them imports this module: parsing in each one cost ~8 s per step.
+if not manifest_is_current(dbt_project):
+    dbt_project.prepare_if_dev()
 
 # Models that read what Python steps write (segments, scores) are built by their own dbt
 # assets, downstream of those steps; the warehouse build leaves them out.

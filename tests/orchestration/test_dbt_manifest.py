@@ -1,0 +1,51 @@
+"""Under `dagster dev` the manifest is re-parsed only when the dbt project changed after it."""
+
+import os
+
+from dagster_dbt import DbtProject
+
+from orchestration.dbt import manifest_is_current
+
+
+def _project(root):
+    (root / "models" / "staging").mkdir(parents=True)
+    (root / "reference").mkdir()
+    (root / "dbt_project.yml").write_text("name: p\nseed-paths: [reference]\n")
+    (root / "profiles.yml").write_text("p: {}\n")
+    (root / "models" / "staging" / "stg_a.sql").write_text("select 1 as a\n")
+    (root / "reference" / "codes.csv").write_text("code\n1\n")
+    return DbtProject(project_dir=root, profiles_dir=root)
+
+
+def _age(path, seconds):
+    stamp = path.stat().st_mtime - seconds
+    os.utime(path, (stamp, stamp))
+
+
+def test_a_missing_manifest_is_not_current(tmp_path):
+    assert not manifest_is_current(_project(tmp_path))
+
+
+def test_a_manifest_newer_than_every_parsed_file_is_current(tmp_path):
+    project = _project(tmp_path)
+    project.manifest_path.parent.mkdir(parents=True)
+    project.manifest_path.write_text("{}")
+    for path in tmp_path.rglob("*"):
+        if path.is_file() and path != project.manifest_path:
+            _age(path, 60)
+    assert manifest_is_current(project)
+
+
+def test_an_edited_model_or_seed_makes_it_stale(tmp_path):
+    project = _project(tmp_path)
+    project.manifest_path.parent.mkdir(parents=True)
+    project.manifest_path.write_text("{}")
+    _age(project.manifest_path, 60)
+    for path in tmp_path.rglob("*"):
+        if path.is_file() and path != project.manifest_path:
+            _age(path, 120)
+    assert manifest_is_current(project)
+    for edited in ("models/staging/stg_a.sql", "reference/codes.csv", "dbt_project.yml"):
+        os.utime(tmp_path / edited)
+        assert not manifest_is_current(project), edited
+        _age(tmp_path / edited, 120)
