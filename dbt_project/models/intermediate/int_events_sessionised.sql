@@ -75,6 +75,7 @@ final as (
         {{ dbt.concat(['visitor_key', "'#'", 'cast(session_number as ' ~ dbt.type_string() ~ ')']) }}
             as session_id,
         visitor_key,
+        session_number,
         anonymous_id,
         login_customer_id,
         is_session_start = 1 as is_session_start,
