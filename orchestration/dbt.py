@@ -60,7 +60,7 @@ def manifest_is_current(project: DbtProject) -> bool:
 # graph matches the SQL being edited; elsewhere (CLI materializations, CI) the manifest is built
 # beforehand by `dbt parse`. `dagster dev` passes its marker to every run and step process it
 # starts, and each of them imports this module: parsing in each one cost ~8 s per step.
-if not manifest_is_current(dbt_project):
+if dbt_project.preparer.using_dagster_dev() and not manifest_is_current(dbt_project):
     dbt_project.prepare_if_dev()
 
 # Models that read what Python steps write (segments, scores) are built by their own dbt
