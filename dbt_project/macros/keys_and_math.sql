@@ -9,6 +9,13 @@
 {%- endmacro %}
 
 
+{# A session's id, `<visitor>#<n>`: events (`int_events_sessionised`) and sessions
+   (`int_sessions_aggregated`) must spell it the same way. #}
+{% macro session_id(visitor_key, session_number) -%}
+    {{ dbt.concat([visitor_key, "'#'", 'cast(' ~ session_number ~ ' as ' ~ dbt.type_string() ~ ')']) }}
+{%- endmacro %}
+
+
 {# Division that is always floating point and null (not an error) when the divisor is zero. #}
 {% macro safe_divide(numerator, denominator) -%}
     (cast({{ numerator }} as {{ cible.type_double() }}) / nullif({{ denominator }}, 0))

@@ -72,8 +72,7 @@ final as (
 
     select
         event_id,
-        {{ dbt.concat(['visitor_key', "'#'", 'cast(session_number as ' ~ dbt.type_string() ~ ')']) }}
-            as session_id,
+        {{ cible.session_id('visitor_key', 'session_number') }} as session_id,
         visitor_key,
         session_number,
         anonymous_id,

@@ -54,8 +54,7 @@ sessions as (
 final as (
 
     select
-        {{ dbt.concat(['sessions.visitor_key', "'#'", 'cast(sessions.session_number as ' ~ dbt.type_string() ~ ')']) }}
-            as session_id,
+        {{ cible.session_id('sessions.visitor_key', 'sessions.session_number') }} as session_id,
         sessions.*,
         coalesce(sessions.login_customer_id, devices.customer_id) as customer_id,
         case
