@@ -19,8 +19,18 @@ events as (
 
 visits as (
 
+    {#- Only what sessions need: the two windows below sort every column they carry. #}
     select
-        *,
+        event_id,
+        anonymous_id,
+        login_customer_id,
+        event_type,
+        occurred_at,
+        is_late_arrival,
+        duration_ms,
+        scroll_depth_pct,
+        device_type,
+        traffic_source,
         coalesce(anonymous_id, customer_number, event_id) as visitor_key
 
     from events
@@ -80,9 +90,7 @@ final as (
         is_session_start = 1 as is_session_start,
         event_type,
         occurred_at,
-        received_at,
         is_late_arrival,
-        page_category,
         duration_ms,
         scroll_depth_pct,
         device_type,
