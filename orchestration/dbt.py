@@ -4,6 +4,7 @@ import json
 import os
 import shutil
 import sys
+import tempfile
 from collections.abc import Mapping
 from datetime import timedelta
 from pathlib import Path
@@ -56,12 +57,37 @@ def manifest_is_current(project: DbtProject) -> bool:
     return all(path.stat().st_mtime <= written for path in files if path.is_file())
 
 
+_PARTIAL_PARSE = "partial_parse.msgpack"
+
+
+def parse_manifest(project: DbtProject) -> None:
+    """`dbt parse` into a scratch folder, then move its artifacts into the target, manifest last.
+
+    dagster-dbt's own preparation parses in place: a process loading the code location while
+    another one parses could read half a manifest. A rename is atomic, so readers see the old
+    manifest or the new one. Two processes parsing at once each write their own scratch folder.
+    """
+    target = project.project_dir / project.target_path
+    target.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=target, prefix=".parse-") as scratch_dir:
+        scratch = Path(scratch_dir)
+        # Start from the last parse state so dbt parses only what changed.
+        if (target / _PARTIAL_PARSE).exists():
+            shutil.copy2(target / _PARTIAL_PARSE, scratch / _PARTIAL_PARSE)
+        DbtCliResource(project_dir=project).cli(["parse", "--quiet"], target_path=scratch).wait()
+        if not (scratch / "manifest.json").exists():
+            raise RuntimeError(f"dbt parse wrote no manifest in {scratch}")
+        for artifact in sorted(scratch.iterdir(), key=lambda path: path.name == "manifest.json"):
+            if artifact.is_file():
+                os.replace(artifact, target / artifact.name)
+
+
 # Under `dagster dev`, parse the project when the manifest is older than the code, so the
 # graph matches the SQL being edited; elsewhere (CLI materializations, CI) the manifest is built
 # beforehand by `dbt parse`. `dagster dev` passes its marker to every run and step process it
 # starts, and each of them imports this module: parsing in each one cost ~8 s per step.
 if dbt_project.preparer.using_dagster_dev() and not manifest_is_current(dbt_project):
-    dbt_project.prepare_if_dev()
+    parse_manifest(dbt_project)
 
 # Models that read what Python steps write (segments, scores) are built by their own dbt
 # assets, downstream of those steps; the warehouse build leaves them out.
