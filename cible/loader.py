@@ -347,7 +347,29 @@ def _discover(landing: Path, spec: SourceSpec) -> tuple[list[Path], list[str]]:
 # ---------------------------------------------------------------------------------- warehouse
 
 
+# DuckDB names a database after its file: a warehouse file named like a schema of the
+# warehouse (`raw.duckdb`) makes every `raw.<table>` ambiguous between database and schema.
+SCHEMA_NAMES = (
+    settings.RAW_SCHEMA,
+    "staging",
+    "intermediate",
+    "marts",
+    "quality",
+    "reference",
+    "ml",
+    "main",
+)
+DUCKDB_RESERVED_NAMES = ("memory", "system", "temp")
+
+
 def _connect(warehouse: Path) -> duckdb.DuckDBPyConnection:
+    name = warehouse.stem.lower()
+    if name in SCHEMA_NAMES or name in DUCKDB_RESERVED_NAMES:
+        raise LoadError(
+            f"the warehouse file {_display(warehouse)} cannot be named '{warehouse.stem}': DuckDB "
+            f"names the database after its file, and '{warehouse.stem}' is also the name of a "
+            "schema or database it would clash with; choose another name, e.g. cible.duckdb"
+        )
     try:
         warehouse.parent.mkdir(parents=True, exist_ok=True)
         con = duckdb.connect(str(warehouse))

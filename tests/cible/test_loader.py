@@ -478,6 +478,22 @@ def test_missing_required_source_names_the_expected_file(
     assert not warehouse.exists()
 
 
+@pytest.mark.parametrize("name", ["raw", "Marts", "memory"])
+def test_a_warehouse_named_like_a_schema_is_refused_before_anything_is_written(
+    landing, tmp_path, contract, name
+) -> None:
+    write(landing / "customers.csv", b"customer_number\nC1\n")
+    write(landing / "orders.csv", b"order_id,customer_number\nO1,C1\n")
+    warehouse = tmp_path / "warehouse" / f"{name}.duckdb"
+
+    with pytest.raises(LoadError) as error:
+        load_landing(landing, warehouse, contract=contract)
+
+    assert f"cannot be named '{name}'" in str(error.value)
+    assert "choose another name" in str(error.value)
+    assert not warehouse.exists()
+
+
 def test_missing_required_column_fails_and_keeps_the_previous_table(
     landing, warehouse, contract
 ) -> None:
