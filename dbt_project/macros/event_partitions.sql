@@ -30,6 +30,22 @@
     {{ return('delete+insert') }}
 {%- endmacro %}
 
+{#- Plain Spark tables (Delta and Iceberg need jars a machine may not be able to download)
+    overwrite whole partitions: the days of the window. -#}
 {% macro spark__window_incremental_strategy() -%}
-    {{ return('merge') }}
+    {{ return('insert_overwrite') }}
+{%- endmacro %}
+
+
+{# The partition columns of a daily-partitioned table, where the engine's tables have them. #}
+{% macro window_partition_by(column) -%}
+    {{ return(adapter.dispatch('window_partition_by', 'cible')(column)) }}
+{%- endmacro %}
+
+{% macro default__window_partition_by(column) -%}
+    {{ return(none) }}
+{%- endmacro %}
+
+{% macro spark__window_partition_by(column) -%}
+    {{ return([column]) }}
 {%- endmacro %}

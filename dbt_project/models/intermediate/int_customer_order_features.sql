@@ -53,7 +53,8 @@ order_aggregates as (
         sum(amount) as revenue_eur,
         sum(case when is_in_long_window then amount else 0 end) as revenue_long_window_eur,
         sum(case when is_in_recent_window then amount else 0 end) as revenue_recent_window_eur,
-        avg(amount) as average_order_value_eur,
+        {#- In double precision: the average of a decimal keeps 6 decimals on Spark, all of them on DuckDB. #}
+        avg(cast(amount as {{ cible.type_double() }})) as average_order_value_eur,
         max(amount) as max_order_value_eur,
         min(ordered_at) as first_order_at,
         max(ordered_at) as last_order_at,
