@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 export DAGSTER_HOME := $(CURDIR)
 export DBT_PROFILES_DIR := $(CURDIR)/dbt_project
 
-.PHONY: demo test install lint dev clean
+.PHONY: demo test test-spark install lint dev clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -23,6 +23,10 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/pytest -q
+
+# The warehouse models on Spark (pyspark, Java 17+) against DuckDB; CI runs it after `test`.
+test-spark: $(STAMP)
+	$(BIN)/pytest -q -n 0 -m spark
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
