@@ -199,12 +199,23 @@ def build_selected(
     # Dagster splits the warehouse multi-asset into several steps around the event partitions
     # and the ML steps; there a test runs in the step where its last parent is built (dbt's
     # default `eager` would run a test of dim_customers in the seeds step, before dim_customers
-    # exists). dagster-dbt reads this when it builds the command.
-    os.environ["DBT_INDIRECT_SELECTION"] = "eager" if tests_reaching_upstream else "buildable"
-    invocation = dbt.cli(dbt_build_args(variables), context=context)
-    yield from with_warehouse_figures(invocation.stream(), invocation.manifest)
+    # exists). dagster-dbt reads this when it builds the command; it is put back afterwards,
+    # or an in-process run (`cible run`, the tests) would hand it to every later dbt command.
+    previous = os.environ.get(INDIRECT_SELECTION_ENV)
+    os.environ[INDIRECT_SELECTION_ENV] = "eager" if tests_reaching_upstream else "buildable"
+    try:
+        invocation = dbt.cli(dbt_build_args(variables), context=context)
+        yield from with_warehouse_figures(invocation.stream(), invocation.manifest)
+    finally:
+        if previous is None:
+            os.environ.pop(INDIRECT_SELECTION_ENV, None)
+        else:
+            os.environ[INDIRECT_SELECTION_ENV] = previous
     if not variables:
         _share_partial_parse(invocation.target_path)
+
+
+INDIRECT_SELECTION_ENV = "DBT_INDIRECT_SELECTION"
 
 
 def published_ml_models(tag: str, name: str):

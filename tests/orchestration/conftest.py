@@ -1,5 +1,7 @@
 """A whole-graph Dagster materialization, shared by the orchestration tests (it takes minutes)."""
 
+import os
+
 import pytest
 from dagster import DagsterInstance, materialize
 from pipeline_support import SMALL_DATA_SCORING_CONFIG
@@ -24,6 +26,7 @@ def materialized_run(tmp_path_factory):
         "CIBLE_MODELS_DIR": root / "models",
         "CIBLE_SCORING_CONFIG": SMALL_DATA_SCORING_CONFIG,
     }
+    indirect_selection_before = os.environ.get("DBT_INDIRECT_SELECTION")
     with pytest.MonkeyPatch.context() as patch:
         for name, path in paths.items():
             patch.setenv(name, str(path))
@@ -45,6 +48,7 @@ def materialized_run(tmp_path_factory):
         "landing": paths["CIBLE_LANDING_DIR"],
         "customers": CUSTOMERS,
         "materialized": {event.asset_key for event in events},
+        "indirect_selection": (indirect_selection_before, os.environ.get("DBT_INDIRECT_SELECTION")),
         "metadata": {event.asset_key: event.materialization.metadata for event in events},
         "checks": [
             event.event_specific_data

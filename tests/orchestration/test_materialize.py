@@ -36,3 +36,10 @@ def test_dbt_materializations_carry_warehouse_figures(materialized_run):
     assert quarantine["dagster/row_count"].value > 0
     reconciliation = metadata[AssetKey(["quality", "rpt_source_reconciliation"])]
     assert "| events |" in reconciliation["reconciliation"].value
+
+
+def test_the_dbt_steps_leave_the_process_environment_as_they_found_it(materialized_run):
+    # Each dbt step sets DBT_INDIRECT_SELECTION for dagster-dbt; an in-process run must not
+    # hand it on to later dbt commands (it once made a test outside the run's selection run).
+    before, after = materialized_run["indirect_selection"]
+    assert after == before
