@@ -57,7 +57,10 @@ def manifest_is_current(project: DbtProject) -> bool:
     return all(path.stat().st_mtime <= written for path in files if path.is_file())
 
 
-_PARTIAL_PARSE = "partial_parse.msgpack"
+# dbt's parse state: what lets the next `dbt parse` read only the files that changed.
+PARTIAL_PARSE = "partial_parse.msgpack"
+# dagster-dbt reads dbt's indirect selection mode from this variable (see build_selected).
+INDIRECT_SELECTION_ENV = "DBT_INDIRECT_SELECTION"
 
 
 def parse_manifest(project: DbtProject) -> None:
@@ -72,8 +75,8 @@ def parse_manifest(project: DbtProject) -> None:
     with tempfile.TemporaryDirectory(dir=target, prefix=".parse-") as scratch_dir:
         scratch = Path(scratch_dir)
         # Start from the last parse state so dbt parses only what changed.
-        if (target / _PARTIAL_PARSE).exists():
-            shutil.copy2(target / _PARTIAL_PARSE, scratch / _PARTIAL_PARSE)
+        if (target / PARTIAL_PARSE).exists():
+            shutil.copy2(target / PARTIAL_PARSE, scratch / PARTIAL_PARSE)
         DbtCliResource(project_dir=project).cli(["parse", "--quiet"], target_path=scratch).wait()
         if not (scratch / "manifest.json").exists():
             raise RuntimeError(f"dbt parse wrote no manifest in {scratch}")
@@ -215,9 +218,6 @@ def build_selected(
         _share_partial_parse(invocation.target_path)
 
 
-INDIRECT_SELECTION_ENV = "DBT_INDIRECT_SELECTION"
-
-
 def published_ml_models(tag: str, name: str):
     """The dbt models that read what a Python step wrote (`tag:<tag>`: the segment or score
     marts), as one multi-asset downstream of that step. Their tests that also read warehouse
@@ -234,9 +234,6 @@ def published_ml_models(tag: str, name: str):
         yield from build_selected(context, dbt, tests_reaching_upstream=True)
 
     return _models
-
-
-PARTIAL_PARSE = "partial_parse.msgpack"
 
 
 def _share_partial_parse(invocation_target: Path) -> None:
