@@ -230,9 +230,10 @@ def contract_markdown(
         "# Source contract",
         "",
         "Drop one file per source in the landing folder (`<name>.csv`, `.csv.gz`, `.parquet` "
-        "or `.jsonl`), or a folder `<name>/` of such files. Every column lands as text in the "
-        "`raw` schema; the type says how staging reads it. A file without a required column "
-        "is refused; other columns may be absent.",
+        "or `.jsonl`), or a folder `<name>/` of such files. Columns land as text in the `raw` "
+        "schema, except a column a Parquet file stores with a type that holds the contract's "
+        "(a timestamp, a date, a number), which keeps it; the type says how staging reads the "
+        "text. A file without a required column is refused; other columns may be absent.",
         "",
     ]
     for spec in contract.values():

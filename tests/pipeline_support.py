@@ -95,13 +95,24 @@ def generate_and_build(
     customers: int = SMALL_CUSTOMERS,
     seed: int = SMALL_SEED,
     keep_sources: set[str] | None = None,
+    file_format: str = "mixed",
 ) -> Build:
-    """Generate demo files, optionally keep only some sources, load them and run `dbt build`."""
+    """Generate demo files, optionally keep only some sources, load them and run `dbt build`.
+
+    ``file_format`` is the generator's: ``mixed`` (CSV, JSON lines and Parquet, as real exports
+    come) or ``parquet`` (every source typed Parquet, as at scale).
+    """
     from cible.loader import load_landing
     from seeds.demo_data import generate
 
     landing, truth, warehouse = root / "landing", root / "truth", root / "warehouse.duckdb"
-    generate(landing_dir=landing, truth_dir=truth, n_customers=customers, seed=seed)
+    generate(
+        landing_dir=landing,
+        truth_dir=truth,
+        n_customers=customers,
+        seed=seed,
+        file_format=file_format,
+    )
     if keep_sources is not None:
         for entry in landing.iterdir():
             name = entry.name.split(".")[0]

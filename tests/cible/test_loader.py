@@ -296,7 +296,9 @@ def test_json_array_file_is_refused(landing, warehouse, contract) -> None:
 # ------------------------------------------------------------------------------------ Parquet
 
 
-def test_parquet_typed_values_become_text(landing, warehouse, contract) -> None:
+def test_parquet_typed_columns_keep_their_type_the_others_become_text(
+    landing, warehouse, contract
+) -> None:
     paris = ZoneInfo("Europe/Paris")
     table = pa.table(
         {
@@ -312,7 +314,9 @@ def test_parquet_typed_values_become_text(landing, warehouse, contract) -> None:
             "received_at": pa.array(
                 [datetime(2025, 1, 1, 10, 0, 5, 500000), None], pa.timestamp("ms")
             ),
-            "duration_ms": pa.array([1500, None], pa.int64()),
+            # An integer column with a missing value, as pandas writes it: text, so that a
+            # fractional value fails to parse in staging instead of being rounded.
+            "duration_ms": pa.array([1500.0, None], pa.float64()),
             "scroll_depth_pct": pa.array([12.5, 40.0], pa.float64()),
             "utm_campaign": pa.array(["x", "y"]),
         }
@@ -323,24 +327,73 @@ def test_parquet_typed_values_become_text(landing, warehouse, contract) -> None:
 
     assert query(
         warehouse,
-        f"select {', '.join(EVENTS_COLUMNS)}, _source_file, _source_line "
-        "from raw.events order by _source_line",
+        "select column_name, data_type from information_schema.columns "
+        "where table_schema = 'raw' and table_name = 'events' order by ordinal_position",
+    ) == [
+        ("event_id", "VARCHAR"),
+        ("event_type", "VARCHAR"),
+        ("occurred_at", "TIMESTAMP WITH TIME ZONE"),
+        ("received_at", "TIMESTAMP"),
+        ("duration_ms", "VARCHAR"),
+        ("scroll_depth_pct", "DOUBLE"),
+        ("_source_file", "VARCHAR"),
+        ("_source_line", "BIGINT"),
+        ("_loaded_at", "TIMESTAMP"),
+        ("_load_id", "VARCHAR"),
+    ]
+    assert query(
+        warehouse,
+        "select event_id, event_type, timezone('UTC', occurred_at), received_at, duration_ms, "
+        "scroll_depth_pct, _source_file, _source_line from raw.events order by _source_line",
     ) == [
         (
             "E1",
             "page_view",
-            "2025-01-01T09:00:00.000000Z",
-            "2025-01-01T10:00:05.500000",
+            datetime(2025, 1, 1, 9, 0),
+            datetime(2025, 1, 1, 10, 0, 5, 500000),
             "1500",
-            "12.5",
+            12.5,
             "events.parquet",
             1,
         ),
-        ("E2", None, "2025-06-30T22:00:01.000000Z", None, None, "40", "events.parquet", 2),
+        ("E2", None, datetime(2025, 6, 30, 22, 0, 1), None, None, 40.0, "events.parquet", 2),
     ]
     assert report.source("events").warnings == (
         "events.parquet: ignored column(s) not in the contract: utm_campaign",
     )
+
+
+def test_parquet_values_become_text_in_a_folder_of_mixed_formats(
+    landing, warehouse, contract
+) -> None:
+    folder = landing / "events"
+    write(folder / "part-1.csv", b"event_id,occurred_at\nE1,2025-01-01T10:00:00+01:00\n")
+    paris = ZoneInfo("Europe/Paris")
+    pq.write_table(
+        pa.table(
+            {
+                "event_id": pa.array(["E2"]),
+                "occurred_at": pa.array(
+                    [datetime(2025, 7, 1, 0, 0, 1, tzinfo=paris)],
+                    pa.timestamp("us", tz="Europe/Paris"),
+                ),
+                "duration_ms": pa.array([1500], pa.int64()),
+                "scroll_depth_pct": pa.array([1e-07], pa.float64()),
+            }
+        ),
+        folder / "part-2.parquet",
+    )
+
+    load_landing(landing, warehouse, contract=contract)
+
+    assert query(
+        warehouse,
+        "select event_id, occurred_at, duration_ms, scroll_depth_pct from raw.events "
+        "order by event_id",
+    ) == [
+        ("E1", "2025-01-01T10:00:00+01:00", None, None),
+        ("E2", "2025-06-30T22:00:01.000000Z", "1500", "0.0000001"),
+    ]
 
 
 def test_parquet_files_may_disagree_on_types(landing, warehouse, contract) -> None:
@@ -623,19 +676,26 @@ def test_parquet_is_attached_by_default_and_copied_on_request(
         "where table_schema = 'raw' and table_name = 'events'"
     )
 
+    types = (
+        "select column_name, data_type from information_schema.columns "
+        "where table_schema = 'raw' and table_name = 'events' order by ordinal_position"
+    )
+
     attached = load_landing(landing, warehouse, contract=contract)
-    attached_rows = query(warehouse, contents)
+    attached_rows, attached_types = query(warehouse, contents), query(warehouse, types)
     assert query(warehouse, kind) == [("VIEW",)]
     monkeypatch.setenv("CIBLE_PARQUET_MODE", "copy")
     copied = load_landing(landing, warehouse, contract=contract)
     assert query(warehouse, kind) == [("BASE TABLE",)]
+    assert query(warehouse, types) == attached_types
+    assert ("duration_ms", "BIGINT") in attached_types
     assert (
         query(warehouse, contents)
         == attached_rows
         == [
-            ("E1", "1", "events/a.parquet", 1),
-            ("E2", "1", "events/a.parquet", 2),
-            ("E3", "1", "events/b.parquet", 1),
+            ("E1", 1, "events/a.parquet", 1),
+            ("E2", 1, "events/a.parquet", 2),
+            ("E3", 1, "events/b.parquet", 1),
         ]
     )
     assert attached.source("events").rows_loaded == copied.source("events").rows_loaded == 3

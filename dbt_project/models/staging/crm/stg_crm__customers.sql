@@ -44,9 +44,9 @@ renamed as (
         {{ cible.clean_text('email') }} as source_email,
         {{ cible.clean_text('phone') }} as source_phone,
         {{ cible.clean_text('birth_date') }} as source_birth_date,
-        {{ cible.clean_text('household_size') }} as source_household_size,
-        {{ cible.clean_text('created_at') }} as source_created_at,
-        {{ cible.clean_text('updated_at') }} as source_updated_at,
+        {{ cible.text_to_parse('household_size') }} as source_household_size,
+        {{ cible.text_to_parse('created_at') }} as source_created_at,
+        {{ cible.text_to_parse('updated_at') }} as source_updated_at,
         {{ cible.raw_payload('crm', 'customers') }} as raw_payload,
 
         ---------- load metadata

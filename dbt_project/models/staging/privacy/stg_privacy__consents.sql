@@ -22,7 +22,7 @@ renamed as (
         {{ cible.parse_timestamp('occurred_at') }} as occurred_at,
 
         ---------- what the source said
-        {{ cible.clean_text('occurred_at') }} as source_occurred_at,
+        {{ cible.text_to_parse('occurred_at') }} as source_occurred_at,
         {{ cible.raw_payload('privacy', 'consents') }} as raw_payload,
 
         ---------- load metadata

@@ -18,7 +18,7 @@ renamed as (
         {{ cible.parse_timestamp('requested_at') }} as requested_at,
 
         ---------- what the source said
-        {{ cible.clean_text('requested_at') }} as source_requested_at,
+        {{ cible.text_to_parse('requested_at') }} as source_requested_at,
         {{ cible.raw_payload('privacy', 'erasure_requests') }} as raw_payload,
 
         ---------- load metadata

@@ -22,9 +22,9 @@ renamed as (
         {{ cible.parse_decimal('unit_price') }} as unit_price,
 
         ---------- what the source said
-        {{ cible.clean_text('line_number') }} as source_line_number,
-        {{ cible.clean_text('quantity') }} as source_quantity,
-        {{ cible.clean_text('unit_price') }} as source_unit_price,
+        {{ cible.text_to_parse('line_number') }} as source_line_number,
+        {{ cible.text_to_parse('quantity') }} as source_quantity,
+        {{ cible.text_to_parse('unit_price') }} as source_unit_price,
         {{ cible.raw_payload('shop', 'order_lines') }} as raw_payload,
 
         ---------- load metadata

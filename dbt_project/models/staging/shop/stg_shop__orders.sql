@@ -38,8 +38,8 @@ renamed as (
         {{ cible.parse_timestamp('ordered_at') }} as ordered_at,
 
         ---------- what the source said
-        {{ cible.clean_text('amount') }} as source_amount_text,
-        {{ cible.clean_text('ordered_at') }} as source_ordered_at,
+        {{ cible.text_to_parse('amount') }} as source_amount_text,
+        {{ cible.text_to_parse('ordered_at') }} as source_ordered_at,
         {{ cible.raw_payload('shop', 'orders') }} as raw_payload,
 
         ---------- load metadata

@@ -30,8 +30,8 @@ renamed as (
         {{ cible.parse_timestamp('answered_at') }} as answered_at,
 
         ---------- what the source said
-        {{ cible.clean_text('answer_value') }} as source_answer_value,
-        {{ cible.clean_text('answered_at') }} as source_answered_at,
+        {{ cible.text_to_parse('answer_value') }} as source_answer_value,
+        {{ cible.text_to_parse('answered_at') }} as source_answered_at,
         {{ cible.raw_payload('surveys', 'survey_answers') }} as raw_payload,
 
         ---------- load metadata

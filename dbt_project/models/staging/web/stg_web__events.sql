@@ -42,10 +42,10 @@ renamed as (
         {{ cible.parse_timestamp('received_at') }} as received_at,
 
         ---------- what the source said
-        {{ cible.clean_text('occurred_at') }} as source_occurred_at,
-        {{ cible.clean_text('received_at') }} as source_received_at,
-        {{ cible.clean_text('duration_ms') }} as source_duration_ms,
-        {{ cible.clean_text('scroll_depth_pct') }} as source_scroll_depth_pct,
+        {{ cible.text_to_parse('occurred_at') }} as source_occurred_at,
+        {{ cible.text_to_parse('received_at') }} as source_received_at,
+        {{ cible.text_to_parse('duration_ms') }} as source_duration_ms,
+        {{ cible.text_to_parse('scroll_depth_pct') }} as source_scroll_depth_pct,
         {{ cible.raw_payload('web', 'events') }} as raw_payload,
 
         ---------- load metadata
