@@ -105,7 +105,7 @@ def build_scoring_definitions() -> Definitions:
     ) -> MaterializeResult:
         """Feature snapshots as of each training cutoff, built by dbt into their own schemas."""
         from ml.scoring.labels import TrainingDataError
-        from ml.scoring.training import plan_training, snapshots
+        from ml.scoring.training import SNAPSHOT_SELECTOR, plan_training, snapshots
 
         try:
             plans = plan_training(_config(config))
@@ -115,9 +115,7 @@ def build_scoring_definitions() -> Definitions:
         built = {}
         for relation, variables in snapshots(plans).items():
             context.log.info(f"Building {relation} with vars {variables}")
-            dbt.cli(
-                ["run", "--select", "+fct_customer_features", "--vars", json.dumps(variables)]
-            ).wait()
+            dbt.cli(["run", "--select", SNAPSHOT_SELECTOR, "--vars", json.dumps(variables)]).wait()
             built[relation] = variables["as_of_date"]
         return MaterializeResult(
             metadata={

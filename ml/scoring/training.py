@@ -32,6 +32,9 @@ from ml.scoring.models import fit_online_model, make_online_model, train_classif
 from ml.scoring.registry import ModelRegistry, ModelVersion, code_version, fingerprint
 
 FEATURES = "marts.fct_customer_features"
+# The dbt models a snapshot rebuilds: those that depend on the as-of date. The others (staging,
+# identity, deduplicated orders and events, sessions) are the current build's, shared.
+SNAPSHOT_SELECTOR = "tag:as_of"
 ORDERS = "marts.fct_orders"
 CAMPAIGN_EVENTS = "intermediate.int_campaign_events_attributed"
 
@@ -124,7 +127,7 @@ def read_snapshot(plan: TrainingPlan, warehouse: Path | None = None) -> pd.DataF
     """
     target, cutoff = plan.target, plan.cutoff
     build = (
-        "dbt run --select +fct_customer_features --vars "
+        f"dbt run --select {SNAPSHOT_SELECTOR} --vars "
         f"'{{as_of_date: {cutoff:%Y-%m-%d}, schema_prefix: {plan.schema_prefix}}}'"
     )
     if not _exists(plan.snapshot, warehouse):
