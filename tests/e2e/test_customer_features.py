@@ -32,7 +32,11 @@ FUTURE_MARGIN = pd.Timedelta(hours=24)
 
 
 def _utc(series: pd.Series) -> pd.Series:
-    parsed = pd.to_datetime(series.str.strip(), utc=True, format="ISO8601", errors="coerce")
+    """Naive UTC from a raw column: ISO 8601 text, or a timestamp when Parquet landed typed."""
+    if pd.api.types.is_datetime64_any_dtype(series):
+        parsed = pd.to_datetime(series, utc=True)
+    else:
+        parsed = pd.to_datetime(series.str.strip(), utc=True, format="ISO8601", errors="coerce")
     return parsed.dt.tz_localize(None)
 
 
