@@ -28,9 +28,11 @@ test: $(STAMP)
 test-spark: $(STAMP)
 	$(BIN)/pytest -q -n 0 -m spark
 
+# SQL layout (dbt_project/.sqlfluff); the dbt templater compiles against an empty scratch warehouse.
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	cd dbt_project && CIBLE_WAREHOUSE="$$(mktemp -d)/lint.duckdb" ../$(BIN)/sqlfluff lint models tests
 
 dev: $(STAMP)
 	$(BIN)/dbt parse --project-dir dbt_project --quiet
