@@ -80,6 +80,5 @@ def test_every_parquet_row_is_accounted_for(parquet_build):
     )
     rows_written = parquet_build.defects()["rows_written"]
     assert (reconciliation["unaccounted_rows"] == 0).all()
-    assert dict(
-        zip(reconciliation["source_name"], reconciliation["rows_in_files"], strict=True)
-    ) == (rows_written)
+    in_files = zip(reconciliation["source_name"], reconciliation["rows_in_files"], strict=True)
+    assert dict(in_files) == rows_written
