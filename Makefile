@@ -5,7 +5,6 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-export DAGSTER_HOME := $(CURDIR)
 export DBT_PROFILES_DIR := $(CURDIR)/dbt_project
 
 .PHONY: demo test test-spark install lint dev clean
@@ -35,8 +34,7 @@ lint: $(STAMP)
 	cd dbt_project && CIBLE_WAREHOUSE="$$(mktemp -d)/lint.duckdb" ../$(BIN)/sqlfluff lint models tests
 
 dev: $(STAMP)
-	$(BIN)/dbt parse --project-dir dbt_project --quiet
-	$(BIN)/dagster dev
+	$(BIN)/cible dev
 
 clean:
 	rm -rf data .dagster dbt_project/target dbt_project/logs

@@ -135,12 +135,13 @@ def phase_setup(folder: Path, customers: int) -> dict:
 
 
 def phase_train(folder: Path, customers: int) -> dict:
+    from cible.ml.scoring.config import parse_config
+    from cible.ml.scoring.features import select_features
+    from cible.ml.scoring.models import train_classifier
+    from cible.ml.scoring.registry import ModelRegistry
+    from cible.ml.scoring.training import TrainingPlan, train_lifetime_value
+
     from cible import warehouse
-    from ml.scoring.config import parse_config
-    from ml.scoring.features import select_features
-    from ml.scoring.models import train_classifier
-    from ml.scoring.registry import ModelRegistry
-    from ml.scoring.training import TrainingPlan, train_lifetime_value
 
     db = folder / "warehouse.duckdb"
     config = parse_config(BENCH_CONFIG)
@@ -182,9 +183,9 @@ def phase_train(folder: Path, customers: int) -> dict:
 
 
 def phase_score(folder: Path, customers: int) -> dict:
-    from ml.scoring.config import parse_config
-    from ml.scoring.registry import ModelRegistry
-    from ml.scoring.scoring import score_customers
+    from cible.ml.scoring.config import parse_config
+    from cible.ml.scoring.registry import ModelRegistry
+    from cible.ml.scoring.scoring import score_customers
 
     db = folder / "warehouse.duckdb"
     start = time.perf_counter()

@@ -47,12 +47,11 @@ FULL_N_INIT = 3
 def child(features_path: Path, algorithm: str, mode: str, labels_path: Path) -> None:
     """One measured run: fit, assign everyone, quality indices; prints a JSON line."""
     import pandas as pd
+    from cible.ml.segmentation import rules
+    from cible.ml.segmentation.clustering import cluster_indices, sample_rows
+    from cible.ml.segmentation.config import load_config
+    from cible.ml.segmentation.model import NOISE_SEGMENT_ID, SegmentationModel, build_pipeline
     from threadpoolctl import threadpool_limits
-
-    from ml.segmentation import rules
-    from ml.segmentation.clustering import cluster_indices, sample_rows
-    from ml.segmentation.config import load_config
-    from ml.segmentation.model import NOISE_SEGMENT_ID, SegmentationModel, build_pipeline
 
     timings: dict[str, float] = {}
     started = time.perf_counter()
@@ -149,9 +148,8 @@ def main() -> None:
         child(Path(features), algorithm, mode, Path(labels))
         return
 
+    from cible.ml.segmentation.synthetic import synthetic_features
     from sklearn.metrics import adjusted_rand_score
-
-    from ml.segmentation.synthetic import synthetic_features
 
     args.workdir.mkdir(parents=True, exist_ok=True)
     print(f"Segmentation benchmark, synthetic features, {os.cpu_count()} cores", flush=True)

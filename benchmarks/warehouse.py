@@ -32,7 +32,7 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT_ROOT))
 
 from cible import loader, settings  # noqa: E402
-from seeds.demo_data import generate  # noqa: E402
+from cible.demo import generate  # noqa: E402
 
 BASELINE_SQL = """
 create or replace table baseline_features as

@@ -5,6 +5,7 @@
     cible summary                print where the results are and the headline figures
     cible load                   only load the landing folder into the raw schema
     cible contract               print the source contract as Markdown (docs/source_contract.md)
+    cible dev [--port P]         open the Dagster UI on the landing folder and warehouse
 
 `demo` and `run` materialize the same Dagster assets as "Materialize all" in the UI, so the
 command line and the UI cannot drift apart.
@@ -16,6 +17,7 @@ import argparse
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -24,7 +26,7 @@ from pathlib import Path
 
 from cible import settings
 
-DEFINITIONS_MODULE = "orchestration.definitions"
+DEFINITIONS_MODULE = "cible.orchestration.definitions"
 
 
 def _executable(name: str) -> str:
@@ -33,12 +35,31 @@ def _executable(name: str) -> str:
     return str(local) if local.exists() else (shutil.which(name) or name)
 
 
-def _environment(demo: bool) -> dict[str, str]:
+def prepare_dagster_home() -> Path:
+    """The Dagster instance folder, holding Cible's instance settings (`config/dagster.yaml`)."""
+    folder = settings.dagster_home()
+    folder.mkdir(parents=True, exist_ok=True)
+    template = (settings.CONFIG_DIR / "dagster.yaml").read_text(encoding="utf-8")
+    instance = folder / "dagster.yaml"
+    if not instance.exists() or instance.read_text(encoding="utf-8") != template:
+        instance.write_text(template, encoding="utf-8")
+    return folder
+
+
+def _environment(demo: bool | None) -> dict[str, str]:
+    """The environment of the Dagster and dbt processes: Cible's paths made absolute, and the
+    demo generator switched on or off (None: as `CIBLE_DEMO` and the landing folder decide)."""
     env = dict(os.environ)
-    env.setdefault("DAGSTER_HOME", str(settings.PROJECT_ROOT))
+    env[settings.HOME_ENV] = str(settings.home())
+    env["DAGSTER_HOME"] = str(prepare_dagster_home())
+    # dbt writes its artifacts and logs beside the project by default: inside the package
+    # for an installed wheel. Keep them under Cible's home instead.
+    env.setdefault("DBT_TARGET_PATH", str(settings.dbt_target_dir()))
+    env.setdefault("DBT_LOG_PATH", str(settings.dbt_target_dir().parent / "logs"))
     env[settings.WAREHOUSE_ENV] = str(settings.warehouse_path())
     env[settings.LANDING_DIR_ENV] = str(settings.landing_dir())
-    env["CIBLE_DEMO"] = "1" if demo else "0"
+    if demo is not None:
+        env["CIBLE_DEMO"] = "1" if demo else "0"
     return env
 
 
@@ -49,7 +70,7 @@ def parse_dbt_project(env: dict[str, str]) -> None:
     project's in one step each, so a Dagster process loading the code location meanwhile
     never reads a half-written manifest.
     """
-    target = settings.DBT_PROJECT_DIR / "target"
+    target = settings.dbt_target_dir()
     target.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=target, prefix="parse-") as parsed:
         subprocess.run(
@@ -78,7 +99,7 @@ def materialize_all(demo: bool, run_config: dict | None = None) -> None:
     env = _environment(demo)
     settings.warehouse_path().parent.mkdir(parents=True, exist_ok=True)
     parse_dbt_project(env)
-    from orchestration.partitions import all_partitions_range
+    from cible.orchestration.partitions import all_partitions_range
 
     # Every daily partition of the event models, processed in one dbt invocation.
     command = [
@@ -97,7 +118,23 @@ def materialize_all(demo: bool, run_config: dict | None = None) -> None:
     # UI or by schedules keep Dagster's multiprocess executor, which survives a crashed step.
     config = {"execution": {"config": {"in_process": {}}}, **(run_config or {})}
     command += ["--config-json", json.dumps(config)]
-    subprocess.run(command, check=True, env=env, cwd=settings.PROJECT_ROOT)
+    subprocess.run(command, check=True, env=env, cwd=settings.home())
+
+
+def _default_signals() -> None:
+    """Dagster started from a script inherits SIGINT and SIGTERM ignored and would never stop."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
+def dev(port: int = 3000) -> int:
+    """The Dagster UI on this machine, over the user's landing folder and warehouse."""
+    env = _environment(demo=None)
+    parse_dbt_project(env)
+    command = [_executable("dagster"), "dev", "-m", DEFINITIONS_MODULE, "-p", str(port)]
+    return subprocess.run(
+        command, env=env, cwd=settings.home(), preexec_fn=_default_signals
+    ).returncode
 
 
 def summary_lines(warehouse: Path | None = None) -> list[str]:
@@ -197,11 +234,15 @@ def main(argv: list[str] | None = None) -> int:
     commands.add_parser("summary", help="print where the results are")
     commands.add_parser("load", help="only load the landing folder into the raw schema")
     commands.add_parser("contract", help="print the source contract as Markdown")
+    dev_command = commands.add_parser("dev", help="open the Dagster UI (http://localhost:3000)")
+    dev_command.add_argument("--port", type=int, default=3000)
     args = parser.parse_args(argv)
 
     if args.command == "contract":
         print(contract_document(), end="")
         return 0
+    if args.command == "dev":
+        return dev(args.port)
     started = time.perf_counter()
     try:
         if args.command == "demo":

@@ -69,6 +69,11 @@ class SourceSpec:
         return tuple(column.name for column in self.columns)
 
     @property
+    def data_types(self) -> dict[str, str]:
+        """Each column's declared data type, by column name."""
+        return {column.name: column.data_type for column in self.columns}
+
+    @property
     def required_columns(self) -> tuple[str, ...]:
         return tuple(column.name for column in self.columns if column.required)
 

@@ -3,12 +3,17 @@
 Two settings point Cible at a user's own data:
 
 - ``CIBLE_LANDING_DIR``: the landing folder holding one file or folder per source
-  (default ``data/landing`` in the project).
+  (default ``data/landing``).
 - ``CIBLE_WAREHOUSE``: the DuckDB file of the warehouse (default
-  ``data/warehouse/cible.duckdb`` in the project). dbt's ``profiles.yml`` reads the same variable.
+  ``data/warehouse/cible.duckdb``). dbt's ``profiles.yml`` reads the same variable.
 
-Relative paths are resolved against the project root, so every entry point (the CLI, dbt,
+Relative paths are resolved against Cible's home (``CIBLE_HOME``; by default the checkout when
+Cible runs from one, else the folder it was started in), so every entry point (the CLI, dbt,
 Dagster, the tests) agrees whatever the current directory.
+
+What Cible ships beside its code (the dbt project, the seed CSVs, the default configs) is found
+by :func:`resource`: in a checkout (an editable install) the top-level folders of the
+repository; in an installed wheel the copies packaged inside ``cible/``.
 """
 
 from __future__ import annotations
@@ -16,13 +21,55 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
-DBT_PROJECT_DIR = PROJECT_ROOT / "dbt_project"
-REFERENCE_SEEDS_DIR = PROJECT_ROOT / "seeds" / "reference"
+PACKAGE_DIR = Path(__file__).resolve().parent
+# The repository root when Cible runs from a checkout (an editable install, the tests).
+_CHECKOUT = PACKAGE_DIR.parent
+IS_CHECKOUT = (_CHECKOUT / "pyproject.toml").is_file() and (_CHECKOUT / "dbt_project").is_dir()
 
+HOME_ENV = "CIBLE_HOME"
 LANDING_DIR_ENV = "CIBLE_LANDING_DIR"
 WAREHOUSE_ENV = "CIBLE_WAREHOUSE"
 TRUTH_DIR_ENV = "CIBLE_TRUTH_DIR"
+
+
+def resource(name: str) -> Path:
+    """A folder or file Cible ships (``dbt_project``, ``seeds``, ``config``).
+
+    A wheel carries them inside the package (``cible/<name>``); a checkout keeps them at the
+    top of the repository.
+    """
+    packaged = PACKAGE_DIR / name
+    return packaged if packaged.exists() or not IS_CHECKOUT else _CHECKOUT / name
+
+
+DBT_PROJECT_DIR = resource("dbt_project")
+SEEDS_DIR = resource("seeds")
+CONFIG_DIR = resource("config")
+
+
+def home() -> Path:
+    """The folder relative settings are resolved against (``CIBLE_HOME``)."""
+    explicit = os.environ.get(HOME_ENV)
+    if explicit:
+        return Path(explicit).expanduser().resolve()
+    return _CHECKOUT if IS_CHECKOUT else Path.cwd().resolve()
+
+
+def dbt_target_dir() -> Path:
+    """Where dbt writes its artifacts (the manifest Dagster reads): the project's ``target/`` in
+    a checkout, ``data/dbt/target`` under the home for an installed wheel."""
+    return DBT_PROJECT_DIR / "target" if IS_CHECKOUT else home() / "data" / "dbt" / "target"
+
+
+def dagster_home() -> Path:
+    """The Dagster instance folder (``DAGSTER_HOME`` if set, else ``.dagster`` under the home)."""
+    explicit = os.environ.get("DAGSTER_HOME")
+    return Path(explicit) if explicit else home() / ".dagster"
+
+
+# The demo generator marks the landing folders it writes, so it never overwrites a user's data
+# and the landing sensor leaves them to the demo assets.
+DEMO_MARKER = ".cible_demo"
 
 RAW_SCHEMA = "raw"
 PARQUET_MODE_ENV = "CIBLE_PARQUET_MODE"
@@ -31,7 +78,7 @@ PARQUET_MODES = ("attach", "copy")
 
 def _resolve(value: str) -> Path:
     path = Path(value).expanduser()
-    return path if path.is_absolute() else (PROJECT_ROOT / path)
+    return path if path.is_absolute() else (home() / path)
 
 
 def landing_dir() -> Path:
@@ -78,13 +125,13 @@ SCORING_CONFIG_ENV = "CIBLE_SCORING_CONFIG"
 def segmentation_config_path() -> Path:
     """The segmentation settings (``CIBLE_SEGMENTATION_CONFIG``, default
     ``config/segmentation.yml``); a run's ``config_path`` overrides it."""
-    return _resolve(os.environ.get(SEGMENTATION_CONFIG_ENV, "config/segmentation.yml"))
+    return _resolve(os.environ.get(SEGMENTATION_CONFIG_ENV, str(CONFIG_DIR / "segmentation.yml")))
 
 
 def scoring_config_path() -> Path:
     """The scoring settings (``CIBLE_SCORING_CONFIG``, default ``config/scoring.yml``); a
     run's ``config_path`` overrides it."""
-    return _resolve(os.environ.get(SCORING_CONFIG_ENV, "config/scoring.yml"))
+    return _resolve(os.environ.get(SCORING_CONFIG_ENV, str(CONFIG_DIR / "scoring.yml")))
 
 
 ALERT_WEBHOOK_ENV = "CIBLE_ALERT_WEBHOOK"

@@ -17,6 +17,7 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 
+from cible.orchestration.partitions import every_event_partition
 from dagster import (
     AssetKey,
     AssetSelection,
@@ -35,8 +36,6 @@ from dagster import (
 
 from cible import settings
 from cible.loader import SUFFIXES
-from orchestration.partitions import every_event_partition
-from seeds.demo_data import MARKER as DEMO_MARKER
 
 CADENCE_TAG = "cible/cadence"
 WEEKLY_ONLY = AssetSelection.tag(CADENCE_TAG, "weekly")
@@ -147,7 +146,7 @@ def build_landing_files_sensor(job, raw_key: AssetKey) -> object:
     )
     def landing_files_sensor(context: SensorEvaluationContext):
         # The demo generator marks its landing folder; the demo assets load it themselves.
-        if (settings.landing_dir() / DEMO_MARKER).exists():
+        if (settings.landing_dir() / settings.DEMO_MARKER).exists():
             return SkipReason("the landing folder holds the demo, loaded by the demo assets")
         previous = json.loads(context.cursor) if context.cursor else {}
         current = landing_fingerprints(settings.landing_dir())

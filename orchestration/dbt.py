@@ -11,12 +11,16 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from cible.orchestration.partitions import (
+    event_backfill_policy,
+    event_partitions,
+    event_window_vars,
+)
+from cible.orchestration.warehouse_metadata import with_warehouse_figures
 from dagster import AssetExecutionContext, AssetKey, AssetSpec, FreshnessPolicy
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
 
 from cible import settings
-from orchestration.partitions import event_backfill_policy, event_partitions, event_window_vars
-from orchestration.warehouse_metadata import with_warehouse_figures
 
 # dagster-dbt runs the `dbt` found on PATH (dagster-dbt 0.29 gives `prepare_if_dev` no way to
 # name another one); `.venv/bin/dagster dev` does not put `.venv/bin` on PATH. Put this
@@ -26,7 +30,9 @@ if _SCRIPTS not in os.environ.get("PATH", "").split(os.pathsep):
     os.environ["PATH"] = _SCRIPTS + os.pathsep + os.environ.get("PATH", "")
 
 dbt_project = DbtProject(
-    project_dir=settings.DBT_PROJECT_DIR, profiles_dir=settings.DBT_PROJECT_DIR
+    project_dir=settings.DBT_PROJECT_DIR,
+    profiles_dir=settings.DBT_PROJECT_DIR,
+    target_path=settings.dbt_target_dir(),
 )
 
 # Where dbt reads the files it parses, and the defaults of `dbt_project.yml`'s path settings.
@@ -247,7 +253,9 @@ def _share_partial_parse(invocation_target: Path) -> None:
     parsed = invocation_target / PARTIAL_PARSE
     if not parsed.exists():
         return
-    shared = Path(dbt_project.project_dir) / os.environ.get("DBT_TARGET_PATH", "target")
+    shared = Path(dbt_project.project_dir) / (
+        os.environ.get("DBT_TARGET_PATH") or settings.dbt_target_dir()
+    )
     shared.mkdir(parents=True, exist_ok=True)
     staging = shared / f"{PARTIAL_PARSE}.{os.getpid()}.tmp"
     shutil.copyfile(parsed, staging)

@@ -2,20 +2,19 @@
 
 import os
 
-from dagster import AssetSelection, Definitions, multi_or_in_process_executor
-from dagster_dbt import DbtCliResource
-
-from orchestration.automation import (
+from cible.orchestration.automation import (
     build_jobs,
     build_landing_files_sensor,
     build_schedules,
     run_failure_recorder,
 )
-from orchestration.dbt import dbt_project, event_models, warehouse_models
-from orchestration.ingest import build_raw_tables, demo_landing_files
-from orchestration.partitions import event_backfill_policy
-from orchestration.scoring import build_scoring_definitions
-from orchestration.segmentation import build_segmentation_definitions
+from cible.orchestration.dbt import dbt_project, event_models, warehouse_models
+from cible.orchestration.ingest import build_raw_tables, demo_landing_files
+from cible.orchestration.partitions import event_backfill_policy
+from cible.orchestration.scoring import build_scoring_definitions
+from cible.orchestration.segmentation import build_segmentation_definitions
+from dagster import AssetSelection, Definitions, multi_or_in_process_executor
+from dagster_dbt import DbtCliResource
 
 DEMO_ENV = "CIBLE_DEMO"
 # The segmentation step the weekly run refits.

@@ -3,6 +3,8 @@
 import os
 from collections.abc import Iterator
 
+from cible.orchestration.dbt import warehouse_models
+from cible.orchestration.partitions import event_backfill_policy
 from dagster import (
     AssetExecutionContext,
     AssetKey,
@@ -18,8 +20,6 @@ from dagster_dbt import get_asset_keys_by_output_name_for_source
 
 from cible import contract as source_contract
 from cible import loader, settings
-from orchestration.dbt import warehouse_models
-from orchestration.partitions import event_backfill_policy
 
 LOADER_SOURCE = "loader"
 
@@ -35,7 +35,7 @@ class DemoDataConfig(Config):
 @asset(group_name="ingestion", backfill_policy=event_backfill_policy)
 def demo_landing_files(config: DemoDataConfig) -> MaterializeResult:
     """Demo files of a French luxury house in the landing folder (refuses a user's own folder)."""
-    from seeds.demo_data import generate
+    from cible.demo import generate
 
     manifest = generate(
         landing_dir=settings.landing_dir(),

@@ -11,6 +11,7 @@ import json
 import os
 
 import pandas as pd
+from cible.orchestration.dbt import published_ml_models, warehouse_models
 from dagster import (
     AssetCheckResult,
     AssetCheckSeverity,
@@ -34,7 +35,6 @@ from dagster_dbt import (
 from pydantic import Field
 
 from cible import settings
-from orchestration.dbt import published_ml_models, warehouse_models
 
 SOURCE_NAME = "scoring"
 TRAINING_TABLES = ("model_registry", "model_metrics", "model_curves", "feature_importances")
@@ -58,13 +58,13 @@ class ScoringConfig(Config):
 
 
 def _config(config: ScoringConfig):
-    from ml.scoring.config import load_config
+    from cible.ml.scoring.config import load_config
 
     return load_config(config.config_path or settings.scoring_config_path())
 
 
 def _registry():
-    from ml.scoring.registry import ModelRegistry
+    from cible.ml.scoring.registry import ModelRegistry
 
     return ModelRegistry(settings.models_dir())
 
@@ -82,7 +82,7 @@ score_models = published_ml_models(SOURCE_NAME, "score_models")
 
 def build_scoring_definitions() -> Definitions:
     """Training, scoring, online updates, their gates and the score marts, ready to merge."""
-    from ml.scoring.config import load_config
+    from cible.ml.scoring.config import load_config
 
     table_keys: dict[str, AssetKey] = {
         key.path[-1]: key
@@ -104,8 +104,8 @@ def build_scoring_definitions() -> Definitions:
         context: AssetExecutionContext, config: ScoringConfig, dbt: DbtCliResource
     ) -> MaterializeResult:
         """Feature snapshots as of each training cutoff, built by dbt into their own schemas."""
-        from ml.scoring.labels import TrainingDataError
-        from ml.scoring.training import SNAPSHOT_SELECTOR, plan_training, snapshots
+        from cible.ml.scoring.labels import TrainingDataError
+        from cible.ml.scoring.training import SNAPSHOT_SELECTOR, plan_training, snapshots
 
         try:
             plans = plan_training(_config(config))
@@ -152,9 +152,9 @@ def build_scoring_definitions() -> Definitions:
     )
     def scoring_models(context: AssetExecutionContext, config: ScoringConfig):
         """Train every target, register each version and promote those whose gates pass."""
-        from ml.scoring.labels import TrainingDataError
-        from ml.scoring.plots import markdown_image, performance_png
-        from ml.scoring.training import train_all
+        from cible.ml.scoring.labels import TrainingDataError
+        from cible.ml.scoring.plots import markdown_image, performance_png
+        from cible.ml.scoring.training import train_all
 
         scoring_config = _config(config)
         try:
@@ -229,7 +229,7 @@ def build_scoring_definitions() -> Definitions:
     )
     def customer_scores(context: AssetExecutionContext, config: ScoringConfig):
         """Score every customer with the promoted models and measure drift since training."""
-        from ml.scoring.scoring import score_customers
+        from cible.ml.scoring.scoring import score_customers
 
         scoring_config = _config(config)
         outcome = score_customers(scoring_config, _registry())
@@ -276,7 +276,7 @@ def build_scoring_definitions() -> Definitions:
     @asset(group_name="ml", deps=[registry_key, training_features], kinds={"python"})
     def online_models(context: AssetExecutionContext, config: ScoringConfig) -> MaterializeResult:
         """Online models updated by partial_fit from outcomes known since their last update."""
-        from ml.scoring.scoring import update_online_models
+        from cible.ml.scoring.scoring import update_online_models
 
         results = update_online_models(_config(config), _registry())
         context.log.info(results.to_string())

@@ -8,6 +8,7 @@ manifest (the `segmentation` source and `fct_customer_features`), never typed by
 import base64
 import math
 
+from cible.orchestration.dbt import published_ml_models, warehouse_models
 from dagster import (
     AssetCheckResult,
     AssetCheckSeverity,
@@ -28,7 +29,6 @@ from dagster_dbt import (
 from pydantic import Field
 
 from cible import settings
-from orchestration.dbt import published_ml_models, warehouse_models
 
 SOURCE_NAME = "segmentation"
 FEATURES_MODEL = "fct_customer_features"
@@ -105,7 +105,7 @@ def _figures(result) -> dict:
 
 
 def _plot_markdown(result) -> str:
-    from ml.segmentation.plots import segmentation_png
+    from cible.ml.segmentation.plots import segmentation_png
 
     assignments = result.tables["segment_assignments"]
     clustered = assignments[assignments["segment_kind"] != "excluded"]
@@ -146,7 +146,7 @@ def build_segmentation_definitions() -> Definitions:
     )
     def customer_segments(context: AssetExecutionContext, config: SegmentationRunConfig):
         """Segment every customer and publish the run to the `ml` schema if its gates pass."""
-        from ml.segmentation.store import run_and_publish
+        from cible.ml.segmentation.store import run_and_publish
 
         result = run_and_publish(
             config_path=config.config_path or settings.segmentation_config_path(),

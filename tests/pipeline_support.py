@@ -102,8 +102,8 @@ def generate_and_build(
     ``file_format`` is the generator's: ``mixed`` (CSV, JSON lines and Parquet, as real exports
     come) or ``parquet`` (every source typed Parquet, as at scale).
     """
+    from cible.demo import generate
     from cible.loader import load_landing
-    from seeds.demo_data import generate
 
     landing, truth, warehouse = root / "landing", root / "truth", root / "warehouse.duckdb"
     generate(

@@ -13,11 +13,13 @@ from typing import Any
 
 import yaml
 
+from cible import settings
+
 CLASSIFIER_KINDS = ("purchase", "campaign_response", "churn")
 TARGET_KINDS = (*CLASSIFIER_KINDS, "lifetime_value")
 MODEL_FAMILIES = ("logistic_regression", "random_forest", "hist_gradient_boosting")
 CAMPAIGN_EVENTS = ("open", "click", "conversion")
-DEFAULT_PATH = Path(__file__).resolve().parents[2] / "config" / "scoring.yml"
+DEFAULT_PATH = settings.CONFIG_DIR / "scoring.yml"
 
 
 class ConfigError(ValueError):

@@ -16,8 +16,7 @@ from collections.abc import Iterable, Mapping
 
 import numpy as np
 import pandas as pd
-
-from ml.scoring.features import to_float
+from cible.ml.scoring.features import to_float
 
 EPSILON = 1e-4
 MAX_CATEGORIES = 30

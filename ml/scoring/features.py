@@ -8,12 +8,11 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from cible.ml.scoring.labels import TrainingDataError
 from sklearn.compose import ColumnTransformer
 from sklearn.impute import SimpleImputer
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardScaler
-
-from ml.scoring.labels import TrainingDataError
 
 # Never model inputs, whatever the configuration says: keys and timestamps.
 ALWAYS_EXCLUDED = ("customer_id", "as_of_at")

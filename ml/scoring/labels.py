@@ -9,8 +9,7 @@ cutoff, like the features.
 from __future__ import annotations
 
 import pandas as pd
-
-from ml.scoring.config import TargetConfig
+from cible.ml.scoring.config import TargetConfig
 
 
 class TrainingDataError(ValueError):

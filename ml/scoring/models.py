@@ -14,6 +14,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+from cible.ml.scoring import drift, metrics
+from cible.ml.scoring.config import ScoringConfig, TrainingConfig
+from cible.ml.scoring.features import FeatureSpec, build_preprocessor
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestClassifier
 from sklearn.feature_selection import SelectFromModel
@@ -30,10 +33,6 @@ from sklearn.model_selection import (
 )
 from sklearn.pipeline import Pipeline
 from threadpoolctl import threadpool_limits
-
-from ml.scoring import drift, metrics
-from ml.scoring.config import ScoringConfig, TrainingConfig
-from ml.scoring.features import FeatureSpec, build_preprocessor
 
 
 def make_estimator(family: str, random_state: int):

@@ -10,6 +10,7 @@ that two processes never promote at once.
 from __future__ import annotations
 
 import hashlib
+import importlib.metadata
 import json
 import subprocess
 from dataclasses import dataclass
@@ -62,7 +63,8 @@ def fingerprint(X: pd.DataFrame, y: pd.Series | None = None) -> str:
 
 
 def code_version(root: Path | None = None) -> str:
-    """The git commit of the code that trained (with `-dirty` for uncommitted changes)."""
+    """The git commit of the code that trained (with `-dirty` for uncommitted changes), or the
+    installed distribution's version outside a checkout."""
     root = root or Path(__file__).resolve().parents[2]
     try:
         commit = subprocess.run(
@@ -76,7 +78,10 @@ def code_version(root: Path | None = None) -> str:
             check=True,
         ).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
-        return "unknown"
+        try:
+            return f"cible-{importlib.metadata.version('cible')}"
+        except importlib.metadata.PackageNotFoundError:
+            return "unknown"
     return commit + ("-dirty" if dirty else "")
 
 

@@ -14,20 +14,15 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from sklearn.metrics import roc_auc_score
-from sklearn.model_selection import train_test_split
-from threadpoolctl import threadpool_limits
-
-from cible import warehouse as wh
-from ml.scoring import drift, store
-from ml.scoring.config import ScoringConfig
-from ml.scoring.features import FeatureSpec
-from ml.scoring.labels import TrainingDataError, scoring_population
-from ml.scoring.lifetime_value import transaction_summary
-from ml.scoring.metrics import score_deciles
-from ml.scoring.models import update_online_model
-from ml.scoring.registry import ModelRegistry
-from ml.scoring.training import (
+from cible.ml.scoring import drift, store
+from cible.ml.scoring.config import ScoringConfig
+from cible.ml.scoring.features import FeatureSpec
+from cible.ml.scoring.labels import TrainingDataError, scoring_population
+from cible.ml.scoring.lifetime_value import transaction_summary
+from cible.ml.scoring.metrics import score_deciles
+from cible.ml.scoring.models import update_online_model
+from cible.ml.scoring.registry import ModelRegistry
+from cible.ml.scoring.training import (
     FEATURES,
     check_scoring_features,
     current_as_of,
@@ -35,6 +30,11 @@ from ml.scoring.training import (
     plan_training,
     read_orders,
 )
+from sklearn.metrics import roc_auc_score
+from sklearn.model_selection import train_test_split
+from threadpoolctl import threadpool_limits
+
+from cible import warehouse as wh
 
 DRIFT_SAMPLE_ROWS = 200_000
 

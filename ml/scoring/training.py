@@ -14,22 +14,22 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import sklearn
-from sklearn.metrics import roc_auc_score
-
-from cible import warehouse as wh
-from ml.scoring import store
-from ml.scoring.config import GateConfig, ScoringConfig, TargetConfig
-from ml.scoring.features import FeatureSpec, check_features, select_features
-from ml.scoring.labels import (
+from cible.ml.scoring import store
+from cible.ml.scoring.config import GateConfig, ScoringConfig, TargetConfig
+from cible.ml.scoring.features import FeatureSpec, check_features, select_features
+from cible.ml.scoring.labels import (
     TrainingDataError,
     build_labels,
     check_history,
     check_labels,
     scoring_population,
 )
-from ml.scoring.lifetime_value import LifetimeValueModel, transaction_summary
-from ml.scoring.models import fit_online_model, make_online_model, train_classifier
-from ml.scoring.registry import ModelRegistry, ModelVersion, code_version, fingerprint
+from cible.ml.scoring.lifetime_value import LifetimeValueModel, transaction_summary
+from cible.ml.scoring.models import fit_online_model, make_online_model, train_classifier
+from cible.ml.scoring.registry import ModelRegistry, ModelVersion, code_version, fingerprint
+from sklearn.metrics import roc_auc_score
+
+from cible import warehouse as wh
 
 FEATURES = "marts.fct_customer_features"
 # The dbt models a snapshot rebuilds: those that depend on the as-of date. The others (staging,

@@ -17,14 +17,14 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from cible.ml.segmentation import rules
+from cible.ml.segmentation.profiles import KEY_FIGURE_COLUMNS
 
-from ml.segmentation import rules
-from ml.segmentation.profiles import KEY_FIGURE_COLUMNS
+from cible import settings
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
-DEFAULT_CONFIG_PATH = PROJECT_ROOT / "config" / "segmentation.yml"
-DEFAULT_WEIGHTS_SEED = PROJECT_ROOT / "seeds" / "reference" / "priority_grid_weights.csv"
-DEFAULT_THRESHOLDS_SEED = PROJECT_ROOT / "seeds" / "reference" / "priority_grid_thresholds.csv"
+DEFAULT_CONFIG_PATH = settings.CONFIG_DIR / "segmentation.yml"
+DEFAULT_WEIGHTS_SEED = settings.SEEDS_DIR / "priority_grid_weights.csv"
+DEFAULT_THRESHOLDS_SEED = settings.SEEDS_DIR / "priority_grid_thresholds.csv"
 
 ALGORITHMS = ("kmeans", "dbscan", "hdbscan", "agglomerative")
 SCALERS = ("standard", "minmax", "robust")

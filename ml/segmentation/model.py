@@ -13,17 +13,16 @@ import joblib
 import numpy as np
 import pandas as pd
 import sklearn
-from sklearn.pipeline import Pipeline
-
-from ml.segmentation import rules
-from ml.segmentation.clustering import (
+from cible.ml.segmentation import rules
+from cible.ml.segmentation.clustering import (
     NOISE,
     DensitySegmenter,
     KMeansSegmenter,
     WardSegmenter,
 )
-from ml.segmentation.config import RuleSegment, SegmentationConfig
-from ml.segmentation.preprocessing import build_preprocessor
+from cible.ml.segmentation.config import RuleSegment, SegmentationConfig
+from cible.ml.segmentation.preprocessing import build_preprocessor
+from sklearn.pipeline import Pipeline
 
 # Bump when the persisted layout changes; `load` refuses other formats.
 MODEL_FORMAT = 1

@@ -13,8 +13,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
-
-from ml.segmentation import rules
+from cible.ml.segmentation import rules
 
 # Columns of the features table behind the figures every segment carries (priority grid,
 # dim_segments). Documented in docs/segmentation.md.

@@ -16,13 +16,12 @@ from datetime import UTC, datetime
 import numpy as np
 import pandas as pd
 import sklearn
+from cible.ml.segmentation import identity, naming, profiles, quality, rules
+from cible.ml.segmentation.clustering import NOISE, cluster_indices, sample_rows
+from cible.ml.segmentation.config import SegmentationConfig
+from cible.ml.segmentation.model import SegmentationModel, build_pipeline
 from sklearn.decomposition import PCA
 from threadpoolctl import threadpool_limits
-
-from ml.segmentation import identity, naming, profiles, quality, rules
-from ml.segmentation.clustering import NOISE, cluster_indices, sample_rows
-from ml.segmentation.config import SegmentationConfig
-from ml.segmentation.model import SegmentationModel, build_pipeline
 
 PROJECTION_SAMPLE = 3_000
 

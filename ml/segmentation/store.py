@@ -13,12 +13,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pandas as pd
+from cible.ml.segmentation.config import DEFAULT_CONFIG_PATH, SegmentationConfig, load_config
+from cible.ml.segmentation.identity import cluster_number
+from cible.ml.segmentation.model import SegmentationModel
+from cible.ml.segmentation.runner import PreviousRun, SegmentationResult
 
 from cible import settings, warehouse
-from ml.segmentation.config import DEFAULT_CONFIG_PATH, SegmentationConfig, load_config
-from ml.segmentation.identity import cluster_number
-from ml.segmentation.model import SegmentationModel
-from ml.segmentation.runner import PreviousRun, SegmentationResult
 
 ML_SCHEMA = "ml"
 FEATURES_RELATION = "marts.fct_customer_features"
@@ -347,7 +347,7 @@ def run_and_publish(
         ConfigError: the configuration or the seeds need fixing (nothing was read or written).
         RuntimeError: `refit` is False and no published model can be applied.
     """
-    from ml.segmentation.runner import new_run_id, run_segmentation
+    from cible.ml.segmentation.runner import new_run_id, run_segmentation
 
     config = prepare(config_path, warehouse_path)
     model = None

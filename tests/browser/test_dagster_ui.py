@@ -98,7 +98,7 @@ def dagster_dev(tmp_path):
             str(Path(sys.executable).parent / "dagster"),
             "dev",
             "-m",
-            "orchestration.definitions",
+            "cible.orchestration.definitions",
             "-p",
             str(port),
         ],
@@ -130,7 +130,7 @@ def dagster_dev(tmp_path):
 
 
 def _groups() -> set[str]:
-    from orchestration.definitions import build_definitions
+    from cible.orchestration.definitions import build_definitions
 
     graph = build_definitions(with_demo=True).resolve_asset_graph()
     return {node.group_name for node in graph.asset_nodes}

@@ -10,9 +10,8 @@ from __future__ import annotations
 
 import json
 
+from cible.ml.scoring.training import SNAPSHOT_SELECTOR
 from pipeline_support import DBT_PROJECT_DIR
-
-from ml.scoring.training import SNAPSHOT_SELECTOR
 
 WINDOW = "int_feature_window"
 FEATURES = "fct_customer_features"

@@ -17,16 +17,15 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
+from cible.ml.scoring.config import load_config
+from cible.ml.scoring.lifetime_value import GammaGammaModel, transaction_summary
+from cible.ml.scoring.registry import ModelRegistry
+from cible.ml.scoring.training import TrainingPlan, plan_training, read_snapshot
+from cible.orchestration.definitions import build_definitions
 from dagster import AssetKey, DagsterInstance, Definitions, materialize
 from pipeline_support import Build, dbt_command, generate_and_build
 from sklearn.calibration import calibration_curve
 from sklearn.metrics import roc_auc_score
-
-from ml.scoring.config import load_config
-from ml.scoring.lifetime_value import GammaGammaModel, transaction_summary
-from ml.scoring.registry import ModelRegistry
-from ml.scoring.training import TrainingPlan, plan_training, read_snapshot
-from orchestration.definitions import build_definitions
 
 CUSTOMERS = 20_000
 SEED = 5
@@ -516,8 +515,8 @@ def test_a_model_failing_its_gate_is_not_promoted_and_blocks_the_marts(
 
 
 def test_a_horizon_longer_than_the_history_is_refused_before_training(build):
-    from ml.scoring.config import parse_config
-    from ml.scoring.labels import TrainingDataError
+    from cible.ml.scoring.config import parse_config
+    from cible.ml.scoring.labels import TrainingDataError
 
     config = parse_config(
         {
@@ -531,7 +530,7 @@ def test_a_horizon_longer_than_the_history_is_refused_before_training(build):
 
 
 def test_plan_snapshot_vars_are_the_dbt_vars_of_the_cutoff():
-    from ml.scoring.config import TargetConfig
+    from cible.ml.scoring.config import TargetConfig
 
     plan = TrainingPlan(
         target=TargetConfig(name="t", kind="purchase", horizon_days=30),
@@ -545,10 +544,9 @@ def test_plan_snapshot_vars_are_the_dbt_vars_of_the_cutoff():
 def test_the_scoring_graph_is_wired_to_the_dbt_sources_and_models(definitions):
     """Tables dbt reads back are keyed as its `scoring` source; training reads the feature
     mart; gates and drift checks are blocking; training is weekly, scoring is not."""
+    from cible.orchestration.dbt import warehouse_models
+    from cible.orchestration.scoring import score_models
     from dagster_dbt import get_asset_key_for_model
-
-    from orchestration.dbt import warehouse_models
-    from orchestration.scoring import score_models
 
     graph = definitions.resolve_asset_graph()
     features = get_asset_key_for_model([warehouse_models], "fct_customer_features")

@@ -18,6 +18,10 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
+from cible.ml.segmentation import store
+from cible.ml.segmentation.config import DEFAULT_CONFIG_PATH, load_config
+from cible.orchestration.definitions import build_definitions
+from cible.orchestration.segmentation import build_segmentation_definitions, segment_models
 from dagster import DagsterInstance, materialize
 from dagster_dbt import get_asset_key_for_model
 from sklearn.metrics import (
@@ -27,11 +31,7 @@ from sklearn.metrics import (
     silhouette_score,
 )
 
-from cible.settings import REFERENCE_SEEDS_DIR
-from ml.segmentation import store
-from ml.segmentation.config import DEFAULT_CONFIG_PATH, load_config
-from orchestration.definitions import build_definitions
-from orchestration.segmentation import build_segmentation_definitions, segment_models
+from cible.settings import SEEDS_DIR
 
 DROPPED_SHARE = 0.03
 
@@ -227,10 +227,8 @@ def test_the_priority_grid_matches_an_independent_computation(second_run, enviro
         environment["warehouse"],
         "select * from marts.dim_segments where is_active and segment_kind <> 'noise'",
     ).set_index("segment_id")
-    weights = pd.read_csv(REFERENCE_SEEDS_DIR / "priority_grid_weights.csv").set_index("criterion")
-    thresholds = pd.read_csv(REFERENCE_SEEDS_DIR / "priority_grid_thresholds.csv").set_index(
-        "criterion"
-    )
+    weights = pd.read_csv(SEEDS_DIR / "priority_grid_weights.csv").set_index("criterion")
+    thresholds = pd.read_csv(SEEDS_DIR / "priority_grid_thresholds.csv").set_index("criterion")
     values = pd.DataFrame(
         {
             "size": segments["customer_share"],

@@ -3,11 +3,10 @@
 import os
 
 import pytest
+from cible.orchestration.definitions import build_definitions
+from cible.orchestration.partitions import every_event_partition
 from dagster import DagsterInstance, materialize
 from pipeline_support import SMALL_DATA_SCORING_CONFIG
-
-from orchestration.definitions import build_definitions
-from orchestration.partitions import every_event_partition
 
 CUSTOMERS = 1_500
 

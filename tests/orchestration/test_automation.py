@@ -7,6 +7,8 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 from typing import ClassVar
 
 import pytest
+from cible.orchestration.automation import landing_fingerprints, new_landing_files
+from cible.orchestration.definitions import build_definitions
 from dagster import (
     DagsterEventType,
     DagsterInstance,
@@ -18,9 +20,6 @@ from dagster import (
     materialize,
 )
 from pipeline_support import SMALL_DATA_SCORING_CONFIG
-
-from orchestration.automation import landing_fingerprints, new_landing_files
-from orchestration.definitions import build_definitions
 
 
 @pytest.fixture

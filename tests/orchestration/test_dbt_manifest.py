@@ -3,9 +3,8 @@
 import json
 import os
 
+from cible.orchestration.dbt import manifest_is_current, parse_manifest
 from dagster_dbt import DbtProject
-
-from orchestration.dbt import manifest_is_current, parse_manifest
 
 
 def _project(root):

@@ -5,11 +5,10 @@ import os
 from pathlib import Path
 
 import pytest
+from cible.orchestration.dbt import warehouse_models
+from cible.orchestration.definitions import build_definitions, demo_enabled
 from dagster import AssetKey
 from dagster_dbt import get_asset_key_for_model
-
-from orchestration.dbt import warehouse_models
-from orchestration.definitions import build_definitions, demo_enabled
 
 SNAPSHOT = Path(__file__).with_name("asset_graph.snapshot.json")
 UPDATE_ENV = "CIBLE_UPDATE_SNAPSHOTS"

@@ -5,11 +5,10 @@ from datetime import datetime
 
 import duckdb
 import pytest
+from cible.orchestration.dbt import dbt_build_args, event_models
+from cible.orchestration.definitions import build_definitions
+from cible.orchestration.partitions import event_window_vars
 from dagster import DagsterInstance, materialize
-
-from orchestration.dbt import dbt_build_args, event_models
-from orchestration.definitions import build_definitions
-from orchestration.partitions import event_window_vars
 
 
 def test_a_partition_window_becomes_dbt_vars():

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from cible.ml.scoring.config import parse_config
 from scoring_data import LIGHT_CONFIG, make_features
-
-from ml.scoring.config import parse_config
 
 
 @pytest.fixture

@@ -1,8 +1,7 @@
 """The configuration is validated up front, every problem reported with its setting."""
 
 import pytest
-
-from ml.scoring.config import ConfigError, load_config, parse_config
+from cible.ml.scoring.config import ConfigError, load_config, parse_config
 
 
 def test_the_shipped_configuration_is_valid():

@@ -3,8 +3,7 @@
 import numpy as np
 import pandas as pd
 import pytest
-
-from ml.scoring import drift
+from cible.ml.scoring import drift
 
 
 def test_psi_arithmetic():

@@ -2,10 +2,9 @@
 
 import pandas as pd
 import pytest
-
-from ml.scoring.config import TargetConfig
-from ml.scoring.features import check_features, select_features
-from ml.scoring.labels import (
+from cible.ml.scoring.config import TargetConfig
+from cible.ml.scoring.features import check_features, select_features
+from cible.ml.scoring.labels import (
     TrainingDataError,
     build_labels,
     check_history,

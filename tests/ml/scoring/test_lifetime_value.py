@@ -4,8 +4,7 @@ the same fits and predictions as the `lifetimes` library on the same data."""
 import numpy as np
 import pandas as pd
 import pytest
-
-from ml.scoring.lifetime_value import (
+from cible.ml.scoring.lifetime_value import (
     BetaGeoModel,
     GammaGammaModel,
     LifetimeValueModel,

@@ -2,10 +2,9 @@
 
 import numpy as np
 import pytest
+from cible.ml.scoring import metrics
 from sklearn.calibration import calibration_curve
 from sklearn.metrics import f1_score, precision_recall_curve
-
-from ml.scoring import metrics
 
 
 @pytest.fixture

@@ -5,27 +5,25 @@ import joblib
 import numpy as np
 import pandas as pd
 import pytest
-from scoring_data import make_features
-from sklearn.calibration import CalibratedClassifierCV
-from sklearn.metrics import roc_auc_score
-
-from ml.scoring.config import GateConfig, TargetConfig
-from ml.scoring.features import select_features
-from ml.scoring.models import (
+from cible.ml.scoring.config import GateConfig, TargetConfig
+from cible.ml.scoring.features import select_features
+from cible.ml.scoring.models import (
     fit_online_model,
     make_online_model,
     train_classifier,
     update_online_model,
 )
-from ml.scoring.scoring import update_from_outcomes
-from ml.scoring.training import gate_failures
+from cible.ml.scoring.scoring import update_from_outcomes
+from cible.ml.scoring.training import gate_failures
+from scoring_data import make_features
+from sklearn.calibration import CalibratedClassifierCV
+from sklearn.metrics import roc_auc_score
 
 
 @pytest.fixture(scope="module")
 def trained():
+    from cible.ml.scoring.config import parse_config
     from scoring_data import LIGHT_CONFIG
-
-    from ml.scoring.config import parse_config
 
     frame, labels = make_features()
     config = parse_config(LIGHT_CONFIG)
@@ -90,9 +88,8 @@ def test_a_deliberately_bad_model_fails_its_gates():
     # Labels unrelated to the features: the model can do no better than chance.
     frame, _ = make_features(seed=2)
     noise = pd.Series(np.random.default_rng(3).integers(0, 2, len(frame)), index=frame.index)
+    from cible.ml.scoring.config import parse_config
     from scoring_data import LIGHT_CONFIG
-
-    from ml.scoring.config import parse_config
 
     config = parse_config(LIGHT_CONFIG)
     spec = select_features(frame.reset_index(), None, [])

@@ -4,9 +4,8 @@ import json
 
 import pandas as pd
 import pytest
+from cible.ml.scoring.registry import ModelRegistry, RegistryError, code_version, fingerprint
 from sklearn.linear_model import LogisticRegression
-
-from ml.scoring.registry import ModelRegistry, RegistryError, code_version, fingerprint
 
 
 @pytest.fixture

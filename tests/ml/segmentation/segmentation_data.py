@@ -6,8 +6,8 @@ the one `tests/ml/scoring` imports by name. Test modules wrap them in fixtures.
 
 from functools import cache
 
-from ml.segmentation.config import SegmentationConfig, load_config
-from ml.segmentation.synthetic import synthetic_features
+from cible.ml.segmentation.config import SegmentationConfig, load_config
+from cible.ml.segmentation.synthetic import synthetic_features
 
 
 @cache

@@ -3,12 +3,7 @@
 import numpy as np
 import pandas as pd
 import pytest
-from sklearn.cluster import AgglomerativeClustering
-from sklearn.datasets import make_blobs
-from sklearn.metrics import adjusted_rand_score
-from sklearn.utils.estimator_checks import parametrize_with_checks
-
-from ml.segmentation.clustering import (
+from cible.ml.segmentation.clustering import (
     NOISE,
     DensitySegmenter,
     KMeansSegmenter,
@@ -16,6 +11,10 @@ from ml.segmentation.clustering import (
     knee_point,
     select_k,
 )
+from sklearn.cluster import AgglomerativeClustering
+from sklearn.datasets import make_blobs
+from sklearn.metrics import adjusted_rand_score
+from sklearn.utils.estimator_checks import parametrize_with_checks
 
 # Small settings so that scikit-learn's checks (tiny random data sets) run quickly.
 CHECKED = [

@@ -5,8 +5,7 @@ import copy
 import pytest
 import segmentation_data
 import yaml
-
-from ml.segmentation.config import (
+from cible.ml.segmentation.config import (
     DEFAULT_CONFIG_PATH,
     DEFAULT_THRESHOLDS_SEED,
     DEFAULT_WEIGHTS_SEED,

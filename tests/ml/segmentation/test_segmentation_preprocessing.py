@@ -3,14 +3,13 @@
 import numpy as np
 import pandas as pd
 import pytest
-from sklearn.utils.estimator_checks import parametrize_with_checks
-
-from ml.segmentation.preprocessing import (
+from cible.ml.segmentation.preprocessing import (
     FeatureFilter,
     ShareShrinker,
     build_preprocessor,
     signed_log1p,
 )
+from sklearn.utils.estimator_checks import parametrize_with_checks
 
 
 @parametrize_with_checks([ShareShrinker(), ShareShrinker(shrinkage=0.0), FeatureFilter()])

@@ -5,9 +5,8 @@ from types import SimpleNamespace
 import numpy as np
 import pandas as pd
 import pytest
-
-from ml.segmentation import naming, profiles
-from ml.segmentation.config import Descriptor, Texts
+from cible.ml.segmentation import naming, profiles
+from cible.ml.segmentation.config import Descriptor, Texts
 
 
 def test_feature_profiles_compare_each_segment_with_its_base():

@@ -3,6 +3,8 @@
 import numpy as np
 import pandas as pd
 import pytest
+from cible.ml.segmentation import identity, quality
+from cible.ml.segmentation.clustering import NOISE, KMeansSegmenter, cluster_indices
 from sklearn.datasets import make_blobs
 from sklearn.metrics import (
     adjusted_rand_score,
@@ -10,9 +12,6 @@ from sklearn.metrics import (
     davies_bouldin_score,
     silhouette_score,
 )
-
-from ml.segmentation import identity, quality
-from ml.segmentation.clustering import NOISE, KMeansSegmenter, cluster_indices
 
 
 @pytest.fixture(scope="module")

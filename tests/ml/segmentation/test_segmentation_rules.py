@@ -5,8 +5,7 @@ from types import SimpleNamespace
 import numpy as np
 import pandas as pd
 import pytest
-
-from ml.segmentation import rules
+from cible.ml.segmentation import rules
 
 
 @pytest.fixture

@@ -7,10 +7,9 @@ import numpy as np
 import pandas as pd
 import pytest
 import segmentation_data
+from cible.ml.segmentation.model import SegmentationModel
+from cible.ml.segmentation.runner import PreviousRun, SegmentationError, run_segmentation
 from sklearn.metrics import adjusted_rand_score
-
-from ml.segmentation.model import SegmentationModel
-from ml.segmentation.runner import PreviousRun, SegmentationError, run_segmentation
 
 
 @pytest.fixture(scope="module")

@@ -7,10 +7,10 @@ import duckdb
 import pytest
 import segmentation_data
 import yaml
+from cible.ml.segmentation import store
+from cible.ml.segmentation.config import DEFAULT_CONFIG_PATH, ConfigError
 
 from cible import warehouse
-from ml.segmentation import store
-from ml.segmentation.config import DEFAULT_CONFIG_PATH, ConfigError
 
 
 @pytest.fixture(scope="module")

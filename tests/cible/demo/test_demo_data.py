@@ -23,10 +23,11 @@ from sklearn.cluster import KMeans
 from sklearn.metrics import adjusted_rand_score
 from sklearn.preprocessing import StandardScaler
 
-from seeds.demo_data import DEFECT_RATES, MARKER, generate
-from seeds.demo_data.__main__ import main
-from seeds.demo_data.contract import LANDING_NAMES, load_contract
-from seeds.demo_data.reference import load_reference
+from cible.contract import load_contract
+from cible.demo import DEFECT_RATES, MARKER, generate
+from cible.demo.__main__ import main
+from cible.demo.generator import LANDING_NAMES
+from cible.demo.reference import load_reference
 
 END_DATE = date(2026, 10, 31)
 CUTOFF = pd.Timestamp("2026-11-01", tz="UTC")
@@ -284,13 +285,13 @@ def test_mixed_layout_follows_the_contract(mixed, contract):
     assert {p.name for p in landing.iterdir()} == expected
     for name in ("customers", "orders", "campaign_events", "consents", "erasure_requests"):
         header = (landing / f"{name}.csv").read_text(encoding="utf-8").splitlines()[0]
-        assert header.split(",") == list(contract[name].columns)
+        assert header.split(",") == list(contract[name].column_names)
     for name in ("survey_answers", "partner_enrichment"):
         first = json.loads((landing / f"{name}.jsonl").read_text(encoding="utf-8").splitlines()[0])
-        assert list(first) == list(contract[name].columns)
+        assert list(first) == list(contract[name].column_names)
     assert len(list((landing / "events").glob("part-*.parquet"))) >= 3  # one per chunk
     events = pq.read_schema(next((landing / "events").glob("*.parquet")))
-    assert events.names == list(contract["events"].columns)
+    assert events.names == list(contract["events"].column_names)
     assert events.field("occurred_at").type == pa.timestamp("us", tz="UTC")
     assert events.field("duration_ms").type == pa.int64()
     lines = pq.read_schema(next((landing / "order_lines").glob("*.parquet")))
@@ -309,7 +310,7 @@ def test_parquet_mode_has_every_source_in_parquet_and_no_malformed_line(tmp_path
     for name in LANDING_NAMES:
         path = landing / (name if name in ("events", "order_lines") else f"{name}.parquet")
         table = pq.read_table(path)
-        assert table.schema.names == list(contract[name].columns)
+        assert table.schema.names == list(contract[name].column_names)
         assert table.num_rows == report["rows_written"][name], name
         assert report[name].get("malformed_line", 0) == 0
         for field in table.schema:

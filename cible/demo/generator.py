@@ -13,8 +13,10 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
+from cible.contract import load_contract
+from cible.settings import DEMO_MARKER as MARKER
+
 from .context import Context
-from .contract import LANDING_NAMES, load_contract
 from .crm import build_customers
 from .engagement import (
     build_campaign_events,
@@ -30,7 +32,18 @@ from .shop import build_orders
 from .web import build_events
 from .writers import LandingWriter, TruthWriter
 
-MARKER = ".cible_demo"
+# Every source the generator writes, in the order it reports them.
+LANDING_NAMES = (
+    "customers",
+    "orders",
+    "order_lines",
+    "events",
+    "campaign_events",
+    "survey_answers",
+    "partner_enrichment",
+    "consents",
+    "erasure_requests",
+)
 FILE_FORMATS = ("mixed", "parquet")
 TRUTH_FILES = (
     "persons.parquet",
@@ -101,7 +114,7 @@ def _prepare_folder(folder: Path, generated: set[str], what: str) -> None:
             else:
                 entry.unlink()
     (folder / MARKER).write_text(
-        "Written by `python -m seeds.demo_data`; its files here are replaced on the next run.\n",
+        "Written by `python -m cible.demo`; its files here are replaced on the next run.\n",
         encoding="utf-8",
     )
 
@@ -295,7 +308,7 @@ def generate(
     (truth / "defects.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
 
     manifest = {
-        "generator": "seeds.demo_data",
+        "generator": "cible.demo",
         "seed": seed,
         "parameters": {
             "n_customers": n_customers,

@@ -9,7 +9,8 @@ from datetime import date
 import numpy as np
 import pandas as pd
 
-from .contract import SourceContract
+from cible.contract import SourceSpec
+
 from .identity import PHONE_MODULUS, Permutation
 from .personas import (
     ANONYMOUS_VISITOR,
@@ -242,7 +243,7 @@ class Context:
     """Shared, read-only inputs of every chunk."""
 
     reference: Reference
-    contracts: dict[str, SourceContract]
+    contracts: dict[str, SourceSpec]
     timeline: Timeline
     seasonality: Seasonality
     personas: tuple[Persona, ...]
@@ -263,7 +264,7 @@ class Context:
     def build(
         cls,
         reference: Reference,
-        contracts: dict[str, SourceContract],
+        contracts: dict[str, SourceSpec],
         end_date: date,
         rng: np.random.Generator,
         n_chunks: int,

@@ -20,7 +20,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pcsv
 import pyarrow.parquet as pq
 
-from .contract import SourceContract
+from cible.contract import SourceSpec
 
 PARIS = "Europe/Paris"
 MAX_ROWS_PER_PART = 1_000_000
@@ -50,8 +50,8 @@ def arrow_type(data_type: str) -> pa.DataType:
     return ARROW_TYPES.get(data_type, pa.string())
 
 
-def contract_schema(contract: SourceContract) -> pa.Schema:
-    return pa.schema([(c, arrow_type(contract.data_types[c])) for c in contract.columns])
+def contract_schema(contract: SourceSpec) -> pa.Schema:
+    return pa.schema([(c, arrow_type(contract.data_types[c])) for c in contract.column_names])
 
 
 @dataclass(frozen=True)
@@ -94,13 +94,13 @@ def _int_array(values) -> pa.Array:
     return pa.array(values.astype(np.int64))
 
 
-def typed_table(contract: SourceContract, columns: dict) -> pa.Table:
+def typed_table(contract: SourceSpec, columns: dict) -> pa.Table:
     """The batch as an Arrow table with the contract's columns, order and types.
 
     Columns are taken out of ``columns`` as they are converted, to keep memory low.
     """
     arrays = []
-    for name in contract.columns:
+    for name in contract.column_names:
         values = columns.pop(name)
         data_type = contract.data_types[name]
         if data_type == "integer":
@@ -146,7 +146,7 @@ def format_money(values: np.ndarray) -> pa.Array:
 
 
 def text_table(
-    contract: SourceContract,
+    contract: SourceSpec,
     columns: dict,
     local_time: bool,
     overrides: dict | None = None,
@@ -156,7 +156,7 @@ def text_table(
     emptied as in ``typed_table``)."""
     overrides = overrides or {}
     arrays = []
-    for name in contract.columns:
+    for name in contract.column_names:
         data_type = contract.data_types[name]
         values = columns.pop(name)
         if name in overrides:
@@ -170,7 +170,7 @@ def text_table(
             arrays.append(pa.array(format_timestamps(values, local_time), type=pa.string()))
         else:
             arrays.append(_text_array(values))
-    return pa.Table.from_arrays(arrays, names=list(contract.columns))
+    return pa.Table.from_arrays(arrays, names=list(contract.column_names))
 
 
 def render_csv(table: pa.Table) -> bytes:
@@ -249,7 +249,7 @@ class LandingWriter:
     def __init__(
         self,
         landing_dir: Path,
-        contracts: dict[str, SourceContract],
+        contracts: dict[str, SourceSpec],
         file_format: str,
         malformed_rates: dict[str, float],
     ) -> None:
@@ -283,7 +283,7 @@ class LandingWriter:
         """Append one batch of rows of ``source``."""
         state = self.states[source]
         contract = self.contracts[source]
-        if len(columns[contract.columns[0]]) == 0:
+        if len(columns[contract.column_names[0]]) == 0:
             return
         if state.kind in ("csv", "jsonl"):
             table = text_table(
@@ -298,7 +298,7 @@ class LandingWriter:
             mode = "ab" if state.path.exists() else "wb"
             with state.path.open(mode) as handle:
                 if mode == "wb" and state.kind == "csv":
-                    handle.write((",".join(contract.columns) + "\n").encode("utf-8"))
+                    handle.write((",".join(contract.column_names) + "\n").encode("utf-8"))
                 handle.write(payload)
             state.rows += table.num_rows
             state.malformed += malformed
@@ -339,7 +339,7 @@ class LandingWriter:
                 )
                 state.parts.append("part-00000.parquet")
             elif state.kind in ("csv", "jsonl") and not state.path.exists():
-                header = ",".join(contract.columns) + "\n" if state.kind == "csv" else ""
+                header = ",".join(contract.column_names) + "\n" if state.kind == "csv" else ""
                 state.path.write_text(header, encoding="utf-8")
             relative = state.path.relative_to(self.landing_dir).as_posix()
             summary[source] = {

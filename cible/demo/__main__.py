@@ -1,4 +1,4 @@
-"""Command line: ``python -m seeds.demo_data --customers 20000 --seed 42``."""
+"""Command line: ``python -m cible.demo --customers 20000 --seed 42``."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from .generator import FILE_FORMATS, generate
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m seeds.demo_data",
+        prog="python -m cible.demo",
         description="Generate the demo Maison: landing sources plus a truth folder.",
     )
     parser.add_argument("--customers", type=int, default=20_000, help="number of persons")

@@ -1,4 +1,4 @@
-"""Reference seeds (``seeds/reference/*.csv``) as the generator uses them.
+"""Reference seeds (``seeds/*.csv``) as the generator uses them.
 
 The generator never repeats their content in code: geography, product categories, the
 commercial calendar, the tracking plan, the order amount units and the survey questions all
@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from cible.settings import REFERENCE_SEEDS_DIR
+from cible.settings import SEEDS_DIR
 
 
 @dataclass(frozen=True)
@@ -33,8 +33,8 @@ def _read(seeds_dir: Path, name: str) -> pd.DataFrame:
 
 
 def load_reference(seeds_dir: Path | None = None) -> Reference:
-    """Load the reference seeds from ``seeds_dir`` (default ``REFERENCE_SEEDS_DIR``)."""
-    seeds_dir = Path(seeds_dir or REFERENCE_SEEDS_DIR)
+    """Load the reference seeds from ``seeds_dir`` (default ``SEEDS_DIR``)."""
+    seeds_dir = Path(seeds_dir or SEEDS_DIR)
     departements = _read(seeds_dir, "geo_departements")
     calendar = _read(seeds_dir, "commercial_calendar")
     calendar["starts_on"] = pd.to_datetime(calendar["starts_on"])
