@@ -23,6 +23,7 @@ HELP = {
     "cible_event_to_state_seconds": "From receipt by the collector to the state written.",
     "cible_publish_seconds": "Collector: publishing a request's events until confirmed.",
     "cible_lookup_seconds": "Look-up API: time to answer.",
+    "cible_lookups_total": "Look-ups, by whether the customer or visitor was found.",
     "cible_lag_messages": "Messages waiting in the event queues.",
     "cible_lag_seconds": "Age of the oldest event applied in the last batch.",
 }

@@ -76,8 +76,10 @@ def customer_state(
     generation: Generation,
     updated_at: datetime,
     source: str,
+    features_as_of_at: datetime | None = None,
 ) -> dict:
-    """The record the look-up API serves for a customer."""
+    """The record the look-up API serves for a customer (`features_as_of_at`: the as-of date
+    of `days_since_last_visit`, the batch's until an event comes)."""
     return {
         "customer_id": customer_id,
         "customer_numbers": cust.get("numbers", []),
@@ -90,6 +92,7 @@ def customer_state(
         "updated_at": iso(updated_at),
         "source": source,
         "batch_as_of_at": generation.meta["as_of_at"],
+        "features_as_of_at": (features_as_of_at or generation.window.as_of_at).isoformat(),
         "generation": generation.number,
     }
 
@@ -180,9 +183,17 @@ class Engine:
             else:
                 unique[event.event_id] = (event, received)
         if check_seen and unique:
-            flags = pipe.mget([store.seen_key(i) for i in unique])
-            for event_id, flag in zip(list(unique), flags, strict=True):
-                if flag is not None:
+            # Applied to this generation, or landed (so in the batch, or replayed into this
+            # generation by its bootstrap): nothing to do. Applied to an older generation but
+            # never landed (a worker died between the two): apply again, it is in neither.
+            ids = list(unique)
+            flags = store.client.mget(
+                [store.seen_key(i) for i in ids] + [store.landed_key(i) for i in ids]
+            )
+            for event_id, seen, landed in zip(
+                ids, flags[: len(ids)], flags[len(ids) :], strict=True
+            ):
+                if (seen is not None and int(seen) == g) or landed is not None:
                     del unique[event_id]
                     outcome.duplicates += 1
         numbers_wanted = sorted(
@@ -191,7 +202,9 @@ class Engine:
         numbers = (
             dict(
                 zip(
-                    numbers_wanted, pipe.hmget(key("numbers", "")[:-1], numbers_wanted), strict=True
+                    numbers_wanted,
+                    store.client.hmget(store.key(g, "numbers"), numbers_wanted),
+                    strict=True,
                 )
             )
             if numbers_wanted
@@ -456,7 +469,7 @@ class Engine:
         for device, state in anonymous.items():
             pipe.set(store.key(g, "vstate", device), dumps(state), ex=ttl)
         for event_id in seen_ids:
-            pipe.set(store.seen_key(event_id), 1, ex=store.dedup_ttl)
+            pipe.set(store.seen_key(event_id), g, ex=store.dedup_ttl)
         if outbox and segment_events:
             pipe.rpush(store.outbox_key(outbox), *[dumps(e) for e in segment_events])
         pipe.execute()

@@ -45,10 +45,10 @@ if ARGV[2] == 'customer' then
     return {gen, redis.call('GET', base .. 'state:' .. key)}
 end
 local state = redis.call('GET', base .. 'vstate:' .. key)
-if state then return {gen, state} end
-local device = redis.call('GET', base .. 'dev:' .. key)
-if not device then return {gen, false} end
-return {gen, device}
+if not state then return {gen, false} end
+local linked = cjson.decode(state)['linked_customer_id']
+if linked then return {gen, redis.call('GET', base .. 'state:' .. linked)} end
+return {gen, state}
 """
 
 
