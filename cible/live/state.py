@@ -345,6 +345,7 @@ class Engine:
                 generation,
                 moment,
                 "live",
+                window.as_of(moment),
             )
             states[c] = state
             outcome.segment_events += _segment_changes(
@@ -455,6 +456,9 @@ class Engine:
         pipe.multi()
         ttl = store.anonymous_ttl
         for visitor, record in visitors.items():
+            if not record["sessions"]:
+                pipe.delete(store.key(g, "vis", visitor))
+                continue
             pipe.set(
                 store.key(g, "vis", visitor),
                 dumps(record),

@@ -108,3 +108,82 @@ def run_ml(published: Published) -> None:
     train_all(config, registry, warehouse, plans)
     score_customers(config, registry, warehouse)
     dbt_command(["build", "--select", MARTS_AFTER_ML, *published.dbt_vars()], warehouse)
+
+
+def tracker_items(events: pd.DataFrame) -> list[dict]:
+    """Landing-file events as a tracker would send them (JSON: text times, whole numbers)."""
+    import math
+
+    items = []
+    for record in events.to_dict("records"):
+        item = {}
+        for name, value in record.items():
+            if value is None or value is pd.NaT or (isinstance(value, float) and math.isnan(value)):
+                continue
+            if isinstance(value, pd.Timestamp):
+                value = value.isoformat()
+            elif isinstance(value, float) and value.is_integer():
+                value = int(value)
+            item[name] = value
+        items.append(item)
+    return items
+
+
+def post_events(
+    url: str, key: str, items: list[dict], batch: int = 200, retry_seconds: float = 120
+):
+    """POST in batches, sending a batch again while the collector answers 503 (at least once,
+    as a tracker does); returns the answers."""
+    import time
+
+    import httpx
+
+    answers = []
+    with httpx.Client(base_url=url, timeout=30) as client:
+        for start in range(0, len(items), batch):
+            body = {"events": items[start : start + batch]}
+            deadline = time.monotonic() + retry_seconds
+            while True:
+                try:
+                    response = client.post("/v1/events", json=body, headers={"X-API-Key": key})
+                except httpx.TransportError:
+                    response = None
+                if response is not None and response.status_code != 503:
+                    answers.append(response)
+                    break
+                if time.monotonic() > deadline:
+                    raise AssertionError(f"collector kept failing: {response and response.text}")
+                time.sleep(0.2)
+    return answers
+
+
+def wait_until_landed(store, event_ids: list[str], timeout: float = 180.0) -> None:
+    """Until every event id is landed (so applied and acknowledged before long)."""
+    import time
+
+    ids = list(dict.fromkeys(event_ids))
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        missing = 0
+        for start in range(0, len(ids), 5000):
+            chunk = ids[start : start + 5000]
+            flags = store.client.mget([store.landed_key(i) for i in chunk])
+            missing += sum(flag is None for flag in flags)
+        if not missing:
+            return
+        time.sleep(0.25)
+    raise AssertionError(f"{missing} of {len(ids)} events not landed after {timeout:.0f} s")
+
+
+def states(store, kind: str = "state") -> dict[str, dict]:
+    """Every record of a kind in the current generation, by key suffix."""
+    import json
+
+    generation = store.generation()
+    prefix = store.key(generation, kind) + ":"
+    keys = list(store.client.scan_iter(match=prefix + "*", count=5000))
+    values = store.client.mget(keys) if keys else []
+    return {
+        key.decode()[len(prefix) :]: json.loads(value)
+        for key, value in zip(keys, values, strict=True)
+    }
