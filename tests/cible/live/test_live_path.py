@@ -254,7 +254,8 @@ def test_every_event_reaches_the_batch_once_and_refused_ones_are_quarantined(rep
     ).iloc[0]["n"]
     assert rejects + flagged == len(replayed["rejected"]) > 0
     quarantined = query(
-        "select count(*) as n from quality.fct_quarantined_rows where source_file like 'events/quarantine-%'"
+        "select count(*) as n from quality.fct_quarantined_rows "
+        "where source_file like 'events/quarantine-%'"
     ).iloc[0]["n"]
     assert quarantined >= len(replayed["rejected"])
     reconciliation = query(
