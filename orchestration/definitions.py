@@ -10,6 +10,7 @@ from cible.orchestration.automation import (
 )
 from cible.orchestration.dbt import dbt_project, event_models, warehouse_models
 from cible.orchestration.ingest import build_raw_tables, demo_landing_files
+from cible.orchestration.live import build_live_definitions
 from cible.orchestration.partitions import event_backfill_policy
 from cible.orchestration.scoring import build_scoring_definitions
 from cible.orchestration.segmentation import build_segmentation_definitions
@@ -102,7 +103,7 @@ def build_definitions(with_demo: bool) -> Definitions:
         executor=warehouse_executor,
     )
     machine_learning = _single_run_backfills(
-        Definitions.merge(segmentation, build_scoring_definitions())
+        Definitions.merge(segmentation, build_scoring_definitions(), build_live_definitions())
     )
     return Definitions.merge(warehouse, machine_learning)
 

@@ -222,7 +222,7 @@ class Broker:
 
     @property
     def is_closed(self) -> bool:
-        return self.connection.is_closed
+        return self.connection.is_closed or self.channel.is_closed
 
     async def close(self) -> None:
         if not self.connection.is_closed:

@@ -144,7 +144,16 @@ class Collector:
     async def publish(self, valid: list[tuple[str, bytes]], refused: list[bytes]) -> None:
         broker = await self.connected()
         started = time.perf_counter()
-        await asyncio.gather(broker.publish_events(valid), broker.publish_quarantine(refused))
+        try:
+            await asyncio.gather(broker.publish_events(valid), broker.publish_quarantine(refused))
+        except (BrokerError, *BrokerUnavailable):
+            # A broker restarted or a channel closed: the next request connects afresh.
+            self.broker = None
+            try:
+                await broker.close()
+            except (BrokerError, *BrokerUnavailable):
+                pass
+            raise
         self.metrics.observe("cible_publish_seconds", time.perf_counter() - started)
 
     async def close(self) -> None:

@@ -17,6 +17,7 @@ command, so a reader sees either the old or the new generation, never a mix and 
     <p>:landed:<item id>        an event or refused item written to the landing folder
     <p>:outbox:<worker>         segment events written with the state, not yet published
     <p>:metrics                 hash: the workers' counters and histograms
+    <p>:latency                 list: the last 100,000 receipt-to-state latencies (seconds)
     <p>:pause, <p>:worker:<id>  the bootstrap's pause request and the workers' answers
 
 Keys of anonymous visitors (``dev``, ``vis``, ``vstate``) expire `anonymous_ttl_days` after

@@ -151,6 +151,13 @@ class Worker:
             outcome = self.engine.apply(events, outbox=self.worker_id)
             for latency in outcome.latencies:
                 self.metrics.observe("cible_event_to_state_seconds", latency)
+            if outcome.latencies:
+                # Exact samples for `cible live demo` and the benchmark (the last 100,000).
+                key = f"{self.config.store.key_prefix}:latency"
+                with self.store.client.pipeline(transaction=False) as pipe:
+                    pipe.rpush(key, *[f"{v:.6f}" for v in outcome.latencies])
+                    pipe.ltrim(key, -100_000, -1)
+                    pipe.execute()
             self.metrics.inc("cible_events_processed_total", outcome.applied)
             self.metrics.inc("cible_events_duplicate_total", outcome.duplicates)
             for reason, count in outcome.skipped.items():

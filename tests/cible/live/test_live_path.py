@@ -14,7 +14,6 @@ import numpy as np
 import pandas as pd
 import pytest
 from live_support import (
-    build_published,
     environment,
     post_events,
     states,
@@ -30,15 +29,10 @@ from cible.live.keys import add_key
 from cible.live.services import live_environment, live_process
 from cible.live.store import Store
 
-pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("live_path"), pytest.mark.timeout(1500)]
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("live_published"), pytest.mark.timeout(1500)]
 
-HELD_FROM = datetime(2026, 10, 18)
+HELD_FROM = datetime(2026, 10, 18)  # conftest.HELD_FROM
 BATCH_B = datetime(2026, 11, 1)
-
-
-@pytest.fixture(scope="module")
-def published(tmp_path_factory):
-    return build_published(tmp_path_factory.mktemp("published"), hold_out_from=HELD_FROM)
 
 
 @pytest.fixture(scope="module")
