@@ -339,6 +339,6 @@ def live_process(
         command += ["--port", str(port)]
     log_dir = Path(log_dir)
     log_dir.mkdir(parents=True, exist_ok=True)
-    suffix = "-".join(a.strip("-") for a in args if a)[:40]
+    suffix = "-".join(a.strip("-").replace("/", "of") for a in args if a)[:40]
     name = f"{component}-{suffix}" if suffix else component
     return LiveProcess(name, command, env, log_dir / f"{name}.log", port)
