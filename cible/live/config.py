@@ -42,7 +42,7 @@ class BrokerConfig(_Section):
 
 
 class WorkerConfig(_Section):
-    max_batch_events: int = Field(200, ge=1)
+    max_batch_events: int = Field(500, ge=1)
     landing_flush_events: int = Field(2000, ge=1)
     landing_flush_seconds: float = Field(1.0, gt=0)
     dedup_days: float = Field(7, gt=0)

@@ -84,11 +84,9 @@ def load_models(published: dict, warehouse: Path | None = None) -> LiveModels:
 def frame(rows: list[dict], dtypes: dict[str, str]) -> pd.DataFrame:
     """Feature rows (decoded from JSON) with the column types batch read them with (nullable
     integers, booleans, text), so the pipelines see what they were fitted on."""
-    table = pd.DataFrame(rows)
-    known = {column: kind for column, kind in dtypes.items() if column in table.columns}
-    for column, kind in known.items():
-        if kind.startswith("datetime64"):
-            table[column] = pd.to_datetime(table[column])
-        else:
-            table[column] = table[column].astype(kind)
-    return table
+    table = pd.DataFrame.from_records(rows)
+    known = {c: k for c, k in dtypes.items() if c in table.columns}
+    times = [c for c, k in known.items() if k.startswith("datetime64")]
+    for column in times:
+        table[column] = pd.to_datetime(table[column])
+    return table.astype({c: k for c, k in known.items() if c not in times})

@@ -285,12 +285,14 @@ class Engine:
                     kept.append(session)
             sessions[visitor] = kept
         # Each consenting customer's devices and visitor keys, and everything they hold.
+        changed_customers: set[str] = set()
         for device, record in devices.items():
             for customer in record["customers"]:
                 if customer in allowed and device not in customers[customer].setdefault(
                     "devices", []
                 ):
                     customers[customer]["devices"].append(device)
+                    changed_customers.add(customer)
         read(key("dev", d) for c in allowed for d in customers[c].get("devices", []))
         read(
             key("vis", v)
@@ -386,7 +388,8 @@ class Engine:
         }
         outcome.applied = len(batch)
         outcome.latencies = [(moment - received).total_seconds() for _, received, _ in batch]
-        touched_customers = {c: customers[c] for c in allowed}
+        # Rewritten only when a device was linked (the batch row in it is several KB).
+        touched_customers = {c: customers[c] for c in changed_customers}
         touched_devices = {d: devices[d] for d in touched}
         return self._commit(
             pipe,

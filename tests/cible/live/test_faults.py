@@ -166,12 +166,14 @@ def test_kill_9_five_times_and_a_broker_restart_lose_and_double_nothing(
     config_path, key, env, store, landing = start_live(
         published, rabbit, redis_server, tmp_path, "faults"
     )
-    collector = live_process("collector", env, tmp_path).start()
-    worker = live_process("worker", env, tmp_path, "--id", "w0").start()
+    collector = live_process("collector", env, tmp_path)
+    worker = live_process("worker", env, tmp_path, "--id", "w0")
     rng = random.Random(5)
     posted = threading.Thread(target=post_events, args=(collector.url, key, events, 100))
     kills = 0
     try:
+        collector.start()
+        worker.start()
         posted.start()
         for round_ in range(KILLS):
             time.sleep(rng.uniform(1.0, 3.0))
@@ -202,18 +204,19 @@ def test_two_workers_end_in_the_same_state_as_one(
     config_path, key, env, store, landing = start_live(
         published, rabbit, redis_server, tmp_path, "two"
     )
-    collector = live_process("collector", env, tmp_path).start()
+    collector = live_process("collector", env, tmp_path)
     workers = [
-        live_process("worker", env, tmp_path, "--id", f"w{i}", "--queues", f"{i}/2").start()
+        live_process("worker", env, tmp_path, "--id", f"w{i}", "--queues", f"{i}/2")
         for i in range(2)
     ]
     try:
+        for process in (collector, *workers):
+            process.start()
         post_events(collector.url, key, events, 100)
         wait_until_landed(store, [e["event_id"] for e in events], timeout=600)
     finally:
-        for worker in workers:
-            worker.stop()
-        collector.stop()
+        for process in (*workers, collector):
+            process.stop()
     lines = landed_lines(landing)
     assert len(lines) == len(set(lines)) == len({e["event_id"] for e in events})
     reference = reference_states(published, snapshot, events, config_path, redis_server.url)
