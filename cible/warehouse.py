@@ -1,4 +1,4 @@
-"""One way in to the DuckDB warehouse for Python steps (loader aside): serialised and patient.
+"""One way in to the DuckDB warehouse for Python steps (the loader too): serialised and patient.
 
 DuckDB lets one process at a time open a database file for writing, and no other process may
 open it at all meanwhile. Python steps that may run side by side (segmentation and scoring
@@ -21,10 +21,50 @@ from cible import settings
 
 WAIT_SECONDS = 600.0
 
+# DuckDB names a database after its file: a warehouse file named like a schema of the
+# warehouse (`raw.duckdb`) makes every `raw.<table>` ambiguous between database and schema.
+SCHEMA_NAMES = (
+    settings.RAW_SCHEMA,
+    "staging",
+    "intermediate",
+    "marts",
+    "quality",
+    "reference",
+    "ml",
+    "main",
+)
+DUCKDB_RESERVED_NAMES = ("memory", "system", "temp")
+
+
+class WarehouseNameError(ValueError):
+    """A warehouse file named like a schema or a DuckDB catalog; the message says what to do."""
+
+
+def check_name(warehouse: Path) -> None:
+    """Refuse a warehouse file whose name DuckDB would confuse with a schema or a catalog."""
+    name = warehouse.stem.lower()
+    if name in SCHEMA_NAMES or name in DUCKDB_RESERVED_NAMES:
+        raise WarehouseNameError(
+            f"the warehouse file {display(warehouse)} cannot be named '{warehouse.stem}': DuckDB "
+            f"names the database after its file, and '{warehouse.stem}' is also the name of a "
+            "schema or database it would clash with; choose another name, e.g. cible.duckdb"
+        )
+
+
+def display(path: Path) -> str:
+    """A path as a user would type it: relative to the current folder when under it."""
+    try:
+        return Path(path).resolve().relative_to(Path.cwd()).as_posix()
+    except ValueError:
+        return Path(path).as_posix()
+
 
 @contextmanager
 def connect(
-    warehouse: Path | None = None, read_only: bool = False, wait_seconds: float = WAIT_SECONDS
+    warehouse: Path | None = None,
+    read_only: bool = False,
+    wait_seconds: float = WAIT_SECONDS,
+    memory_limit: str | None = None,
 ) -> Iterator[duckdb.DuckDBPyConnection]:
     """A connection to the warehouse, held under an exclusive lock until the block ends.
 
@@ -33,8 +73,15 @@ def connect(
         read_only: open read-only (the lock is taken all the same: DuckDB refuses a reader
             while another process writes).
         wait_seconds: how long to wait for another process (a dbt build) to release the file.
+        memory_limit: DuckDB's ``memory_limit`` (``"3GB"``); beyond it DuckDB spills to its
+            default temporary folder, ``<warehouse>.tmp`` beside the file.
+
+    Raises:
+        WarehouseNameError: the file is named like a schema (``raw.duckdb``), before anything
+            is created.
     """
     path = Path(warehouse) if warehouse is not None else settings.warehouse_path()
+    check_name(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     deadline = time.monotonic() + wait_seconds
     with open(path.with_name(path.name + ".lock"), "w") as lock:
@@ -49,6 +96,9 @@ def connect(
                 time.sleep(1.0)
         try:
             con.execute("set TimeZone = 'UTC'")
+            if memory_limit is not None:
+                quoted = memory_limit.replace("'", "''")
+                con.execute(f"set memory_limit = '{quoted}'")
             yield con
         finally:
             con.close()
