@@ -135,7 +135,7 @@ def phase_setup(folder: Path, customers: int) -> dict:
 
 
 def phase_train(folder: Path, customers: int) -> dict:
-    from cible.ml.scoring.config import parse_config
+    from cible.ml.scoring.config import parse_scoring_config
     from cible.ml.scoring.features import select_features
     from cible.ml.scoring.models import train_classifier
     from cible.ml.scoring.registry import ModelRegistry
@@ -144,7 +144,7 @@ def phase_train(folder: Path, customers: int) -> dict:
     from cible import warehouse
 
     db = folder / "warehouse.duckdb"
-    config = parse_config(BENCH_CONFIG)
+    config = parse_scoring_config(BENCH_CONFIG)
     registry = ModelRegistry(folder / "models", db)
     start = time.perf_counter()
     features = warehouse.read_table("marts.fct_customer_features", db).set_index("customer_id")
@@ -183,13 +183,15 @@ def phase_train(folder: Path, customers: int) -> dict:
 
 
 def phase_score(folder: Path, customers: int) -> dict:
-    from cible.ml.scoring.config import parse_config
+    from cible.ml.scoring.config import parse_scoring_config
     from cible.ml.scoring.registry import ModelRegistry
     from cible.ml.scoring.scoring import score_customers
 
     db = folder / "warehouse.duckdb"
     start = time.perf_counter()
-    outcome = score_customers(parse_config(BENCH_CONFIG), ModelRegistry(folder / "models", db), db)
+    outcome = score_customers(
+        parse_scoring_config(BENCH_CONFIG), ModelRegistry(folder / "models", db), db
+    )
     return {"seconds": round(time.perf_counter() - start, 1), "customers": outcome.customers}
 
 

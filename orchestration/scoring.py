@@ -47,7 +47,7 @@ DRIFT_CHECKS = {
 }
 
 
-class ScoringConfig(Config):
+class ScoringRunConfig(Config):
     """Run knobs of the scoring steps."""
 
     config_path: str | None = Field(
@@ -57,10 +57,10 @@ class ScoringConfig(Config):
     )
 
 
-def _config(config: ScoringConfig):
-    from cible.ml.scoring.config import load_config
+def _config(config: ScoringRunConfig):
+    from cible.ml.scoring.config import load_scoring_config
 
-    return load_config(config.config_path or settings.scoring_config_path())
+    return load_scoring_config(config.config_path or settings.scoring_config_path())
 
 
 def _registry():
@@ -82,7 +82,7 @@ score_models = published_ml_models(SOURCE_NAME, "score_models")
 
 def build_scoring_definitions() -> Definitions:
     """Training, scoring, online updates, their gates and the score marts, ready to merge."""
-    from cible.ml.scoring.config import load_config
+    from cible.ml.scoring.config import load_scoring_config
 
     table_keys: dict[str, AssetKey] = {
         key.path[-1]: key
@@ -92,7 +92,7 @@ def build_scoring_definitions() -> Definitions:
     orders_key = get_asset_key_for_model([warehouse_models], "fct_orders")
     campaigns_key = get_asset_key_for_model([warehouse_models], "int_campaign_events_attributed")
     registry_key, scores_key = table_keys["model_registry"], table_keys["customer_scores"]
-    declared_targets = list(load_config(settings.scoring_config_path()).targets)
+    declared_targets = list(load_scoring_config(settings.scoring_config_path()).targets)
 
     @asset(
         group_name="ml",
@@ -101,7 +101,7 @@ def build_scoring_definitions() -> Definitions:
         tags=WEEKLY,
     )
     def training_features(
-        context: AssetExecutionContext, config: ScoringConfig, dbt: DbtCliResource
+        context: AssetExecutionContext, config: ScoringRunConfig, dbt: DbtCliResource
     ) -> MaterializeResult:
         """Feature snapshots as of each training cutoff, built by dbt into their own schemas."""
         from cible.ml.scoring.labels import TrainingDataError
@@ -150,7 +150,7 @@ def build_scoring_definitions() -> Definitions:
             for target in declared_targets
         ],
     )
-    def scoring_models(context: AssetExecutionContext, config: ScoringConfig):
+    def scoring_models(context: AssetExecutionContext, config: ScoringRunConfig):
         """Train every target, register each version and promote those whose gates pass."""
         from cible.ml.scoring.labels import TrainingDataError
         from cible.ml.scoring.plots import markdown_image, performance_png
@@ -227,7 +227,7 @@ def build_scoring_definitions() -> Definitions:
             for name, description in DRIFT_CHECKS.values()
         ],
     )
-    def customer_scores(context: AssetExecutionContext, config: ScoringConfig):
+    def customer_scores(context: AssetExecutionContext, config: ScoringRunConfig):
         """Score every customer with the promoted models and measure drift since training."""
         from cible.ml.scoring.scoring import score_customers
 
@@ -274,7 +274,9 @@ def build_scoring_definitions() -> Definitions:
             )
 
     @asset(group_name="ml", deps=[registry_key, training_features], kinds={"python"})
-    def online_models(context: AssetExecutionContext, config: ScoringConfig) -> MaterializeResult:
+    def online_models(
+        context: AssetExecutionContext, config: ScoringRunConfig
+    ) -> MaterializeResult:
         """Online models updated by partial_fit from outcomes known since their last update."""
         from cible.ml.scoring.scoring import update_online_models
 

@@ -13,7 +13,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pandas as pd
-from cible.ml.segmentation.config import DEFAULT_CONFIG_PATH, SegmentationConfig, load_config
+from cible.ml.segmentation.config import (
+    DEFAULT_CONFIG_PATH,
+    SegmentationConfig,
+    load_segmentation_config,
+)
 from cible.ml.segmentation.identity import cluster_number
 from cible.ml.segmentation.model import SegmentationModel
 from cible.ml.segmentation.runner import PreviousRun, SegmentationResult
@@ -185,9 +189,9 @@ def prepare(
     """The configuration, validated against the features table's columns (no data read).
 
     Raises:
-        ConfigError: anything to fix in the configuration or the priority-grid seeds.
+        ConfigError: anything to fix in the configuration or the columns it names.
     """
-    return load_config(config_path, columns=feature_columns(warehouse_path))
+    return load_segmentation_config(config_path, columns=feature_columns(warehouse_path))
 
 
 def read_features(config: SegmentationConfig, warehouse_path: Path | None = None) -> pd.DataFrame:
@@ -344,7 +348,7 @@ def run_and_publish(
             None decides (:func:`refit_reason`).
 
     Raises:
-        ConfigError: the configuration or the seeds need fixing (nothing was read or written).
+        ConfigError: the configuration needs fixing (nothing was read or written).
         RuntimeError: `refit` is False and no published model can be applied.
     """
     from cible.ml.segmentation.runner import new_run_id, run_segmentation

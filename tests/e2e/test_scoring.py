@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
-from cible.ml.scoring.config import load_config
+from cible.ml.scoring.config import load_scoring_config
 from cible.ml.scoring.lifetime_value import GammaGammaModel, transaction_summary
 from cible.ml.scoring.registry import ModelRegistry
 from cible.ml.scoring.training import TrainingPlan, plan_training, read_snapshot
@@ -244,7 +244,7 @@ def test_purchase_propensity_auc_is_within_003_of_the_oracle(registry, build):
 
 
 def test_calibration_error_is_under_the_configured_bound(registry, environment):
-    config = load_config(environment["config"])
+    config = load_scoring_config(environment["config"])
     for target in ("purchase_30d", "campaign_response", "churn_risk"):
         version = registry.current(target).model_version
         evaluation = registry.table(version, "evaluation")
@@ -277,7 +277,7 @@ def test_the_online_model_is_compared_with_the_batch_model(registry, build):
 def test_training_features_come_only_from_before_the_cutoff(registry, build, environment):
     """The snapshot is as of T, its dates are before T, and the labels are exactly the orders
     of [T, T + 30 days)."""
-    config = load_config(environment["config"])
+    config = load_scoring_config(environment["config"])
     plan = next(
         p for p in plan_training(config, build.warehouse) if p.target.name == "purchase_30d"
     )
@@ -319,7 +319,7 @@ def test_the_training_snapshot_is_the_same_without_the_data_after_the_cutoff(
     later events exist (it "ends" after T) and counted when they do not. One customer in
     20,000 on this demo; the session features are allowed to differ for at most a few.
     """
-    config = load_config(environment["config"]).subset(["purchase_30d"])
+    config = load_scoring_config(environment["config"]).subset(["purchase_30d"])
     plan = next(iter(plan_training(config, build.warehouse)))
     with_future = read_snapshot(plan, build.warehouse)
     warehouse = tmp_path / "truncated.duckdb"
@@ -515,10 +515,10 @@ def test_a_model_failing_its_gate_is_not_promoted_and_blocks_the_marts(
 
 
 def test_a_horizon_longer_than_the_history_is_refused_before_training(build):
-    from cible.ml.scoring.config import parse_config
+    from cible.ml.scoring.config import parse_scoring_config
     from cible.ml.scoring.labels import TrainingDataError
 
-    config = parse_config(
+    config = parse_scoring_config(
         {
             **E2E_CONFIG,
             "targets": {"far": {"kind": "purchase", "horizon_days": 900}},

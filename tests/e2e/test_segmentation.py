@@ -19,7 +19,7 @@ import pandas as pd
 import pytest
 import yaml
 from cible.ml.segmentation import store
-from cible.ml.segmentation.config import DEFAULT_CONFIG_PATH, load_config
+from cible.ml.segmentation.config import DEFAULT_CONFIG_PATH, load_segmentation_config
 from cible.orchestration.definitions import build_definitions
 from cible.orchestration.segmentation import build_segmentation_definitions, segment_models
 from dagster import DagsterInstance, materialize
@@ -134,7 +134,7 @@ def test_kmeans_recovers_the_planted_personas_among_clustered_buyers(first_run, 
 
 
 def test_quality_figures_equal_scikit_learns_on_the_same_data(first_run, environment):
-    config = load_config()
+    config = load_segmentation_config()
     features = store.read_features(config, environment["warehouse"])
     assignments = first_run.tables["segment_assignments"]
     clustered = features[

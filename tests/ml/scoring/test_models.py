@@ -22,11 +22,11 @@ from sklearn.metrics import roc_auc_score
 
 @pytest.fixture(scope="module")
 def trained():
-    from cible.ml.scoring.config import parse_config
+    from cible.ml.scoring.config import parse_scoring_config
     from scoring_data import LIGHT_CONFIG
 
     frame, labels = make_features()
-    config = parse_config(LIGHT_CONFIG)
+    config = parse_scoring_config(LIGHT_CONFIG)
     spec = select_features(frame.reset_index(), None, [])
     return train_classifier(frame, labels, spec, config), frame, labels, spec
 
@@ -88,10 +88,10 @@ def test_a_deliberately_bad_model_fails_its_gates():
     # Labels unrelated to the features: the model can do no better than chance.
     frame, _ = make_features(seed=2)
     noise = pd.Series(np.random.default_rng(3).integers(0, 2, len(frame)), index=frame.index)
-    from cible.ml.scoring.config import parse_config
+    from cible.ml.scoring.config import parse_scoring_config
     from scoring_data import LIGHT_CONFIG
 
-    config = parse_config(LIGHT_CONFIG)
+    config = parse_scoring_config(LIGHT_CONFIG)
     spec = select_features(frame.reset_index(), None, [])
     bad = train_classifier(frame, noise, spec, config)
     failures = gate_failures(bad.metrics, GateConfig(min_auc=0.65, max_calibration_error=0.05))

@@ -7,8 +7,9 @@ import duckdb
 import pytest
 import segmentation_data
 import yaml
+from cible.ml.config import ConfigError
 from cible.ml.segmentation import store
-from cible.ml.segmentation.config import DEFAULT_CONFIG_PATH, ConfigError
+from cible.ml.segmentation.config import DEFAULT_CONFIG_PATH
 
 from cible import warehouse
 
