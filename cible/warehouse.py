@@ -18,6 +18,7 @@ import duckdb
 import pandas as pd
 
 from cible import settings
+from cible.contract import TableSpec
 
 WAIT_SECONDS = 600.0
 
@@ -120,19 +121,53 @@ def write_table(
     """
     if mode not in {"replace", "append"}:
         raise ValueError(f"mode must be 'replace' or 'append', not {mode!r}")
-    schema, _, name = relation.rpartition(".")
+    schema = relation.rpartition(".")[0]
     with connect(warehouse) as con:
         if schema:
             con.execute(f'create schema if not exists "{schema}"')
         con.register("_cible_frame", frame)
-        exists = con.execute(
-            "select count(*) from information_schema.tables where table_schema = ? "
-            "and table_name = ?",
-            [schema or "main", name],
-        ).fetchall()[0][0]
-        if mode == "replace" or not exists:
+        if mode == "replace" or not table_exists(con, relation):
             con.execute(f"create or replace table {relation} as select * from _cible_frame")
         else:
             con.execute(f"insert into {relation} by name select * from _cible_frame")
         con.unregister("_cible_frame")
     return len(frame)
+
+
+def table_exists(con: duckdb.DuckDBPyConnection, relation: str) -> bool:
+    """Whether ``schema.name`` is a table or view of the connection's database."""
+    schema, _, name = relation.rpartition(".")
+    return bool(
+        con.execute(
+            "select count(*) from information_schema.tables where table_schema = ? "
+            "and table_name = ?",
+            [schema or "main", name],
+        ).fetchall()[0][0]
+    )
+
+
+def create_declared_table(con: duckdb.DuckDBPyConnection, spec: TableSpec) -> None:
+    """Create a declared table (its schema too) unless it exists."""
+    columns = ", ".join(f'"{column.name}" {column.data_type}' for column in spec.columns)
+    con.execute(f'create schema if not exists "{spec.schema}"')
+    con.execute(f"create table if not exists {spec.relation} ({columns})")
+
+
+def append_declared(con: duckdb.DuckDBPyConnection, frame: pd.DataFrame, spec: TableSpec) -> int:
+    """Append a frame to a declared table, creating it on first use.
+
+    The frame is checked against the declaration (:meth:`TableSpec.conform`); DuckDB casts
+    each column to its declared type, and a column a writer may leave out is written null.
+
+    Returns:
+        The number of rows appended.
+    """
+    rows = spec.conform(frame)
+    create_declared_table(con, spec)
+    if len(rows):
+        con.register("_cible_declared_frame", rows)
+        try:
+            con.execute(f"insert into {spec.relation} by name select * from _cible_declared_frame")
+        finally:
+            con.unregister("_cible_declared_frame")
+    return len(rows)

@@ -1,10 +1,11 @@
-"""Scoring as Dagster assets: training snapshots, model training behind blocking gates,
-customer scoring behind blocking drift checks, online updates, and the dbt score marts.
+"""Scoring as Dagster assets: training snapshots, model training with a gate check per
+target, customer scoring behind blocking drift checks, online updates, and the dbt score marts.
 
 The logic is in `ml/scoring`; this module only wires it. Asset keys of the tables dbt reads
 back come from the manifest (the `scoring` source), as do those of the dbt models the steps
 read. Training and scoring are separate assets so that a daily job can score and a weekly
-one retrain.
+one retrain. Each target publishes on its own: a target whose new version fails its gates
+keeps its previous promoted version (or is not scored), and the others are scored.
 """
 
 import json
@@ -37,6 +38,8 @@ from pydantic import Field
 from cible import settings
 
 SOURCE_NAME = "scoring"
+# The dbt selector (dbt_project/selectors.yml) of the models a training snapshot rebuilds.
+SNAPSHOT_SELECTOR = "as_of"
 TRAINING_TABLES = ("model_registry", "model_metrics", "model_curves", "feature_importances")
 SCORING_TABLES = ("customer_scores", "customer_lifetime_values", "feature_drift")
 # Training runs weekly, scoring daily: the automation's jobs select assets by this tag.
@@ -63,12 +66,6 @@ def _config(config: ScoringRunConfig):
     return load_scoring_config(config.config_path or settings.scoring_config_path())
 
 
-def _registry():
-    from cible.ml.scoring.registry import ModelRegistry
-
-    return ModelRegistry(settings.models_dir())
-
-
 def _gate_check_name(target: str) -> str:
     return f"{target}_passes_gates"
 
@@ -90,7 +87,7 @@ def build_scoring_definitions() -> Definitions:
     }
     features_key = get_asset_key_for_model([warehouse_models], "fct_customer_features")
     orders_key = get_asset_key_for_model([warehouse_models], "fct_orders")
-    campaigns_key = get_asset_key_for_model([warehouse_models], "int_campaign_events_attributed")
+    campaigns_key = get_asset_key_for_model([warehouse_models], "fct_campaign_events")
     registry_key, scores_key = table_keys["model_registry"], table_keys["customer_scores"]
     declared_targets = list(load_scoring_config(settings.scoring_config_path()).targets)
 
@@ -105,17 +102,19 @@ def build_scoring_definitions() -> Definitions:
     ) -> MaterializeResult:
         """Feature snapshots as of each training cutoff, built by dbt into their own schemas."""
         from cible.ml.scoring.labels import TrainingDataError
-        from cible.ml.scoring.training import SNAPSHOT_SELECTOR, plan_training, snapshots
+        from cible.ml.scoring.store import plan, snapshots
 
         try:
-            plans = plan_training(_config(config))
+            plans = plan(_config(config))
         except TrainingDataError as error:
             raise Failure(description=str(error)) from error
         os.environ[settings.WAREHOUSE_ENV] = str(settings.warehouse_path())
         built = {}
         for relation, variables in snapshots(plans).items():
             context.log.info(f"Building {relation} with vars {variables}")
-            dbt.cli(["run", "--select", SNAPSHOT_SELECTOR, "--vars", json.dumps(variables)]).wait()
+            dbt.cli(
+                ["run", "--selector", SNAPSHOT_SELECTOR, "--vars", json.dumps(variables)]
+            ).wait()
             built[relation] = variables["as_of_date"]
         return MaterializeResult(
             metadata={
@@ -140,12 +139,14 @@ def build_scoring_definitions() -> Definitions:
             for table in TRAINING_TABLES
         ],
         check_specs=[
+            # Not blocking: a rejected version is never promoted, so scoring goes on with each
+            # target's promoted version, and one target's failure does not hold the others.
             AssetCheckSpec(
                 _gate_check_name(target),
                 asset=registry_key,
-                blocking=True,
-                description=f"The new {target} model passes the AUC and calibration gates "
-                "(else it is not promoted and scores are not published).",
+                blocking=False,
+                description=f"The new {target} model passes its gates (else it is not "
+                f"promoted: {target} keeps its previous version, or is not scored).",
             )
             for target in declared_targets
         ],
@@ -154,11 +155,11 @@ def build_scoring_definitions() -> Definitions:
         """Train every target, register each version and promote those whose gates pass."""
         from cible.ml.scoring.labels import TrainingDataError
         from cible.ml.scoring.plots import markdown_image, performance_png
-        from cible.ml.scoring.training import train_all
+        from cible.ml.scoring.store import train_and_publish
 
         scoring_config = _config(config)
         try:
-            outcomes = train_all(scoring_config, _registry())
+            outcomes = train_and_publish(scoring_config, settings.models_dir())
         except TrainingDataError as error:
             raise Failure(description=str(error)) from error
         by_target = {outcome.target: outcome for outcome in outcomes}
@@ -229,10 +230,10 @@ def build_scoring_definitions() -> Definitions:
     )
     def customer_scores(context: AssetExecutionContext, config: ScoringRunConfig):
         """Score every customer with the promoted models and measure drift since training."""
-        from cible.ml.scoring.scoring import score_customers
+        from cible.ml.scoring.store import score_and_publish
 
         scoring_config = _config(config)
-        outcome = score_customers(scoring_config, _registry())
+        outcome = score_and_publish(scoring_config, settings.models_dir())
         context.log.info(
             f"Scoring run {outcome.scoring_run_id}: {outcome.customers} customers, "
             f"versions {outcome.versions}, skipped {outcome.skipped}"
@@ -278,9 +279,9 @@ def build_scoring_definitions() -> Definitions:
         context: AssetExecutionContext, config: ScoringRunConfig
     ) -> MaterializeResult:
         """Online models updated by partial_fit from outcomes known since their last update."""
-        from cible.ml.scoring.scoring import update_online_models
+        from cible.ml.scoring.store import update_online_models
 
-        results = update_online_models(_config(config), _registry())
+        results = update_online_models(_config(config), settings.models_dir())
         context.log.info(results.to_string())
         return MaterializeResult(
             metadata={

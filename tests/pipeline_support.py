@@ -42,6 +42,15 @@ class Build:
     def truth_table(self, name: str) -> pd.DataFrame:
         return pd.read_parquet(self.truth / f"{name}.parquet")
 
+    def staged_columns(self, source_name: str, table_name: str) -> list[tuple[str, str]]:
+        """(name, lowercase type) of the staging view of a source table, in order."""
+        columns = self.query(
+            "select column_name, lower(data_type) as data_type from information_schema.columns "
+            f"where table_schema = 'staging' and table_name = 'stg_{source_name}__{table_name}' "
+            "order by ordinal_position"
+        )
+        return list(columns.itertuples(index=False, name=None))
+
 
 def dbt_command(
     args: list[str], warehouse: Path, extra_env: dict[str, str] | None = None, check: bool = True

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import shutil
+from dataclasses import replace
 from pathlib import Path
 
 import duckdb
@@ -31,6 +32,7 @@ from sklearn.metrics import (
     silhouette_score,
 )
 
+from cible import warehouse
 from cible.settings import SEEDS_DIR
 
 DROPPED_SHARE = 0.03
@@ -135,7 +137,8 @@ def test_kmeans_recovers_the_planted_personas_among_clustered_buyers(first_run, 
 
 def test_quality_figures_equal_scikit_learns_on_the_same_data(first_run, environment):
     config = load_segmentation_config()
-    features = store.read_features(config, environment["warehouse"])
+    with warehouse.connect(environment["warehouse"], read_only=True) as con:
+        features = store.read_features(con, config)
     assignments = first_run.tables["segment_assignments"]
     clustered = features[
         features["customer_id"].isin(
@@ -202,6 +205,13 @@ def test_history_and_migrations_cover_both_runs(second_run, environment):
     assert by_movement["stayed"] / customers_after >= 0.95
     shares = migrations.groupby(migrations["from_segment_id"].fillna("-"))["share_of_from_segment"]
     assert np.allclose(shares.sum(), 1.0)
+
+
+def test_the_segment_tables_are_staged_back_as_declared(second_run, demo_build, environment):
+    """The staging views over the written tables have the `segmentation` source's types."""
+    built = replace(demo_build, warehouse=environment["warehouse"])
+    for name, spec in store.declared_tables().items():
+        assert built.staged_columns("segmentation", name) == list(spec.data_types.items()), name
 
 
 def test_every_segment_has_a_profile_a_name_and_a_description(second_run, environment):
