@@ -40,36 +40,22 @@ class Problems(ValueError):
 
 class Section(BaseModel):
     """A mapping of settings: unknown keys refused, immutable, and an empty section (``key:``
-    with nothing under it) takes every default."""
+    with nothing under it) takes every default. Rules across its fields
+    (`cross_field_problems`) read the raw mapping, so that they are reported with the other
+    problems even when one of the fields is invalid."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    @model_validator(mode="before")
     @classmethod
-    def _empty_is_defaults(cls, data: Any) -> Any:
-        return {} if data is None else data
-
-
-class ConfigFile(Section):
-    """A whole configuration file. Rules across its sections (`cross_section_problems`) read
-    the raw mapping, so that they are reported with the other problems even when a section
-    is invalid."""
-
-    _source: str = PrivateAttr(default="<memory>")
-
-    @property
-    def source(self) -> str:
-        """Where the configuration was read from."""
-        return self._source
-
-    @classmethod
-    def cross_section_problems(cls, data: Any) -> list[tuple[str, str]]:
+    def cross_field_problems(cls, data: Any) -> list[tuple[str, str]]:
+        """`(key, message)` pairs of the rules across fields, from the raw mapping."""
         return []
 
     @model_validator(mode="wrap")
     @classmethod
-    def _with_cross_section_rules(cls, data: Any, handler):
-        problems = cls.cross_section_problems(data)
+    def _with_cross_field_rules(cls, data: Any, handler):
+        data = {} if data is None else data
+        problems = cls.cross_field_problems(data)
         try:
             config = handler(data)
         except ValidationError as error:
@@ -79,6 +65,17 @@ class ConfigFile(Section):
         if problems:
             raise Problems(problems)
         return config
+
+
+class ConfigFile(Section):
+    """A whole configuration file, which knows where it was read from."""
+
+    _source: str = PrivateAttr(default="<memory>")
+
+    @property
+    def source(self) -> str:
+        """Where the configuration was read from."""
+        return self._source
 
 
 F = TypeVar("F", bound=ConfigFile)

@@ -201,7 +201,7 @@ class ScoringConfig(ConfigFile):
         }
 
     @classmethod
-    def cross_section_problems(cls, data: Any) -> list[tuple[str, str]]:
+    def cross_field_problems(cls, data: Any) -> list[tuple[str, str]]:
         """Families in training.models; at most one lifetime-value target; online models
         for classification targets."""
         targets = at(data, "targets")

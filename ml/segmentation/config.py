@@ -186,15 +186,20 @@ class AlgorithmConfig(Section):
     dbscan: DbscanConfig = Field(default_factory=DbscanConfig)
     hdbscan: HdbscanConfig = Field(default_factory=HdbscanConfig)
 
-    @model_validator(mode="after")
-    def _k_range_not_empty(self) -> AlgorithmConfig:
-        if self.k_min > self.k_max:
+    @classmethod
+    def cross_field_problems(cls, data: Any) -> list[tuple[str, str]]:
+        """An empty k range, reported even when another algorithm setting is invalid."""
+        if not isinstance(data, Mapping):
+            return []
+        k_min = at(data, "k_min") if "k_min" in data else cls.model_fields["k_min"].default
+        k_max = at(data, "k_max") if "k_max" in data else cls.model_fields["k_max"].default
+        if type(k_min) is int and type(k_max) is int and k_min > k_max:
             message = (
-                f"the k range is empty: k_min ({self.k_min}) is above k_max ({self.k_max}); "
+                f"the k range is empty: k_min ({k_min}) is above k_max ({k_max}); "
                 "set k_min <= k_max (equal values fix k)"
             )
-            raise Problems([("k_min", message)])
-        return self
+            return [("k_min", message)]
+        return []
 
     # The names the clustering code reads, one level up from the YAML's sub-sections.
     @property
@@ -329,7 +334,7 @@ class SegmentationConfig(ConfigFile):
         return self.rule_segments
 
     @classmethod
-    def cross_section_problems(cls, data: Any) -> list[tuple[str, str]]:
+    def cross_field_problems(cls, data: Any) -> list[tuple[str, str]]:
         """Unique segment ids and group names; derived flags that are not feature columns;
         strategic-fit rules on profile features."""
         problems = []

@@ -248,3 +248,12 @@ def test_the_config_file_documents_every_setting():
     top = [i for i, line in enumerate(lines) if line and line[0].isalpha() and line.endswith(":")]
     for index in top:
         assert lines[index - 1].startswith("#"), f"undocumented section: {lines[index]}"
+
+
+def test_a_rule_across_fields_is_reported_beside_an_invalid_field_of_its_section(raw):
+    raw["algorithm"]["name"] = "kmedoids"
+    raw["algorithm"]["k_min"] = 12
+    problems = problems_of(raw)
+    assert problems[0].startswith("algorithm.name: unknown value 'kmedoids'")
+    assert problems[1].startswith("algorithm.k_min: the k range is empty: k_min (12) is above")
+    assert len(problems) == 2
