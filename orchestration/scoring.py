@@ -8,16 +8,18 @@ one retrain.
 """
 
 import json
-import os
 
 import pandas as pd
-from cible.orchestration.dbt import published_ml_models, warehouse_models
+from cible.orchestration.dbt import dbt_assets_for, published_ml_models, run_dbt
+from cible.orchestration.partitions import event_backfill_policy
+from cible.orchestration.resources import WarehouseResource
 from dagster import (
     AssetCheckResult,
     AssetCheckSeverity,
     AssetCheckSpec,
     AssetExecutionContext,
     AssetKey,
+    AssetsDefinition,
     AssetSpec,
     Config,
     Definitions,
@@ -29,6 +31,7 @@ from dagster import (
 )
 from dagster_dbt import (
     DbtCliResource,
+    DbtProject,
     get_asset_key_for_model,
     get_asset_keys_by_output_name_for_source,
 )
@@ -63,10 +66,10 @@ def _config(config: ScoringConfig):
     return load_config(config.config_path or settings.scoring_config_path())
 
 
-def _registry():
+def _registry(warehouse: WarehouseResource):
     from cible.ml.scoring.registry import ModelRegistry
 
-    return ModelRegistry(settings.models_dir())
+    return ModelRegistry(settings.models_dir(), warehouse.file)
 
 
 def _gate_check_name(target: str) -> str:
@@ -77,16 +80,21 @@ def _round(values: dict) -> dict:
     return {key: round(float(value), 4) for key, value in values.items()}
 
 
-score_models = published_ml_models(SOURCE_NAME, "score_models")
+def score_models(project: DbtProject) -> AssetsDefinition:
+    """The dbt score marts, built from what the scoring steps write."""
+    return published_ml_models(project, SOURCE_NAME, "score_models")
 
 
-def build_scoring_definitions() -> Definitions:
+def build_scoring_definitions(project: DbtProject) -> Definitions:
     """Training, scoring, online updates, their gates and the score marts, ready to merge."""
     from cible.ml.scoring.config import load_config
 
+    warehouse_models = dbt_assets_for(project).warehouse_models
     table_keys: dict[str, AssetKey] = {
         key.path[-1]: key
-        for key in get_asset_keys_by_output_name_for_source([score_models], SOURCE_NAME).values()
+        for key in get_asset_keys_by_output_name_for_source(
+            [score_models(project)], SOURCE_NAME
+        ).values()
     }
     features_key = get_asset_key_for_model([warehouse_models], "fct_customer_features")
     orders_key = get_asset_key_for_model([warehouse_models], "fct_orders")
@@ -99,23 +107,27 @@ def build_scoring_definitions() -> Definitions:
         deps=[features_key, orders_key, campaigns_key],
         kinds={"dbt", "duckdb"},
         tags=WEEKLY,
+        backfill_policy=event_backfill_policy,
     )
     def training_features(
-        context: AssetExecutionContext, config: ScoringConfig, dbt: DbtCliResource
+        context: AssetExecutionContext,
+        config: ScoringConfig,
+        dbt: DbtCliResource,
+        warehouse: WarehouseResource,
     ) -> MaterializeResult:
         """Feature snapshots as of each training cutoff, built by dbt into their own schemas."""
         from cible.ml.scoring.labels import TrainingDataError
         from cible.ml.scoring.training import SNAPSHOT_SELECTOR, plan_training, snapshots
 
         try:
-            plans = plan_training(_config(config))
+            plans = plan_training(_config(config), warehouse.file)
         except TrainingDataError as error:
             raise Failure(description=str(error)) from error
-        os.environ[settings.WAREHOUSE_ENV] = str(settings.warehouse_path())
         built = {}
         for relation, variables in snapshots(plans).items():
             context.log.info(f"Building {relation} with vars {variables}")
-            dbt.cli(["run", "--select", SNAPSHOT_SELECTOR, "--vars", json.dumps(variables)]).wait()
+            args = ["run", "--select", SNAPSHOT_SELECTOR, "--vars", json.dumps(variables)]
+            run_dbt(dbt, warehouse, args).wait()
             built[relation] = variables["as_of_date"]
         return MaterializeResult(
             metadata={
@@ -149,8 +161,11 @@ def build_scoring_definitions() -> Definitions:
             )
             for target in declared_targets
         ],
+        backfill_policy=event_backfill_policy,
     )
-    def scoring_models(context: AssetExecutionContext, config: ScoringConfig):
+    def scoring_models(
+        context: AssetExecutionContext, config: ScoringConfig, warehouse: WarehouseResource
+    ):
         """Train every target, register each version and promote those whose gates pass."""
         from cible.ml.scoring.labels import TrainingDataError
         from cible.ml.scoring.plots import markdown_image, performance_png
@@ -158,7 +173,7 @@ def build_scoring_definitions() -> Definitions:
 
         scoring_config = _config(config)
         try:
-            outcomes = train_all(scoring_config, _registry())
+            outcomes = train_all(scoring_config, _registry(warehouse), warehouse.file)
         except TrainingDataError as error:
             raise Failure(description=str(error)) from error
         by_target = {outcome.target: outcome for outcome in outcomes}
@@ -226,13 +241,16 @@ def build_scoring_definitions() -> Definitions:
             AssetCheckSpec(name, asset=scores_key, blocking=True, description=description)
             for name, description in DRIFT_CHECKS.values()
         ],
+        backfill_policy=event_backfill_policy,
     )
-    def customer_scores(context: AssetExecutionContext, config: ScoringConfig):
+    def customer_scores(
+        context: AssetExecutionContext, config: ScoringConfig, warehouse: WarehouseResource
+    ):
         """Score every customer with the promoted models and measure drift since training."""
         from cible.ml.scoring.scoring import score_customers
 
         scoring_config = _config(config)
-        outcome = score_customers(scoring_config, _registry())
+        outcome = score_customers(scoring_config, _registry(warehouse), warehouse.file)
         context.log.info(
             f"Scoring run {outcome.scoring_run_id}: {outcome.customers} customers, "
             f"versions {outcome.versions}, skipped {outcome.skipped}"
@@ -273,12 +291,19 @@ def build_scoring_definitions() -> Definitions:
                 },
             )
 
-    @asset(group_name="ml", deps=[registry_key, training_features], kinds={"python"})
-    def online_models(context: AssetExecutionContext, config: ScoringConfig) -> MaterializeResult:
+    @asset(
+        group_name="ml",
+        deps=[registry_key, training_features],
+        kinds={"python"},
+        backfill_policy=event_backfill_policy,
+    )
+    def online_models(
+        context: AssetExecutionContext, config: ScoringConfig, warehouse: WarehouseResource
+    ) -> MaterializeResult:
         """Online models updated by partial_fit from outcomes known since their last update."""
         from cible.ml.scoring.scoring import update_online_models
 
-        results = update_online_models(_config(config), _registry())
+        results = update_online_models(_config(config), _registry(warehouse), warehouse.file)
         context.log.info(results.to_string())
         return MaterializeResult(
             metadata={
@@ -290,5 +315,11 @@ def build_scoring_definitions() -> Definitions:
         )
 
     return Definitions(
-        assets=[training_features, scoring_models, customer_scores, online_models, score_models]
+        assets=[
+            training_features,
+            scoring_models,
+            customer_scores,
+            online_models,
+            score_models(project),
+        ]
     )

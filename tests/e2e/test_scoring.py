@@ -544,14 +544,17 @@ def test_plan_snapshot_vars_are_the_dbt_vars_of_the_cutoff():
 def test_the_scoring_graph_is_wired_to_the_dbt_sources_and_models(definitions):
     """Tables dbt reads back are keyed as its `scoring` source; training reads the feature
     mart; gates and drift checks are blocking; training is weekly, scoring is not."""
-    from cible.orchestration.dbt import warehouse_models
+    from cible.orchestration.dbt import cible_dbt_project, dbt_assets_for
     from cible.orchestration.scoring import score_models
     from dagster_dbt import get_asset_key_for_model
 
     graph = definitions.resolve_asset_graph()
-    features = get_asset_key_for_model([warehouse_models], "fct_customer_features")
-    scores_mart = get_asset_key_for_model([score_models], "fct_customer_scores")
-    staging = get_asset_key_for_model([score_models], "stg_scoring__customer_scores")
+    project = cible_dbt_project()
+    features = get_asset_key_for_model(
+        [dbt_assets_for(project).warehouse_models], "fct_customer_features"
+    )
+    scores_mart = get_asset_key_for_model([score_models(project)], "fct_customer_scores")
+    staging = get_asset_key_for_model([score_models(project)], "stg_scoring__customer_scores")
     registry_key = AssetKey(["ml", "scoring", "model_registry"])
     scores_key = AssetKey(["ml", "scoring", "customer_scores"])
     assert features in graph.get(AssetKey("training_features")).parent_keys
