@@ -9,16 +9,18 @@ keeps its previous promoted version (or is not scored), and the others are score
 """
 
 import json
-import os
 
 import pandas as pd
-from cible.orchestration.dbt import published_ml_models, warehouse_models
+from cible.orchestration.dbt import dbt_assets_for, published_ml_models, run_dbt
+from cible.orchestration.partitions import event_backfill_policy
+from cible.orchestration.resources import WarehouseResource
 from dagster import (
     AssetCheckResult,
     AssetCheckSeverity,
     AssetCheckSpec,
     AssetExecutionContext,
     AssetKey,
+    AssetsDefinition,
     AssetSpec,
     Config,
     Definitions,
@@ -30,6 +32,7 @@ from dagster import (
 )
 from dagster_dbt import (
     DbtCliResource,
+    DbtProject,
     get_asset_key_for_model,
     get_asset_keys_by_output_name_for_source,
 )
@@ -74,16 +77,21 @@ def _round(values: dict) -> dict:
     return {key: round(float(value), 4) for key, value in values.items()}
 
 
-score_models = published_ml_models(SOURCE_NAME, "score_models")
+def score_models(project: DbtProject) -> AssetsDefinition:
+    """The dbt score marts, built from what the scoring steps write."""
+    return published_ml_models(project, SOURCE_NAME, "score_models")
 
 
-def build_scoring_definitions() -> Definitions:
+def build_scoring_definitions(project: DbtProject) -> Definitions:
     """Training, scoring, online updates, their gates and the score marts, ready to merge."""
     from cible.ml.scoring.config import load_scoring_config
 
+    warehouse_models = dbt_assets_for(project).warehouse_models
     table_keys: dict[str, AssetKey] = {
         key.path[-1]: key
-        for key in get_asset_keys_by_output_name_for_source([score_models], SOURCE_NAME).values()
+        for key in get_asset_keys_by_output_name_for_source(
+            [score_models(project)], SOURCE_NAME
+        ).values()
     }
     features_key = get_asset_key_for_model([warehouse_models], "fct_customer_features")
     orders_key = get_asset_key_for_model([warehouse_models], "fct_orders")
@@ -96,25 +104,27 @@ def build_scoring_definitions() -> Definitions:
         deps=[features_key, orders_key, campaigns_key],
         kinds={"dbt", "duckdb"},
         tags=WEEKLY,
+        backfill_policy=event_backfill_policy,
     )
     def training_features(
-        context: AssetExecutionContext, config: ScoringRunConfig, dbt: DbtCliResource
+        context: AssetExecutionContext,
+        config: ScoringRunConfig,
+        dbt: DbtCliResource,
+        warehouse: WarehouseResource,
     ) -> MaterializeResult:
         """Feature snapshots as of each training cutoff, built by dbt into their own schemas."""
         from cible.ml.scoring.labels import TrainingDataError
         from cible.ml.scoring.store import plan, snapshots
 
         try:
-            plans = plan(_config(config))
+            plans = plan(_config(config), warehouse.file)
         except TrainingDataError as error:
             raise Failure(description=str(error)) from error
-        os.environ[settings.WAREHOUSE_ENV] = str(settings.warehouse_path())
         built = {}
         for relation, variables in snapshots(plans).items():
             context.log.info(f"Building {relation} with vars {variables}")
-            dbt.cli(
-                ["run", "--selector", SNAPSHOT_SELECTOR, "--vars", json.dumps(variables)]
-            ).wait()
+            args = ["run", "--selector", SNAPSHOT_SELECTOR, "--vars", json.dumps(variables)]
+            run_dbt(dbt, warehouse, args).wait()
             built[relation] = variables["as_of_date"]
         return MaterializeResult(
             metadata={
@@ -150,8 +160,11 @@ def build_scoring_definitions() -> Definitions:
             )
             for target in declared_targets
         ],
+        backfill_policy=event_backfill_policy,
     )
-    def scoring_models(context: AssetExecutionContext, config: ScoringRunConfig):
+    def scoring_models(
+        context: AssetExecutionContext, config: ScoringRunConfig, warehouse: WarehouseResource
+    ):
         """Train every target, register each version and promote those whose gates pass."""
         from cible.ml.scoring.labels import TrainingDataError
         from cible.ml.scoring.plots import markdown_image, performance_png
@@ -159,7 +172,7 @@ def build_scoring_definitions() -> Definitions:
 
         scoring_config = _config(config)
         try:
-            outcomes = train_and_publish(scoring_config, settings.models_dir())
+            outcomes = train_and_publish(scoring_config, settings.models_dir(), warehouse.file)
         except TrainingDataError as error:
             raise Failure(description=str(error)) from error
         by_target = {outcome.target: outcome for outcome in outcomes}
@@ -227,13 +240,16 @@ def build_scoring_definitions() -> Definitions:
             AssetCheckSpec(name, asset=scores_key, blocking=True, description=description)
             for name, description in DRIFT_CHECKS.values()
         ],
+        backfill_policy=event_backfill_policy,
     )
-    def customer_scores(context: AssetExecutionContext, config: ScoringRunConfig):
+    def customer_scores(
+        context: AssetExecutionContext, config: ScoringRunConfig, warehouse: WarehouseResource
+    ):
         """Score every customer with the promoted models and measure drift since training."""
         from cible.ml.scoring.store import score_and_publish
 
         scoring_config = _config(config)
-        outcome = score_and_publish(scoring_config, settings.models_dir())
+        outcome = score_and_publish(scoring_config, settings.models_dir(), warehouse.file)
         context.log.info(
             f"Scoring run {outcome.scoring_run_id}: {outcome.customers} customers, "
             f"versions {outcome.versions}, skipped {outcome.skipped}"
@@ -274,14 +290,19 @@ def build_scoring_definitions() -> Definitions:
                 },
             )
 
-    @asset(group_name="ml", deps=[registry_key, training_features], kinds={"python"})
+    @asset(
+        group_name="ml",
+        deps=[registry_key, training_features],
+        kinds={"python"},
+        backfill_policy=event_backfill_policy,
+    )
     def online_models(
-        context: AssetExecutionContext, config: ScoringRunConfig
+        context: AssetExecutionContext, config: ScoringRunConfig, warehouse: WarehouseResource
     ) -> MaterializeResult:
         """Online models updated by partial_fit from outcomes known since their last update."""
         from cible.ml.scoring.store import update_online_models
 
-        results = update_online_models(_config(config), settings.models_dir())
+        results = update_online_models(_config(config), settings.models_dir(), warehouse.file)
         context.log.info(results.to_string())
         return MaterializeResult(
             metadata={
@@ -293,5 +314,11 @@ def build_scoring_definitions() -> Definitions:
         )
 
     return Definitions(
-        assets=[training_features, scoring_models, customer_scores, online_models, score_models]
+        assets=[
+            training_features,
+            scoring_models,
+            customer_scores,
+            online_models,
+            score_models(project),
+        ]
     )

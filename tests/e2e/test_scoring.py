@@ -596,15 +596,17 @@ def test_the_scoring_graph_is_wired_to_the_dbt_sources_and_models(definitions):
     """Tables dbt reads back are keyed as its `scoring` source; training reads the marts
     (features, orders, campaign events); drift checks are blocking, the gates are not (each
     target publishes on its own); training is weekly, scoring is not."""
-    from cible.orchestration.dbt import warehouse_models
+    from cible.orchestration.dbt import cible_dbt_project, dbt_assets_for
     from cible.orchestration.scoring import score_models
     from dagster_dbt import get_asset_key_for_model
 
     graph = definitions.resolve_asset_graph()
+    project = cible_dbt_project()
+    warehouse_models = dbt_assets_for(project).warehouse_models
     features = get_asset_key_for_model([warehouse_models], "fct_customer_features")
     campaign_events = get_asset_key_for_model([warehouse_models], "fct_campaign_events")
-    scores_mart = get_asset_key_for_model([score_models], "fct_customer_scores")
-    staging = get_asset_key_for_model([score_models], "stg_scoring__customer_scores")
+    scores_mart = get_asset_key_for_model([score_models(project)], "fct_customer_scores")
+    staging = get_asset_key_for_model([score_models(project)], "stg_scoring__customer_scores")
     registry_key = AssetKey(["ml", "scoring", "model_registry"])
     scores_key = AssetKey(["ml", "scoring", "customer_scores"])
     training_inputs = graph.get(AssetKey("training_features")).parent_keys

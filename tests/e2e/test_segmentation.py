@@ -21,6 +21,7 @@ import pytest
 import yaml
 from cible.ml.segmentation import store
 from cible.ml.segmentation.config import DEFAULT_CONFIG_PATH, load_segmentation_config
+from cible.orchestration.dbt import cible_dbt_project
 from cible.orchestration.definitions import build_definitions
 from cible.orchestration.segmentation import build_segmentation_definitions, segment_models
 from dagster import DagsterInstance, materialize
@@ -62,7 +63,7 @@ def write_config(path: Path, **changes) -> Path:
 
 def materialize_segmentation(run_config: dict):
     """Materialize the segmentation step and the segment marts, as the code location would."""
-    segmentation = build_segmentation_definitions()
+    segmentation = build_segmentation_definitions(cible_dbt_project())
     with DagsterInstance.ephemeral() as instance:
         return materialize(
             list(segmentation.assets),
@@ -303,7 +304,8 @@ def test_each_materialization_shows_k_quality_sizes_and_a_plot(second_run):
     prefix = "![segments](data:image/png;base64,"
     assert plot.startswith(prefix)
     assert base64.b64decode(plot[len(prefix) : -1]).startswith(b"\x89PNG")
-    assert get_asset_key_for_model([segment_models], "dim_segments").to_user_string() in events
+    marts = segment_models(cible_dbt_project())
+    assert get_asset_key_for_model([marts], "dim_segments").to_user_string() in events
 
 
 def test_the_gates_block_a_deliberately_bad_model(demo_build, tmp_path, monkeypatch):
@@ -330,7 +332,7 @@ def test_the_gates_block_a_deliberately_bad_model(demo_build, tmp_path, monkeypa
     assert checks["no_segment_below_minimum_size"] is False
     materialized = {event.asset_key for event in result.get_asset_materialization_events()}
     assert any(key.path[:2] == ["ml", "segmentation"] for key in materialized)
-    marts = {get_asset_key_for_model([segment_models], name) for name in MARTS}
+    marts = {get_asset_key_for_model([segment_models(cible_dbt_project())], name) for name in MARTS}
     assert not marts & materialized, "the segment marts must not be built"
     started = {e.step_key for e in result.all_events if e.event_type_value == "STEP_START"}
     assert started == {"customer_segments"}, "dbt never ran"
