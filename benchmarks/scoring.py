@@ -135,46 +135,47 @@ def phase_setup(folder: Path, customers: int) -> dict:
 
 
 def phase_train(folder: Path, customers: int) -> dict:
-    from cible.ml.scoring.config import parse_config
+    from cible.ml.scoring.config import parse_scoring_config
     from cible.ml.scoring.features import select_features
     from cible.ml.scoring.models import train_classifier
     from cible.ml.scoring.registry import ModelRegistry
+    from cible.ml.scoring.store import ScoringStore
     from cible.ml.scoring.training import TrainingPlan, train_lifetime_value
 
     from cible import warehouse
 
     db = folder / "warehouse.duckdb"
-    config = parse_config(BENCH_CONFIG)
-    registry = ModelRegistry(folder / "models", db)
+    config = parse_scoring_config(BENCH_CONFIG)
     start = time.perf_counter()
     features = warehouse.read_table("marts.fct_customer_features", db).set_index("customer_id")
     read = time.perf_counter() - start
     labels = labels_for(features.reset_index()).set_axis(features.index)
     spec = select_features(features.reset_index(), None, ["first_order_at", "last_order_at"])
     trained = train_classifier(features[spec.columns], labels, spec, config)
-    version = registry.register(
-        "purchase_30d",
-        "purchase",
-        trained.family,
-        trained.estimator,
-        {
-            "features": spec.to_dict(),
-            "feature_profiles": trained.feature_profiles,
-            "score_profile": trained.score_profile,
-            "training_cutoff_at": AS_OF - pd.Timedelta(days=30),
-        },
-    )
-    registry.decide(version.model_version, [])
-    classifier = time.perf_counter() - start
-    ltv_start = time.perf_counter()
-    target = config.lifetime_value_target
-    plan = TrainingPlan(target, AS_OF - pd.Timedelta(days=target.holdout_days), None)
-    ltv = train_lifetime_value(plan, config, registry, db)
+    with ScoringStore.open(db) as store:
+        registry = ModelRegistry(folder / "models", store)
+        version = registry.register(
+            "purchase_30d",
+            "purchase",
+            trained.model.family,
+            trained.model,
+            {"training_cutoff_at": AS_OF - pd.Timedelta(days=30)},
+        )
+        registry.decide(version.model_version, [])
+        classifier = time.perf_counter() - start
+        ltv_start = time.perf_counter()
+        target = config.lifetime_value_target
+        plan = TrainingPlan(target, AS_OF - pd.Timedelta(days=target.holdout_days), None)
+        ltv = train_lifetime_value(plan, config, store.read_orders(end=AS_OF))
+        ltv_version = registry.register(
+            target.name, target.kind, ltv.model_family, ltv.model, ltv.metadata
+        )
+        registry.decide(ltv_version.model_version, [])
     return {
         "read_seconds": round(read, 1),
         "classifier_seconds": round(classifier, 1),
         "phases": {k: round(v, 1) for k, v in trained.seconds.items()},
-        "family": trained.family,
+        "family": trained.model.family,
         "training_rows": trained.training_rows,
         "auc_roc": round(trained.metrics["auc_roc"], 4),
         "lifetime_value_seconds": round(time.perf_counter() - ltv_start, 1),
@@ -183,13 +184,12 @@ def phase_train(folder: Path, customers: int) -> dict:
 
 
 def phase_score(folder: Path, customers: int) -> dict:
-    from cible.ml.scoring.config import parse_config
-    from cible.ml.scoring.registry import ModelRegistry
-    from cible.ml.scoring.scoring import score_customers
+    from cible.ml.scoring.config import parse_scoring_config
+    from cible.ml.scoring.store import score_and_publish
 
     db = folder / "warehouse.duckdb"
     start = time.perf_counter()
-    outcome = score_customers(parse_config(BENCH_CONFIG), ModelRegistry(folder / "models", db), db)
+    outcome = score_and_publish(parse_scoring_config(BENCH_CONFIG), folder / "models", db)
     return {"seconds": round(time.perf_counter() - start, 1), "customers": outcome.customers}
 
 

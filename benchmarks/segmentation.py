@@ -23,7 +23,6 @@ import os
 import subprocess
 import sys
 import time
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -49,27 +48,29 @@ def child(features_path: Path, algorithm: str, mode: str, labels_path: Path) -> 
     import pandas as pd
     from cible.ml.segmentation import rules
     from cible.ml.segmentation.clustering import cluster_indices, sample_rows
-    from cible.ml.segmentation.config import load_config
+    from cible.ml.segmentation.config import load_segmentation_config
     from cible.ml.segmentation.model import NOISE_SEGMENT_ID, SegmentationModel, build_pipeline
     from threadpoolctl import threadpool_limits
 
     timings: dict[str, float] = {}
     started = time.perf_counter()
     frame = pd.read_parquet(features_path)
-    config = load_config(columns=list(frame.columns))
+    config = load_segmentation_config(columns=list(frame.columns))
     name = "kmeans" if algorithm == "minibatch_kmeans" else algorithm
     settings = {"name": name}
     sampling = config.sampling
     if mode == "full":
         # k fixed, every clustered customer in the fit: KMeans against MiniBatchKMeans.
+        kmeans = {
+            "n_init": FULL_N_INIT,
+            "minibatch_above": 0 if algorithm == "minibatch_kmeans" else 10**12,
+        }
         settings.update(
-            k_min=FULL_K,
-            k_max=FULL_K,
-            n_init=FULL_N_INIT,
-            minibatch_above=0 if algorithm == "minibatch_kmeans" else 10**12,
+            k_min=FULL_K, k_max=FULL_K, kmeans=config.algorithm.kmeans.model_copy(update=kmeans)
         )
-        sampling = replace(sampling, fit_sample_size=len(frame))
-    config = replace(config, algorithm=replace(config.algorithm, **settings), sampling=sampling)
+        sampling = sampling.model_copy(update={"fit_sample_size": len(frame)})
+    algorithm_settings = config.algorithm.model_copy(update=settings)
+    config = config.model_copy(update={"algorithm": algorithm_settings, "sampling": sampling})
     timings["load"] = time.perf_counter() - started
 
     with threadpool_limits(limits=config.algorithm.threads):

@@ -17,23 +17,19 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import time
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 from cible import settings
+from cible.dbt_cli import console_script, parse_project
 
+# The Dagster code location, run by `dagster` in its own processes (never imported here: the
+# command line sits below the orchestration layer).
 DEFINITIONS_MODULE = "cible.orchestration.definitions"
-
-
-def _executable(name: str) -> str:
-    """A console script of this environment (the one running `cible`)."""
-    local = Path(sys.executable).parent / name
-    return str(local) if local.exists() else (shutil.which(name) or name)
 
 
 def prepare_dagster_home() -> Path:
@@ -60,51 +56,28 @@ def _environment(demo: bool | None) -> dict[str, str]:
     env[settings.WAREHOUSE_ENV] = str(settings.warehouse_path())
     env[settings.LANDING_DIR_ENV] = str(settings.landing_dir())
     if demo is not None:
-        env["CIBLE_DEMO"] = "1" if demo else "0"
+        env[settings.DEMO_ENV] = "1" if demo else "0"
     return env
 
 
-def parse_dbt_project(env: dict[str, str]) -> None:
-    """Write the dbt manifest that the Dagster definitions read.
+def event_partition_range(today: date | None = None) -> str:
+    """Every daily event partition as `first...last`, the `--partition-range` of a full run.
 
-    dbt parses into a folder of its own; the manifest and the parse state then replace the
-    project's in one step each, so a Dagster process loading the code location meanwhile
-    never reads a half-written manifest.
+    The partitions run from `CIBLE_EVENT_PARTITIONS_START` to yesterday (UTC), the last
+    complete day, as `cible.orchestration.partitions.event_partitions` defines them.
     """
-    target = settings.dbt_target_dir()
-    target.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=target, prefix="parse-") as parsed:
-        subprocess.run(
-            [
-                _executable("dbt"),
-                "parse",
-                "--quiet",
-                "--project-dir",
-                str(settings.DBT_PROJECT_DIR),
-                "--profiles-dir",
-                str(settings.DBT_PROJECT_DIR),
-                "--target-path",
-                parsed,
-            ],
-            check=True,
-            env=env,
-            cwd=settings.DBT_PROJECT_DIR,
-        )
-        for name in ("manifest.json", "partial_parse.msgpack"):
-            if (Path(parsed) / name).exists():
-                os.replace(Path(parsed) / name, target / name)
+    today = today or datetime.now(UTC).date()
+    return f"{settings.event_partitions_start()}...{today - timedelta(days=1):%Y-%m-%d}"
 
 
 def materialize_all(demo: bool, run_config: dict | None = None) -> None:
     """Materialize every asset of the code location, as "Materialize all" does in the UI."""
     env = _environment(demo)
     settings.warehouse_path().parent.mkdir(parents=True, exist_ok=True)
-    parse_dbt_project(env)
-    from cible.orchestration.partitions import all_partitions_range
-
+    parse_project(env=env)
     # Every daily partition of the event models, processed in one dbt invocation.
     command = [
-        _executable("dagster"),
+        console_script("dagster"),
         "asset",
         "materialize",
         "--select",
@@ -112,7 +85,7 @@ def materialize_all(demo: bool, run_config: dict | None = None) -> None:
         "-m",
         DEFINITIONS_MODULE,
         "--partition-range",
-        all_partitions_range(),
+        event_partition_range(),
     ]
     # One process for the whole run: steps run one after another anyway (DuckDB admits one
     # writer), and each step process would reload the code location. Runs launched from the
@@ -131,8 +104,8 @@ def _default_signals() -> None:
 def dev(port: int = 3000) -> int:
     """The Dagster UI on this machine, over the user's landing folder and warehouse."""
     env = _environment(demo=None)
-    parse_dbt_project(env)
-    command = [_executable("dagster"), "dev", "-m", DEFINITIONS_MODULE, "-p", str(port)]
+    parse_project(env=env)
+    command = [console_script("dagster"), "dev", "-m", DEFINITIONS_MODULE, "-p", str(port)]
     return subprocess.run(
         command, env=env, cwd=settings.home(), preexec_fn=_default_signals
     ).returncode

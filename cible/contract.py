@@ -1,7 +1,7 @@
-"""The source contract: what a user drops in the landing folder, read from dbt's sources yml.
+"""The contracts of the dbt sources yml: the landing files, and the tables Python writes.
 
 The dbt sources files (``models/staging/*/_*__sources.yml``) are the single source of truth
-for the landing files. A table takes part in the contract when it carries
+for the landing files. A table takes part in the landing contract when it carries
 ``meta.cible.landing`` (tables without it, such as the ML outputs read back as sources, are
 not landing files and are skipped). Per table the contract holds:
 
@@ -10,6 +10,12 @@ not landing files and are skipped). Per table the contract holds:
 - ``meta.cible.key``: the columns identifying a row;
 - the columns in order, each with ``data_type``, ``description`` and
   ``meta.cible.required`` (a file lacking a required column is refused).
+
+The tables the Python steps write (schema ``ml``) are declared in the same files, as the
+sources dbt reads back: :func:`load_tables` reads them (every column with a ``data_type``;
+``meta.cible.required: false`` marks a column a writer may leave out, written as nulls). The
+stores create and shape their tables from it and the staging models cast from it, so each
+column is declared once.
 
 The yml is read with plain PyYAML: Jinja in descriptions (``{{ doc('...') }}``) is kept as
 text, and :func:`contract_markdown` resolves ``doc()`` references from the project's
@@ -24,6 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import yaml
 
 from cible import settings
@@ -51,18 +58,12 @@ class ColumnSpec:
     required: bool
 
 
-@dataclass(frozen=True)
-class SourceSpec:
-    """One landing source: a dbt source table with ``meta.cible`` settings."""
+class _DeclaredColumns:
+    """Views of the ``columns`` of a declared table."""
 
-    landing: str
+    columns: tuple[ColumnSpec, ...]
     source_name: str
     table_name: str
-    description: str
-    required: bool
-    key: tuple[str, ...]
-    columns: tuple[ColumnSpec, ...]
-    yml_path: Path | None = None
 
     @property
     def column_names(self) -> tuple[str, ...]:
@@ -81,6 +82,63 @@ class SourceSpec:
     def dbt_source(self) -> str:
         """How a staging model names it: ``source('<source_name>', '<table_name>')``."""
         return f"source('{self.source_name}', '{self.table_name}')"
+
+
+@dataclass(frozen=True)
+class SourceSpec(_DeclaredColumns):
+    """One landing source: a dbt source table with ``meta.cible`` settings."""
+
+    landing: str
+    source_name: str
+    table_name: str
+    description: str
+    required: bool
+    key: tuple[str, ...]
+    columns: tuple[ColumnSpec, ...]
+    yml_path: Path | None = None
+
+
+# The types a Python-written table may declare: DuckDB's spelling, which the stores create
+# their tables with; `portable_type` in macros/ml_sources.sql maps each for dbt.
+TABLE_DATA_TYPES = ("varchar", "integer", "bigint", "double", "timestamp", "boolean")
+
+
+@dataclass(frozen=True)
+class TableSpec(_DeclaredColumns):
+    """A table a Python step writes, declared as the dbt source that reads it back."""
+
+    schema: str
+    source_name: str
+    table_name: str
+    description: str
+    columns: tuple[ColumnSpec, ...]
+    yml_path: Path | None = None
+
+    @property
+    def relation(self) -> str:
+        return f"{self.schema}.{self.table_name}"
+
+    def conform(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """The frame's columns in declared order, checked against the declaration.
+
+        Raises:
+            ContractError: a column is not declared, or a required one is missing.
+        """
+        undeclared = [column for column in frame.columns if column not in self.data_types]
+        missing = [column for column in self.required_columns if column not in frame.columns]
+        if undeclared or missing:
+            problems = []
+            if undeclared:
+                problems.append(f"columns {undeclared} are not declared")
+            if missing:
+                problems.append(f"required columns {missing} are missing")
+            raise ContractError(
+                f"{self.relation}: {' and '.join(problems)}; the table is declared in "
+                f"{self.yml_path} (source {self.source_name}): declare the column there (a "
+                "column a writer may leave out carries `meta: {cible: {required: false}}`) "
+                "or fix the writer"
+            )
+        return frame[[column for column in self.column_names if column in frame.columns]]
 
 
 def sources_yml_paths(dbt_project_dir: Path | None = None) -> list[Path]:
@@ -119,12 +177,72 @@ def load_contract(dbt_project_dir: Path | None = None) -> dict[str, SourceSpec]:
     return contract
 
 
-def _specs_from_yml(path: Path) -> Iterable[SourceSpec]:
+def _sources(path: Path) -> list[Mapping[str, Any]]:
     try:
         document = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     except yaml.YAMLError as error:
         raise ContractError(f"{path}: not valid YAML: {error}") from error
-    for source in document.get("sources") or []:
+    return document.get("sources") or []
+
+
+def load_tables(schema: str, dbt_project_dir: Path | None = None) -> dict[str, TableSpec]:
+    """The tables of `schema` (e.g. ``ml``) declared in the sources yml files.
+
+    Returns:
+        The tables keyed by table name, in file then declaration order.
+
+    Raises:
+        ContractError: a table declared twice, without columns, or a column without one of
+            :data:`TABLE_DATA_TYPES`.
+    """
+    tables: dict[str, TableSpec] = {}
+    for path in sources_yml_paths(dbt_project_dir):
+        for source in _sources(path):
+            if source.get("schema") != schema:
+                continue
+            for table in source.get("tables") or []:
+                spec = _declared_table(path, schema, source, table)
+                if spec.table_name in tables:
+                    raise ContractError(
+                        f"{schema}.{spec.table_name} is declared twice: in "
+                        f"{tables[spec.table_name].yml_path} and in {path}"
+                    )
+                tables[spec.table_name] = spec
+    if not tables:
+        project = dbt_project_dir or settings.DBT_PROJECT_DIR
+        raise ContractError(f"no source of schema {schema!r} under {project}/{SOURCES_GLOB}")
+    return tables
+
+
+def _declared_table(
+    path: Path, schema: str, source: Mapping[str, Any], table: Mapping[str, Any]
+) -> TableSpec:
+    where = f"{path}: {source.get('name')}.{table.get('name')}"
+    # What a Python step writes is complete unless a column says otherwise.
+    columns = tuple(
+        _column_spec(where, column, required_by_default=True)
+        for column in table.get("columns") or []
+    )
+    if not columns:
+        raise ContractError(f"{where}: a table written by Python needs its columns listed")
+    for column in columns:
+        if column.data_type not in TABLE_DATA_TYPES:
+            raise ContractError(
+                f"{where}.{column.name}: data_type {column.data_type!r} is not one of "
+                f"{', '.join(TABLE_DATA_TYPES)}"
+            )
+    return TableSpec(
+        schema=schema,
+        source_name=str(source["name"]),
+        table_name=str(table["name"]),
+        description=_text(table.get("description")),
+        columns=columns,
+        yml_path=path,
+    )
+
+
+def _specs_from_yml(path: Path) -> Iterable[SourceSpec]:
+    for source in _sources(path):
         for table in source.get("tables") or []:
             cible = _cible_meta(table)
             if cible.get("landing") is None:
@@ -177,15 +295,18 @@ def _table_spec(
     )
 
 
-def _column_spec(where: str, column: Mapping[str, Any]) -> ColumnSpec:
+def _column_spec(
+    where: str, column: Mapping[str, Any], required_by_default: bool = False
+) -> ColumnSpec:
     if not column.get("name"):
         raise ContractError(f"{where}: a column has no name")
     name = str(column["name"])
+    required = _cible_meta(column).get("required", required_by_default)
     return ColumnSpec(
         name=name,
         data_type=str(column.get("data_type") or "text"),
         description=_text(column.get("description")),
-        required=_flag(f"{where}.{name}", "required", _cible_meta(column).get("required", False)),
+        required=_flag(f"{where}.{name}", "required", required),
     )
 
 

@@ -19,6 +19,7 @@ repository; in an installed wheel the copies packaged inside ``cible/``.
 from __future__ import annotations
 
 import os
+from datetime import datetime
 from pathlib import Path
 
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -70,6 +71,40 @@ def dagster_home() -> Path:
 # The demo generator marks the landing folders it writes, so it never overwrites a user's data
 # and the landing sensor leaves them to the demo assets.
 DEMO_MARKER = ".cible_demo"
+DEMO_ENV = "CIBLE_DEMO"
+
+
+def demo_enabled() -> bool:
+    """The demo generator is in the pipeline unless the user points Cible at their own data.
+
+    On by default with the default landing folder, off once ``CIBLE_LANDING_DIR`` is set;
+    ``CIBLE_DEMO=1`` or ``0`` decides explicitly.
+    """
+    explicit = os.environ.get(DEMO_ENV)
+    if explicit is not None:
+        return explicit.strip().lower() in {"1", "true", "yes"}
+    return LANDING_DIR_ENV not in os.environ
+
+
+EVENT_PARTITIONS_START_ENV = "CIBLE_EVENT_PARTITIONS_START"
+
+
+def event_partitions_start() -> str:
+    """The first daily event partition (``CIBLE_EVENT_PARTITIONS_START``, ``YYYY-MM-DD``).
+
+    The default comes before the demo's events (the year up to 2026-10-31); set it to your
+    first event day. Events before it are processed only by builds without a window.
+    """
+    value = os.environ.get(EVENT_PARTITIONS_START_ENV, "2025-10-01").strip()
+    try:
+        datetime.strptime(value, "%Y-%m-%d")
+    except ValueError:
+        raise ValueError(
+            f"{EVENT_PARTITIONS_START_ENV} must be a day as YYYY-MM-DD (your first event day), "
+            f"not {value!r}"
+        ) from None
+    return value
+
 
 RAW_SCHEMA = "raw"
 PARQUET_MODE_ENV = "CIBLE_PARQUET_MODE"
@@ -86,9 +121,10 @@ def landing_dir() -> Path:
     return _resolve(os.environ.get(LANDING_DIR_ENV, "data/landing"))
 
 
-def warehouse_path() -> Path:
-    """The DuckDB warehouse file (``CIBLE_WAREHOUSE``)."""
-    return _resolve(os.environ.get(WAREHOUSE_ENV, "data/warehouse/cible.duckdb"))
+def warehouse_path(value: str | None = None) -> Path:
+    """The DuckDB warehouse file: ``value`` when given (a Dagster resource's setting), else
+    ``CIBLE_WAREHOUSE``; relative paths resolved against the home."""
+    return _resolve(value or os.environ.get(WAREHOUSE_ENV, "data/warehouse/cible.duckdb"))
 
 
 def truth_dir() -> Path:

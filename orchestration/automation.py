@@ -17,12 +17,15 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 
+from cible.orchestration.ingest import raw_table_keys
 from cible.orchestration.partitions import every_event_partition
+from cible.orchestration.segmentation import RECLUSTER_RUN_CONFIG, recluster_selection
 from dagster import (
     AssetKey,
     AssetSelection,
     DefaultScheduleStatus,
     DefaultSensorStatus,
+    Definitions,
     RunFailureSensorContext,
     RunRequest,
     ScheduleDefinition,
@@ -33,6 +36,7 @@ from dagster import (
     run_failure_sensor,
     sensor,
 )
+from dagster_dbt import DbtProject
 
 from cible import settings
 from cible.loader import SUFFIXES
@@ -208,3 +212,16 @@ def record_failure(record: dict[str, object]) -> Path:
 )
 def run_failure_recorder(context: RunFailureSensorContext):
     record_failure(failure_record(context))
+
+
+def build_automation_definitions(project: DbtProject) -> Definitions:
+    """The jobs, their schedules and the sensors, over the assets of the other rooms."""
+    raw_keys = list(raw_table_keys(project).values())
+    daily, weekly, load_and_build = build_jobs(
+        raw_keys, recluster=recluster_selection(project), recluster_config=RECLUSTER_RUN_CONFIG
+    )
+    return Definitions(
+        jobs=[daily, weekly, load_and_build],
+        schedules=build_schedules(daily, weekly),
+        sensors=[build_landing_files_sensor(load_and_build, raw_keys[0]), run_failure_recorder],
+    )

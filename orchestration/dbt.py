@@ -1,102 +1,75 @@
-"""The dbt project as Dagster assets: every model and seed an asset, every dbt test a check."""
+"""The dbt project as Dagster assets: every model and seed an asset, every dbt test a check.
 
+Nothing happens on import: the assets are built from the manifest by cached factories
+(`dbt_assets_for`, `published_ml_models`) when the definitions are, and the manifest is
+written beforehand by `cible.dbt_cli.parse_project` (the CLI, `make dev`, the tests).
+"""
+
+import functools
 import json
 import os
 import shutil
-import sys
-import tempfile
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
-import yaml
+from cible.orchestration.executor import warehouse_executor
 from cible.orchestration.partitions import (
     event_backfill_policy,
     event_partitions,
     event_window_vars,
 )
+from cible.orchestration.resources import WarehouseResource, default_resources
 from cible.orchestration.warehouse_metadata import with_warehouse_figures
-from dagster import AssetExecutionContext, AssetKey, AssetSpec, FreshnessPolicy
-from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
-
-from cible import settings
-
-# dagster-dbt runs the `dbt` found on PATH (dagster-dbt 0.29 gives `prepare_if_dev` no way to
-# name another one); `.venv/bin/dagster dev` does not put `.venv/bin` on PATH. Put this
-# environment's scripts first so the dbt installed beside Dagster is the one used (2026-11).
-_SCRIPTS = os.path.dirname(sys.executable)
-if _SCRIPTS not in os.environ.get("PATH", "").split(os.pathsep):
-    os.environ["PATH"] = _SCRIPTS + os.pathsep + os.environ.get("PATH", "")
-
-dbt_project = DbtProject(
-    project_dir=settings.DBT_PROJECT_DIR,
-    profiles_dir=settings.DBT_PROJECT_DIR,
-    target_path=settings.dbt_target_dir(),
+from dagster import (
+    AssetExecutionContext,
+    AssetKey,
+    AssetsDefinition,
+    AssetSpec,
+    Definitions,
+    FreshnessPolicy,
+)
+from dagster_dbt import (
+    DagsterDbtTranslator,
+    DbtCliInvocation,
+    DbtCliResource,
+    DbtProject,
+    dbt_assets,
 )
 
-# Where dbt reads the files it parses, and the defaults of `dbt_project.yml`'s path settings.
-_PARSED_PATHS = {
-    "model-paths": ["models"],
-    "macro-paths": ["macros"],
-    "test-paths": ["tests"],
-    "analysis-paths": ["analyses"],
-    "seed-paths": ["seeds"],
-    "snapshot-paths": ["snapshots"],
-}
+from cible import settings
+from cible.dbt_cli import PARTIAL_PARSE, manifest_is_current, parse_project
 
 
-def manifest_is_current(project: DbtProject) -> bool:
-    """The manifest exists and is newer than every file dbt parses to write it."""
-    if not project.manifest_path.exists():
-        return False
-    written = project.manifest_path.stat().st_mtime
-    config_file = project.project_dir / "dbt_project.yml"
-    config = yaml.safe_load(config_file.read_text()) or {}
-    folders = [
-        project.project_dir / folder
-        for key, default in _PARSED_PATHS.items()
-        for folder in config.get(key, default)
-    ]
-    files = [config_file, project.project_dir / "profiles.yml"]
-    files += [path for folder in folders if folder.is_dir() for path in folder.rglob("*")]
-    return all(path.stat().st_mtime <= written for path in files if path.is_file())
+@functools.cache
+def cible_dbt_project() -> DbtProject:
+    """Cible's dbt project, its manifest where `cible.dbt_cli.parse_project` writes it."""
+    return DbtProject(
+        project_dir=settings.DBT_PROJECT_DIR,
+        profiles_dir=settings.DBT_PROJECT_DIR,
+        target_path=settings.dbt_target_dir(),
+    )
 
 
-# dbt's parse state: what lets the next `dbt parse` read only the files that changed.
-PARTIAL_PARSE = "partial_parse.msgpack"
+def prepare_manifest(project: DbtProject) -> None:
+    """Under `dagster dev`, parse the project again when the manifest is older than the code.
+
+    So the graph matches the SQL being edited; elsewhere (CLI materializations, CI) the manifest
+    is written beforehand. `dagster dev` passes its marker to every run and step process it
+    starts, and each of them builds the definitions: parsing in each one cost ~8 s per step,
+    hence the freshness test. The parse replaces the manifest atomically, so a process loading
+    the code location meanwhile reads the old manifest or the new one.
+    """
+    if project.preparer.using_dagster_dev() and not manifest_is_current(
+        project.project_dir, project.manifest_path
+    ):
+        parse_project(project.project_dir, project.manifest_path.parent)
+
+
 # dagster-dbt reads dbt's indirect selection mode from this variable (see build_selected).
 INDIRECT_SELECTION_ENV = "DBT_INDIRECT_SELECTION"
-
-
-def parse_manifest(project: DbtProject) -> None:
-    """`dbt parse` into a scratch folder, then move its artifacts into the target, manifest last.
-
-    dagster-dbt's own preparation parses in place: a process loading the code location while
-    another one parses could read half a manifest. A rename is atomic, so readers see the old
-    manifest or the new one. Two processes parsing at once each write their own scratch folder.
-    """
-    target = project.project_dir / project.target_path
-    target.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=target, prefix=".parse-") as scratch_dir:
-        scratch = Path(scratch_dir)
-        # Start from the last parse state so dbt parses only what changed.
-        if (target / PARTIAL_PARSE).exists():
-            shutil.copy2(target / PARTIAL_PARSE, scratch / PARTIAL_PARSE)
-        DbtCliResource(project_dir=project).cli(["parse", "--quiet"], target_path=scratch).wait()
-        if not (scratch / "manifest.json").exists():
-            raise RuntimeError(f"dbt parse wrote no manifest in {scratch}")
-        for artifact in sorted(scratch.iterdir(), key=lambda path: path.name == "manifest.json"):
-            if artifact.is_file():
-                os.replace(artifact, target / artifact.name)
-
-
-# Under `dagster dev`, parse the project when the manifest is older than the code, so the
-# graph matches the SQL being edited; elsewhere (CLI materializations, CI) the manifest is built
-# beforehand by `dbt parse`. `dagster dev` passes its marker to every run and step process it
-# starts, and each of them imports this module: parsing in each one cost ~8 s per step.
-if dbt_project.preparer.using_dagster_dev() and not manifest_is_current(dbt_project):
-    parse_manifest(dbt_project)
 
 # Models that read what Python steps write (segments, scores) are built by their own dbt
 # assets, downstream of those steps; the warehouse build leaves them out.
@@ -154,30 +127,70 @@ class CibleDbtTranslator(DagsterDbtTranslator):
 translator = CibleDbtTranslator()
 
 
-@dbt_assets(
-    manifest=dbt_project.manifest_path,
-    project=dbt_project,
-    dagster_dbt_translator=translator,
-    exclude=WAREHOUSE_EXCLUDE,
-    backfill_policy=event_backfill_policy,
-)
-def warehouse_models(context: AssetExecutionContext, dbt: DbtCliResource):
-    """Build the dbt models and seeds selected, running their tests as asset checks."""
-    yield from build_selected(context, dbt)
+class DbtAssets(NamedTuple):
+    """The warehouse's dbt assets (the ML marts aside: see `published_ml_models`)."""
+
+    warehouse_models: AssetsDefinition
+    event_models: AssetsDefinition
 
 
-@dbt_assets(
-    manifest=dbt_project.manifest_path,
-    project=dbt_project,
-    dagster_dbt_translator=translator,
-    select=f"tag:{EVENT_PARTITIONED_TAG}",
-    partitions_def=event_partitions,
-    backfill_policy=event_backfill_policy,
-)
-def event_models(context: AssetExecutionContext, dbt: DbtCliResource):
-    """Process the events of the days selected (one partition per day of occurrence)."""
-    window = context.partition_time_window
-    yield from build_selected(context, dbt, event_window_vars(window.start, window.end))
+@functools.cache
+def dbt_assets_for(project: DbtProject) -> DbtAssets:
+    """The dbt models and seeds of the warehouse as assets, read from the project's manifest."""
+    prepare_manifest(project)
+
+    @dbt_assets(
+        manifest=project.manifest_path,
+        project=project,
+        dagster_dbt_translator=translator,
+        exclude=WAREHOUSE_EXCLUDE,
+        backfill_policy=event_backfill_policy,
+    )
+    def warehouse_models(
+        context: AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource
+    ):
+        """Build the dbt models and seeds selected, running their tests as asset checks."""
+        yield from build_selected(context, dbt, warehouse)
+
+    @dbt_assets(
+        manifest=project.manifest_path,
+        project=project,
+        dagster_dbt_translator=translator,
+        select=f"tag:{EVENT_PARTITIONED_TAG}",
+        partitions_def=event_partitions,
+        backfill_policy=event_backfill_policy,
+    )
+    def event_models(
+        context: AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource
+    ):
+        """Process the events of the days selected (one partition per day of occurrence)."""
+        window = context.partition_time_window
+        yield from build_selected(
+            context, dbt, warehouse, event_window_vars(window.start, window.end)
+        )
+
+    return DbtAssets(warehouse_models, event_models)
+
+
+@functools.cache
+def published_ml_models(project: DbtProject, tag: str, name: str) -> AssetsDefinition:
+    """The dbt models that read what a Python step wrote (`tag:<tag>`: the segment or score
+    marts), as one multi-asset downstream of that step. Their tests that also read warehouse
+    models run with them."""
+    prepare_manifest(project)
+
+    @dbt_assets(
+        manifest=project.manifest_path,
+        project=project,
+        dagster_dbt_translator=translator,
+        select=f"tag:{tag}",
+        name=name,
+        backfill_policy=event_backfill_policy,
+    )
+    def _models(context: AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource):
+        yield from build_selected(context, dbt, warehouse, tests_reaching_upstream=True)
+
+    return _models
 
 
 def dbt_build_args(variables: Mapping[str, str] | None = None) -> list[str]:
@@ -191,58 +204,77 @@ def dbt_build_args(variables: Mapping[str, str] | None = None) -> list[str]:
 def build_selected(
     context: AssetExecutionContext,
     dbt: DbtCliResource,
+    warehouse: WarehouseResource,
     variables: Mapping[str, str] | None = None,
     tests_reaching_upstream: bool = False,
 ):
-    """`dbt build` of the models a Dagster selection holds, against Cible's warehouse.
+    """`dbt build` of the models a Dagster selection holds, against the warehouse.
 
     Args:
         tests_reaching_upstream: also run the tests of these models that read models built by
             earlier steps (dbt's `eager` indirect selection), as the marts of the ML steps need:
             `fct_customer_scores.customer_id` is checked against `dim_customers`, which no
-            scoring step builds.
+            scoring step builds. Otherwise `buildable`: Dagster splits the warehouse
+            multi-asset into several steps around the event partitions and the ML steps, and a
+            test runs in the step where its last parent is built (dbt's default `eager` would
+            run a test of dim_customers in the seeds step, before dim_customers exists).
     """
-    # dbt runs from its project folder: hand it the absolute warehouse path Cible resolved.
-    os.environ[settings.WAREHOUSE_ENV] = str(settings.warehouse_path())
-    settings.warehouse_path().parent.mkdir(parents=True, exist_ok=True)
-    # Dagster splits the warehouse multi-asset into several steps around the event partitions
-    # and the ML steps; there a test runs in the step where its last parent is built (dbt's
-    # default `eager` would run a test of dim_customers in the seeds step, before dim_customers
-    # exists). dagster-dbt reads this when it builds the command; it is put back afterwards,
-    # or an in-process run (`cible run`, the tests) would hand it to every later dbt command.
-    previous = os.environ.get(INDIRECT_SELECTION_ENV)
-    os.environ[INDIRECT_SELECTION_ENV] = "eager" if tests_reaching_upstream else "buildable"
-    try:
-        invocation = dbt.cli(dbt_build_args(variables), context=context)
-        yield from with_warehouse_figures(invocation.stream(), invocation.manifest)
-    finally:
-        if previous is None:
-            os.environ.pop(INDIRECT_SELECTION_ENV, None)
-        else:
-            os.environ[INDIRECT_SELECTION_ENV] = previous
-    if not variables:
-        _share_partial_parse(invocation.target_path)
-
-
-def published_ml_models(tag: str, name: str):
-    """The dbt models that read what a Python step wrote (`tag:<tag>`: the segment or score
-    marts), as one multi-asset downstream of that step. Their tests that also read warehouse
-    models run with them."""
-
-    @dbt_assets(
-        manifest=dbt_project.manifest_path,
-        project=dbt_project,
-        dagster_dbt_translator=translator,
-        select=f"tag:{tag}",
-        name=name,
+    warehouse.ensure_folder()
+    invocation = run_dbt(
+        dbt,
+        warehouse,
+        dbt_build_args(variables),
+        context=context,
+        indirect_selection="eager" if tests_reaching_upstream else "buildable",
     )
-    def _models(context: AssetExecutionContext, dbt: DbtCliResource):
-        yield from build_selected(context, dbt, tests_reaching_upstream=True)
+    yield from with_warehouse_figures(invocation.stream(), invocation.manifest, warehouse.file)
+    if not variables:
+        _share_partial_parse(invocation)
 
-    return _models
+
+def run_dbt(
+    dbt: DbtCliResource,
+    warehouse: WarehouseResource,
+    args: list[str],
+    context: AssetExecutionContext | None = None,
+    indirect_selection: str | None = None,
+) -> DbtCliInvocation:
+    """Start a dbt command against `warehouse` (dagster-dbt's `cli`; wait or stream it).
+
+    Args:
+        indirect_selection: dbt's indirect selection mode (`DBT_INDIRECT_SELECTION`), which
+            dagster-dbt reads when it builds the command.
+    """
+    variables = warehouse.dbt_env()
+    if indirect_selection:
+        variables[INDIRECT_SELECTION_ENV] = indirect_selection
+    with _set_while_starting(variables):
+        return dbt.cli(args, context=context)
 
 
-def _share_partial_parse(invocation_target: Path) -> None:
+@contextmanager
+def _set_while_starting(variables: Mapping[str, str]) -> Iterator[None]:
+    """These environment variables while dagster-dbt starts a dbt process, then as they were.
+
+    dagster-dbt 0.29 gives the dbt process a copy of this process's environment and takes no
+    other (2026-12); it starts the process inside `cli()`. Putting the values back at once
+    keeps them from the later steps of an in-process run (`cible run`, the tests), where a
+    leftover `DBT_INDIRECT_SELECTION` once made a test outside the run's selection run. Steps
+    of a run never run dbt from two threads of one process.
+    """
+    previous = {name: os.environ.get(name) for name in variables}
+    os.environ.update(variables)
+    try:
+        yield
+    finally:
+        for name, value in previous.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+def _share_partial_parse(invocation: DbtCliInvocation) -> None:
     """Hand this invocation's parse state to the next ones.
 
     dagster-dbt gives each invocation its own target folder, seeded with the project's
@@ -250,13 +282,23 @@ def _share_partial_parse(invocation_target: Path) -> None:
     makes dbt parse the whole project again (3 to 4 s per step here); copying back the state of
     a run against this warehouse, without vars, lets the next steps reuse it.
     """
-    parsed = invocation_target / PARTIAL_PARSE
+    parsed = invocation.target_path / PARTIAL_PARSE
     if not parsed.exists():
         return
-    shared = Path(dbt_project.project_dir) / (
+    shared = Path(invocation.project_dir) / (
         os.environ.get("DBT_TARGET_PATH") or settings.dbt_target_dir()
     )
     shared.mkdir(parents=True, exist_ok=True)
     staging = shared / f"{PARTIAL_PARSE}.{os.getpid()}.tmp"
     shutil.copyfile(parsed, staging)
     os.replace(staging, shared / PARTIAL_PARSE)
+
+
+def build_warehouse_definitions(project: DbtProject) -> Definitions:
+    """The warehouse's dbt assets, with the resources and the executor every step runs with."""
+    assets = dbt_assets_for(project)
+    return Definitions(
+        assets=[assets.warehouse_models, assets.event_models],
+        resources=default_resources(project),
+        executor=warehouse_executor,
+    )

@@ -3,20 +3,22 @@
 import os
 from collections.abc import Iterator
 
-from cible.orchestration.dbt import warehouse_models
+from cible.orchestration.dbt import dbt_assets_for
 from cible.orchestration.partitions import event_backfill_policy
+from cible.orchestration.resources import WarehouseResource
 from dagster import (
     AssetExecutionContext,
     AssetKey,
     AssetsDefinition,
     AssetSpec,
     Config,
+    Definitions,
     MaterializeResult,
     MetadataValue,
     asset,
     multi_asset,
 )
-from dagster_dbt import get_asset_keys_by_output_name_for_source
+from dagster_dbt import DbtProject, get_asset_keys_by_output_name_for_source
 
 from cible import contract as source_contract
 from cible import loader, settings
@@ -56,8 +58,9 @@ def demo_landing_files(config: DemoDataConfig) -> MaterializeResult:
     )
 
 
-def _raw_table_keys() -> dict[str, AssetKey]:
+def raw_table_keys(project: DbtProject) -> dict[str, AssetKey]:
     """The asset key of each raw table by landing name, as dbt's sources name them."""
+    warehouse_models = dbt_assets_for(project).warehouse_models
 
     def by_table(source_name: str) -> dict[str, AssetKey]:
         keys = get_asset_keys_by_output_name_for_source([warehouse_models], source_name)
@@ -78,9 +81,9 @@ class LoadConfig(Config):
     sources: list[str] | None = None
 
 
-def build_raw_tables(with_demo: bool) -> AssetsDefinition:
+def build_raw_tables(project: DbtProject, with_demo: bool) -> AssetsDefinition:
     """The loader as a multi-asset producing every raw table, after the demo when it is on."""
-    keys = _raw_table_keys()
+    keys = raw_table_keys(project)
     deps = [demo_landing_files] if with_demo else []
 
     @multi_asset(
@@ -93,11 +96,10 @@ def build_raw_tables(with_demo: bool) -> AssetsDefinition:
         backfill_policy=event_backfill_policy,
     )
     def raw_tables(
-        context: AssetExecutionContext, config: LoadConfig
+        context: AssetExecutionContext, config: LoadConfig, warehouse: WarehouseResource
     ) -> Iterator[MaterializeResult]:
         """Load the landing files into the raw schema; bad lines go to quarantine, never lost."""
-        settings.warehouse_path().parent.mkdir(parents=True, exist_ok=True)
-        report = loader.load_landing(sources=config.sources)
+        report = loader.load_landing(warehouse=warehouse.ensure_folder(), sources=config.sources)
         context.log.info(report.summary())
         reloaded = {source.name: source for source in report.sources}
         for landing, key in keys.items():
@@ -121,3 +123,12 @@ def build_raw_tables(with_demo: bool) -> AssetsDefinition:
             yield MaterializeResult(asset_key=key, metadata=metadata)
 
     return raw_tables
+
+
+def build_ingestion_definitions(project: DbtProject, with_demo: bool | None = None) -> Definitions:
+    """The loader, after the demo generator when the demo is on (`with_demo`, by default as
+    `cible.settings.demo_enabled` says)."""
+    if with_demo is None:
+        with_demo = settings.demo_enabled()
+    raw_tables = build_raw_tables(project, with_demo)
+    return Definitions(assets=[*([demo_landing_files] if with_demo else []), raw_tables])

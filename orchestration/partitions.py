@@ -1,16 +1,15 @@
 """Daily partitions of event data, and how a partition becomes dbt vars."""
 
-import os
 from datetime import datetime
 
 from dagster import BackfillPolicy, DailyPartitionsDefinition
 
-EVENT_PARTITIONS_START_ENV = "CIBLE_EVENT_PARTITIONS_START"
+from cible import settings
 
-# Partitions start before the demo's events (the year up to 2026-10-31); set the variable to
-# your first event day. Events before it are processed only by builds without a window.
+# From `CIBLE_EVENT_PARTITIONS_START` (your first event day). Events before it are processed
+# only by builds without a window.
 event_partitions = DailyPartitionsDefinition(
-    start_date=os.environ.get(EVENT_PARTITIONS_START_ENV, "2025-10-01"), timezone="UTC"
+    start_date=settings.event_partitions_start(), timezone="UTC"
 )
 
 # A range of days (a backfill, "Materialize all") runs as one dbt invocation over the whole
@@ -27,14 +26,6 @@ def event_window_vars(start: datetime, end: datetime) -> dict[str, str]:
         "event_window_start": start.strftime("%Y-%m-%d %H:%M:%S"),
         "event_window_end": end.strftime("%Y-%m-%d %H:%M:%S"),
     }
-
-
-def all_partitions_range() -> str:
-    """Every event partition as `first...last`, the `--partition-range` of a full run."""
-    return (
-        f"{event_partitions.get_first_partition_key()}..."
-        f"{event_partitions.get_last_partition_key()}"
-    )
 
 
 def every_event_partition() -> dict[str, str]:

@@ -1,23 +1,26 @@
-"""Scoring as Dagster assets: training snapshots, model training behind blocking gates,
-customer scoring behind blocking drift checks, online updates, and the dbt score marts.
+"""Scoring as Dagster assets: training snapshots, model training with a gate check per
+target, customer scoring behind blocking drift checks, online updates, and the dbt score marts.
 
 The logic is in `ml/scoring`; this module only wires it. Asset keys of the tables dbt reads
 back come from the manifest (the `scoring` source), as do those of the dbt models the steps
 read. Training and scoring are separate assets so that a daily job can score and a weekly
-one retrain.
+one retrain. Each target publishes on its own: a target whose new version fails its gates
+keeps its previous promoted version (or is not scored), and the others are scored.
 """
 
 import json
-import os
 
 import pandas as pd
-from cible.orchestration.dbt import published_ml_models, warehouse_models
+from cible.orchestration.dbt import dbt_assets_for, published_ml_models, run_dbt
+from cible.orchestration.partitions import event_backfill_policy
+from cible.orchestration.resources import WarehouseResource
 from dagster import (
     AssetCheckResult,
     AssetCheckSeverity,
     AssetCheckSpec,
     AssetExecutionContext,
     AssetKey,
+    AssetsDefinition,
     AssetSpec,
     Config,
     Definitions,
@@ -29,6 +32,7 @@ from dagster import (
 )
 from dagster_dbt import (
     DbtCliResource,
+    DbtProject,
     get_asset_key_for_model,
     get_asset_keys_by_output_name_for_source,
 )
@@ -37,6 +41,8 @@ from pydantic import Field
 from cible import settings
 
 SOURCE_NAME = "scoring"
+# The dbt selector (dbt_project/selectors.yml) of the models a training snapshot rebuilds.
+SNAPSHOT_SELECTOR = "as_of"
 TRAINING_TABLES = ("model_registry", "model_metrics", "model_curves", "feature_importances")
 SCORING_TABLES = ("customer_scores", "customer_lifetime_values", "feature_drift")
 # Training runs weekly, scoring daily: the automation's jobs select assets by this tag.
@@ -47,7 +53,7 @@ DRIFT_CHECKS = {
 }
 
 
-class ScoringConfig(Config):
+class ScoringRunConfig(Config):
     """Run knobs of the scoring steps."""
 
     config_path: str | None = Field(
@@ -57,16 +63,10 @@ class ScoringConfig(Config):
     )
 
 
-def _config(config: ScoringConfig):
-    from cible.ml.scoring.config import load_config
+def _config(config: ScoringRunConfig):
+    from cible.ml.scoring.config import load_scoring_config
 
-    return load_config(config.config_path or settings.scoring_config_path())
-
-
-def _registry():
-    from cible.ml.scoring.registry import ModelRegistry
-
-    return ModelRegistry(settings.models_dir())
+    return load_scoring_config(config.config_path or settings.scoring_config_path())
 
 
 def _gate_check_name(target: str) -> str:
@@ -77,45 +77,54 @@ def _round(values: dict) -> dict:
     return {key: round(float(value), 4) for key, value in values.items()}
 
 
-score_models = published_ml_models(SOURCE_NAME, "score_models")
+def score_models(project: DbtProject) -> AssetsDefinition:
+    """The dbt score marts, built from what the scoring steps write."""
+    return published_ml_models(project, SOURCE_NAME, "score_models")
 
 
-def build_scoring_definitions() -> Definitions:
+def build_scoring_definitions(project: DbtProject) -> Definitions:
     """Training, scoring, online updates, their gates and the score marts, ready to merge."""
-    from cible.ml.scoring.config import load_config
+    from cible.ml.scoring.config import load_scoring_config
 
+    warehouse_models = dbt_assets_for(project).warehouse_models
     table_keys: dict[str, AssetKey] = {
         key.path[-1]: key
-        for key in get_asset_keys_by_output_name_for_source([score_models], SOURCE_NAME).values()
+        for key in get_asset_keys_by_output_name_for_source(
+            [score_models(project)], SOURCE_NAME
+        ).values()
     }
     features_key = get_asset_key_for_model([warehouse_models], "fct_customer_features")
     orders_key = get_asset_key_for_model([warehouse_models], "fct_orders")
-    campaigns_key = get_asset_key_for_model([warehouse_models], "int_campaign_events_attributed")
+    campaigns_key = get_asset_key_for_model([warehouse_models], "fct_campaign_events")
     registry_key, scores_key = table_keys["model_registry"], table_keys["customer_scores"]
-    declared_targets = list(load_config(settings.scoring_config_path()).targets)
+    declared_targets = list(load_scoring_config(settings.scoring_config_path()).targets)
 
     @asset(
         group_name="ml",
         deps=[features_key, orders_key, campaigns_key],
         kinds={"dbt", "duckdb"},
         tags=WEEKLY,
+        backfill_policy=event_backfill_policy,
     )
     def training_features(
-        context: AssetExecutionContext, config: ScoringConfig, dbt: DbtCliResource
+        context: AssetExecutionContext,
+        config: ScoringRunConfig,
+        dbt: DbtCliResource,
+        warehouse: WarehouseResource,
     ) -> MaterializeResult:
         """Feature snapshots as of each training cutoff, built by dbt into their own schemas."""
         from cible.ml.scoring.labels import TrainingDataError
-        from cible.ml.scoring.training import SNAPSHOT_SELECTOR, plan_training, snapshots
+        from cible.ml.scoring.store import plan, snapshots
 
         try:
-            plans = plan_training(_config(config))
+            plans = plan(_config(config), warehouse.file)
         except TrainingDataError as error:
             raise Failure(description=str(error)) from error
-        os.environ[settings.WAREHOUSE_ENV] = str(settings.warehouse_path())
         built = {}
         for relation, variables in snapshots(plans).items():
             context.log.info(f"Building {relation} with vars {variables}")
-            dbt.cli(["run", "--select", SNAPSHOT_SELECTOR, "--vars", json.dumps(variables)]).wait()
+            args = ["run", "--selector", SNAPSHOT_SELECTOR, "--vars", json.dumps(variables)]
+            run_dbt(dbt, warehouse, args).wait()
             built[relation] = variables["as_of_date"]
         return MaterializeResult(
             metadata={
@@ -140,25 +149,30 @@ def build_scoring_definitions() -> Definitions:
             for table in TRAINING_TABLES
         ],
         check_specs=[
+            # Not blocking: a rejected version is never promoted, so scoring goes on with each
+            # target's promoted version, and one target's failure does not hold the others.
             AssetCheckSpec(
                 _gate_check_name(target),
                 asset=registry_key,
-                blocking=True,
-                description=f"The new {target} model passes the AUC and calibration gates "
-                "(else it is not promoted and scores are not published).",
+                blocking=False,
+                description=f"The new {target} model passes its gates (else it is not "
+                f"promoted: {target} keeps its previous version, or is not scored).",
             )
             for target in declared_targets
         ],
+        backfill_policy=event_backfill_policy,
     )
-    def scoring_models(context: AssetExecutionContext, config: ScoringConfig):
+    def scoring_models(
+        context: AssetExecutionContext, config: ScoringRunConfig, warehouse: WarehouseResource
+    ):
         """Train every target, register each version and promote those whose gates pass."""
         from cible.ml.scoring.labels import TrainingDataError
         from cible.ml.scoring.plots import markdown_image, performance_png
-        from cible.ml.scoring.training import train_all
+        from cible.ml.scoring.store import train_and_publish
 
         scoring_config = _config(config)
         try:
-            outcomes = train_all(scoring_config, _registry())
+            outcomes = train_and_publish(scoring_config, settings.models_dir(), warehouse.file)
         except TrainingDataError as error:
             raise Failure(description=str(error)) from error
         by_target = {outcome.target: outcome for outcome in outcomes}
@@ -226,13 +240,16 @@ def build_scoring_definitions() -> Definitions:
             AssetCheckSpec(name, asset=scores_key, blocking=True, description=description)
             for name, description in DRIFT_CHECKS.values()
         ],
+        backfill_policy=event_backfill_policy,
     )
-    def customer_scores(context: AssetExecutionContext, config: ScoringConfig):
+    def customer_scores(
+        context: AssetExecutionContext, config: ScoringRunConfig, warehouse: WarehouseResource
+    ):
         """Score every customer with the promoted models and measure drift since training."""
-        from cible.ml.scoring.scoring import score_customers
+        from cible.ml.scoring.store import score_and_publish
 
         scoring_config = _config(config)
-        outcome = score_customers(scoring_config, _registry())
+        outcome = score_and_publish(scoring_config, settings.models_dir(), warehouse.file)
         context.log.info(
             f"Scoring run {outcome.scoring_run_id}: {outcome.customers} customers, "
             f"versions {outcome.versions}, skipped {outcome.skipped}"
@@ -273,12 +290,19 @@ def build_scoring_definitions() -> Definitions:
                 },
             )
 
-    @asset(group_name="ml", deps=[registry_key, training_features], kinds={"python"})
-    def online_models(context: AssetExecutionContext, config: ScoringConfig) -> MaterializeResult:
+    @asset(
+        group_name="ml",
+        deps=[registry_key, training_features],
+        kinds={"python"},
+        backfill_policy=event_backfill_policy,
+    )
+    def online_models(
+        context: AssetExecutionContext, config: ScoringRunConfig, warehouse: WarehouseResource
+    ) -> MaterializeResult:
         """Online models updated by partial_fit from outcomes known since their last update."""
-        from cible.ml.scoring.scoring import update_online_models
+        from cible.ml.scoring.store import update_online_models
 
-        results = update_online_models(_config(config), _registry())
+        results = update_online_models(_config(config), settings.models_dir(), warehouse.file)
         context.log.info(results.to_string())
         return MaterializeResult(
             metadata={
@@ -290,5 +314,11 @@ def build_scoring_definitions() -> Definitions:
         )
 
     return Definitions(
-        assets=[training_features, scoring_models, customer_scores, online_models, score_models]
+        assets=[
+            training_features,
+            scoring_models,
+            customer_scores,
+            online_models,
+            score_models(project),
+        ]
     )

@@ -8,13 +8,17 @@ manifest (the `segmentation` source and `fct_customer_features`), never typed by
 import base64
 import math
 
-from cible.orchestration.dbt import published_ml_models, warehouse_models
+from cible.orchestration.dbt import dbt_assets_for, published_ml_models
+from cible.orchestration.partitions import event_backfill_policy
+from cible.orchestration.resources import WarehouseResource
 from dagster import (
     AssetCheckResult,
     AssetCheckSeverity,
     AssetCheckSpec,
     AssetExecutionContext,
     AssetKey,
+    AssetsDefinition,
+    AssetSelection,
     AssetSpec,
     Config,
     Definitions,
@@ -23,6 +27,7 @@ from dagster import (
     multi_asset,
 )
 from dagster_dbt import (
+    DbtProject,
     get_asset_key_for_model,
     get_asset_keys_by_output_name_for_source,
 )
@@ -31,6 +36,8 @@ from pydantic import Field
 from cible import settings
 
 SOURCE_NAME = "segmentation"
+# The step that segments customers; the weekly run forces it to refit (`RECLUSTER_RUN_CONFIG`).
+SEGMENTS_STEP = "customer_segments"
 FEATURES_MODEL = "fct_customer_features"
 # The table whose materialization carries the figures, the plot and the gates.
 MAIN_TABLE = "segment_assignments"
@@ -66,7 +73,25 @@ class SegmentationRunConfig(Config):
     )
 
 
-segment_models = published_ml_models(SOURCE_NAME, "segment_models")
+# Run config of a job that must fit a new segmentation model (the weekly recalibration).
+RECLUSTER_RUN_CONFIG = {"ops": {SEGMENTS_STEP: {"config": {"refit": True}}}}
+
+
+def segment_models(project: DbtProject) -> AssetsDefinition:
+    """The dbt segment marts, built from what the segmentation step writes."""
+    return published_ml_models(project, SOURCE_NAME, "segment_models")
+
+
+def segment_table_keys(project: DbtProject) -> dict[str, AssetKey]:
+    """The `ml` tables the segmentation step writes, keyed as the dbt `segmentation` source."""
+    keys = get_asset_keys_by_output_name_for_source([segment_models(project)], SOURCE_NAME)
+    return {key.path[-1]: key for key in keys.values()}
+
+
+def recluster_selection(project: DbtProject) -> AssetSelection:
+    """The segmentation step, which the weekly run refits (the daily run applies the published
+    model, and refits only a model past its age)."""
+    return AssetSelection.assets(*segment_table_keys(project).values())
 
 
 def _number(value) -> float | int | None:
@@ -118,17 +143,16 @@ def _plot_markdown(result) -> str:
     return f"![segments](data:image/png;base64,{encoded})"
 
 
-def build_segmentation_definitions() -> Definitions:
+def build_segmentation_definitions(project: DbtProject) -> Definitions:
     """The segmentation step, its blocking gates and the segment marts, ready to merge."""
-    table_keys: dict[str, AssetKey] = {
-        key.path[-1]: key
-        for key in get_asset_keys_by_output_name_for_source([segment_models], SOURCE_NAME).values()
-    }
-    features_key = get_asset_key_for_model([warehouse_models], FEATURES_MODEL)
+    table_keys = segment_table_keys(project)
+    features_key = get_asset_key_for_model(
+        [dbt_assets_for(project).warehouse_models], FEATURES_MODEL
+    )
     main_key = table_keys[MAIN_TABLE]
 
     @multi_asset(
-        name="customer_segments",
+        name=SEGMENTS_STEP,
         specs=[
             AssetSpec(
                 key,
@@ -143,14 +167,18 @@ def build_segmentation_definitions() -> Definitions:
             AssetCheckSpec(name, asset=main_key, description=description, blocking=True)
             for name, description in GATE_CHECKS.values()
         ],
+        backfill_policy=event_backfill_policy,
     )
-    def customer_segments(context: AssetExecutionContext, config: SegmentationRunConfig):
+    def customer_segments(
+        context: AssetExecutionContext, config: SegmentationRunConfig, warehouse: WarehouseResource
+    ):
         """Segment every customer and publish the run to the `ml` schema if its gates pass."""
         from cible.ml.segmentation.store import run_and_publish
 
         result = run_and_publish(
             config_path=config.config_path or settings.segmentation_config_path(),
             refit=config.refit,
+            warehouse_path=warehouse.file,
         )
         figures = _figures(result)
         context.log.info(f"Segmentation run {result.run_id}: {figures}")
@@ -188,4 +216,4 @@ def build_segmentation_definitions() -> Definitions:
                 },
             )
 
-    return Definitions(assets=[customer_segments, segment_models])
+    return Definitions(assets=[customer_segments, segment_models(project)])

@@ -5,6 +5,7 @@ dbt step has finished; the step's events are then yielded with them.
 """
 
 from collections.abc import Iterable, Iterator, Mapping
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -64,7 +65,9 @@ def _node_of(event: Any, manifest: Mapping[str, Any]) -> Mapping[str, Any] | Non
     return manifest.get("nodes", {}).get(value) if value else None
 
 
-def warehouse_figures(nodes: Iterable[Mapping[str, Any]]) -> dict[str, dict[str, Any]]:
+def warehouse_figures(
+    nodes: Iterable[Mapping[str, Any]], warehouse_path: Path
+) -> dict[str, dict[str, Any]]:
     """Row counts (and reports where defined) of the tables built, by dbt unique id."""
     built = [
         node
@@ -74,7 +77,7 @@ def warehouse_figures(nodes: Iterable[Mapping[str, Any]]) -> dict[str, dict[str,
     if not built:
         return {}
     figures: dict[str, dict[str, Any]] = {}
-    with warehouse.connect(read_only=True) as con:
+    with warehouse.connect(warehouse_path, read_only=True) as con:
         for node in built:
             # Schema and name only: the manifest's database is the file name dbt parsed with.
             relation = f'"{node["schema"]}"."{node.get("alias") or node["name"]}"'
@@ -91,15 +94,18 @@ def warehouse_figures(nodes: Iterable[Mapping[str, Any]]) -> dict[str, dict[str,
     return figures
 
 
-def with_warehouse_figures(events: Iterable[Any], manifest: Mapping[str, Any]) -> Iterator[Any]:
-    """The step's events, materializations carrying the figures of their tables."""
+def with_warehouse_figures(
+    events: Iterable[Any], manifest: Mapping[str, Any], warehouse_path: Path
+) -> Iterator[Any]:
+    """The step's events, materializations carrying the figures of their tables (read from
+    the DuckDB file at `warehouse_path`)."""
     events = list(events)
     nodes = {
         node["unique_id"]: node
         for node in (_node_of(event, manifest) for event in events)
         if node is not None
     }
-    figures = warehouse_figures(nodes.values())
+    figures = warehouse_figures(nodes.values(), warehouse_path)
     for event in events:
         node = _node_of(event, manifest)
         if (

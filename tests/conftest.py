@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from pipeline_support import Build, dbt_parse, generate_and_build
+from pipeline_support import Build, generate_and_build
+
+from cible.dbt_cli import parse_project
 
 # Session fixtures that take minutes to build: with pytest-xdist, their tests share a worker.
 SHARED_FIXTURES = ("materialized_run", "demo_build")
@@ -15,7 +17,7 @@ def pytest_configure(config):
     Under pytest-xdist the controller writes it once, before the workers start.
     """
     if not hasattr(config, "workerinput"):
-        dbt_parse()
+        parse_project()
 
 
 @pytest.hookimpl(tryfirst=True)

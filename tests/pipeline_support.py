@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
 import pandas as pd
+
+from cible.dbt_cli import dbt_environment, dbt_executable
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DBT_PROJECT_DIR = PROJECT_ROOT / "dbt_project"
@@ -42,16 +42,24 @@ class Build:
     def truth_table(self, name: str) -> pd.DataFrame:
         return pd.read_parquet(self.truth / f"{name}.parquet")
 
+    def staged_columns(self, source_name: str, table_name: str) -> list[tuple[str, str]]:
+        """(name, lowercase type) of the staging view of a source table, in order."""
+        columns = self.query(
+            "select column_name, lower(data_type) as data_type from information_schema.columns "
+            f"where table_schema = 'staging' and table_name = 'stg_{source_name}__{table_name}' "
+            "order by ordinal_position"
+        )
+        return list(columns.itertuples(index=False, name=None))
+
 
 def dbt_command(
     args: list[str], warehouse: Path, extra_env: dict[str, str] | None = None, check: bool = True
 ) -> subprocess.CompletedProcess:
     """Run the dbt CLI of this environment on the project, against `warehouse`."""
-    env = dict(os.environ, CIBLE_WAREHOUSE=str(warehouse), **(extra_env or {}))
-    dbt = Path(sys.executable).parent / "dbt"
+    env = {**dbt_environment(warehouse), **(extra_env or {})}
     result = subprocess.run(
         [
-            str(dbt),
+            dbt_executable(),
             *args,
             "--project-dir",
             str(DBT_PROJECT_DIR),
@@ -70,24 +78,6 @@ def dbt_command(
             f"dbt {' '.join(args)} failed:\n{result.stdout[-6000:]}\n{result.stderr[-2000:]}"
         )
     return result
-
-
-def dbt_parse() -> None:
-    """Parse the dbt project into dbt_project/target/manifest.json (what `make dev` does)."""
-    dbt = Path(sys.executable).parent / "dbt"
-    subprocess.run(
-        [
-            str(dbt),
-            "parse",
-            "--quiet",
-            "--project-dir",
-            str(DBT_PROJECT_DIR),
-            "--profiles-dir",
-            str(DBT_PROJECT_DIR),
-        ],
-        cwd=DBT_PROJECT_DIR,
-        check=True,
-    )
 
 
 def generate_and_build(
@@ -126,3 +116,25 @@ def generate_and_build(
     load_landing(landing_dir=landing, warehouse=warehouse)
     result = dbt_command(["build"], warehouse)
     return Build(landing=landing, truth=truth, warehouse=warehouse, dbt_output=result.stdout)
+
+
+def tiny_dbt_project(root: Path) -> Path:
+    """A one-model, one-seed dbt project on an in-memory DuckDB; returns where its manifest
+    goes (`target/manifest.json`, not written)."""
+    (root / "models" / "staging").mkdir(parents=True)
+    (root / "reference").mkdir()
+    (root / "dbt_project.yml").write_text(
+        "name: p\nprofile: p\nseed-paths: [reference]\nflags: {send_anonymous_usage_stats: false}\n"
+    )
+    (root / "profiles.yml").write_text(
+        "p:\n  target: dev\n  outputs:\n    dev: {type: duckdb, path: ':memory:'}\n"
+    )
+    (root / "models" / "staging" / "stg_a.sql").write_text("select 1 as a\n")
+    (root / "reference" / "codes.csv").write_text("code\n1\n")
+    return root / "target" / "manifest.json"
+
+
+def manifest_models(manifest: Path) -> set[str]:
+    """The names of the models a dbt manifest holds."""
+    nodes = json.loads(manifest.read_text())["nodes"]
+    return {node["name"] for node in nodes.values() if node["resource_type"] == "model"}

@@ -4,6 +4,7 @@ and every file the pipeline reads, and runs the demo from any folder without the
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import tomllib
@@ -45,6 +46,13 @@ def test_every_python_folder_is_a_declared_package():
 
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory) -> Path:
+    """The wheel of the checkout's files, built in a copy (setuptools writes `build/` and
+    `*.egg-info` beside the sources, which must not appear in the checkout)."""
+    source = tmp_path_factory.mktemp("source")
+    for name in _tracked("."):
+        if (ROOT / name).is_file():
+            (source / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(ROOT / name, source / name)
     out = tmp_path_factory.mktemp("wheel")
     subprocess.run(
         [
@@ -57,7 +65,7 @@ def wheel(tmp_path_factory) -> Path:
             "--no-build-isolation",
             "--wheel-dir",
             str(out),
-            str(ROOT),
+            str(source),
         ],
         check=True,
         capture_output=True,

@@ -13,6 +13,7 @@ import pandas as pd
 
 from cible import settings
 from cible.ml.scoring.registry import ModelRegistry
+from cible.ml.scoring.store import ScoringStore
 from cible.ml.segmentation.model import SegmentationModel
 from cible.ml.segmentation.store import latest_model_path
 
@@ -20,15 +21,16 @@ from cible.ml.segmentation.store import latest_model_path
 def published_models(warehouse: Path | None = None) -> dict:
     """What the batch published: the segmentation model file and each scoring target's
     current classifier version (lifetime value needs order history: it stays the batch's)."""
-    path = latest_model_path(warehouse)
-    registry = ModelRegistry(settings.models_dir(), warehouse)
     scoring = {}
-    versions = registry.versions()
-    targets = sorted(set(versions["target"])) if not versions.empty else []
-    for target in targets:
-        current = registry.current(target)
-        if current is not None and "features" in registry.metadata(current.model_version):
-            scoring[target] = current.model_version
+    with ScoringStore.open(warehouse, read_only=True) as store:
+        path = latest_model_path(store.con)
+        registry = ModelRegistry(settings.models_dir(), store)
+        versions = registry.versions()
+        targets = sorted(set(versions["target"])) if not versions.empty else []
+        for target in targets:
+            current = registry.current(target)
+            if current is not None and "features" in registry.metadata(current.model_version):
+                scoring[target] = current.model_version
     segmentation = None
     if path is not None:
         model = SegmentationModel.load(path)
@@ -72,12 +74,13 @@ def load_models(published: dict, warehouse: Path | None = None) -> LiveModels:
     if published.get("segmentation"):
         models.segmentation = SegmentationModel.load(Path(published["segmentation"]["path"]))
     if published.get("scoring"):
-        registry = ModelRegistry(settings.models_dir(), warehouse)
-        for target, version in published["scoring"].items():
-            estimator, metadata = registry.load(version)
-            features = metadata["features"]
-            columns = [*features["numeric"], *features["categorical"]]
-            models.scorers[target] = (version, estimator, columns)
+        with ScoringStore.open(warehouse, read_only=True) as store:
+            registry = ModelRegistry(settings.models_dir(), store)
+            for target, version in published["scoring"].items():
+                estimator, metadata = registry.load(version)
+                features = metadata["features"]
+                columns = [*features["numeric"], *features["categorical"]]
+                models.scorers[target] = (version, estimator, columns)
     return models
 
 

@@ -3,10 +3,12 @@
     dbt's default `<target_schema>_<custom>`: BI tools and the Python steps read stable names.
 
     With the `schema_prefix` var, the models tagged `as_of` (those that depend on the as-of
-    date) go to `<prefix><schema>` instead: a feature snapshot as of another date is a build of
-    just those into their own schemas, over the tables every date shares (staging, identity,
-    deduplicated orders and events, sessions), leaving the current features alone:
-        dbt run --select tag:as_of --vars '{as_of_date: 2026-08-01, schema_prefix: training_}'
+    date: the `intermediate/as_of` folder and `fct_customer_features`, tagged in
+    dbt_project.yml) go to `<prefix><schema>` instead: a feature snapshot as of another date is
+    a build of just those (the `as_of` selector of selectors.yml) into their own schemas, over
+    the tables every date shares (staging, identity, deduplicated orders and events, sessions),
+    leaving the current features alone:
+        dbt run --selector as_of --vars '{as_of_date: 2026-08-01, schema_prefix: training_}'
     The other models ignore the prefix: they do not change with the date, so a snapshot reads
     the current build's (rebuilding them per snapshot cost a whole build each time).
 #}

@@ -1,7 +1,7 @@
 {#
     Parsing text from the raw schema. Raw columns are text, with one exception on DuckDB: the
     loader keeps the type of a typed Parquet column (timestamps, dates, numbers; see
-    `cible/loader.py`). These macros turn either into typed values and return null (never an
+    `cible/loader/parquet.py`). These macros turn either into typed values and return null (never an
     error) when text does not parse, so staging can flag the row with a reason instead of
     failing the build. On DuckDB the choice between the two readings is made per column when
     the query is planned (`typeof` is a constant there), so a typed column costs nothing.

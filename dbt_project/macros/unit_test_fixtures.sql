@@ -3,7 +3,7 @@
     with one change, marked below: a fixture standing for a landing table of the `raw` schema
     is typed as text, the type the contract lands. dbt types a fixture by the columns of the
     relation it stands for, and the loader keeps the type of a typed Parquet column
-    (cible/loader.py). Without the change, the staging unit tests, which feed text that does
+    (cible/loader/parquet.py). Without the change, the staging unit tests, which feed text that does
     not parse ("1980-13-45", "not a date"), would pass or fail depending on which files were
     loaded last. Load metadata (`_source_line`, `_loaded_at`, ...) keeps its type.
     2026-12-03: re-copy this macro when dbt-core's changes (a root-project macro replaces it).

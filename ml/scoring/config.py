@@ -1,120 +1,247 @@
-"""The scoring configuration (`config/scoring.yml`), read and validated before any work.
+"""The scoring configuration (`config/scoring.yml`), read and validated before any work: one
+pydantic model per section, defaults written once, in the model.
 
-Every problem is reported at once, each naming its setting, so a user fixes the file in one
-pass instead of meeting the errors one training run at a time.
+Every problem is raised at once in a :class:`~cible.ml.config.ConfigError` naming the setting
+(``targets.purchase_30d.horizon_days: ...``), so a user fixes the file in one pass instead of
+meeting the errors one training run at a time.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
 
-import yaml
+from cible.ml.config import ConfigError, ConfigFile, Problems, Section, at, items, parse, read_yaml
+from pydantic import (
+    BeforeValidator,
+    Field,
+    StrictBool,
+    StrictFloat,
+    StrictInt,
+    field_validator,
+    model_validator,
+)
 
 from cible import settings
 
 CLASSIFIER_KINDS = ("purchase", "campaign_response", "churn")
-TARGET_KINDS = (*CLASSIFIER_KINDS, "lifetime_value")
-MODEL_FAMILIES = ("logistic_regression", "random_forest", "hist_gradient_boosting")
-CAMPAIGN_EVENTS = ("open", "click", "conversion")
 DEFAULT_PATH = settings.CONFIG_DIR / "scoring.yml"
 
+ModelFamily = Literal["logistic_regression", "random_forest", "hist_gradient_boosting"]
+# Settings only some kinds of target read: any other kind refuses them.
+KIND_SETTINGS = {
+    "response_events": ("campaign_response",),
+    "active_window_days": ("churn",),
+    "holdout_days": ("lifetime_value",),
+    "discount_rate_monthly": ("lifetime_value",),
+    "penalizer": ("lifetime_value",),
+    "families": CLASSIFIER_KINDS,
+    "min_auc": CLASSIFIER_KINDS,
+    "max_calibration_error": CLASSIFIER_KINDS,
+}
 
-class ConfigError(ValueError):
-    """The configuration cannot be used; the message lists every problem found."""
+
+def _all_or_columns(value: Any) -> Any:
+    if value is None or value == "all":
+        return None
+    if not isinstance(value, list) or not all(isinstance(column, str) for column in value):
+        raise ValueError("must be `all` or a list of column names")
+    return value
 
 
-@dataclass(frozen=True)
-class TargetConfig:
+AllOrColumns = Annotated[tuple[str, ...] | None, BeforeValidator(_all_or_columns)]
+
+
+class TargetConfig(Section):
     """One thing to predict."""
 
-    name: str
-    kind: str
-    horizon_days: int
-    response_events: tuple[str, ...] = ("click", "conversion")
-    active_window_days: int = 365
-    holdout_days: int = 90
-    discount_rate_monthly: float = 0.01
-    penalizer: float = 0.0
-    families: tuple[str, ...] | None = None  # None: every family of training.models
-    min_auc: float | None = None  # None: gates.min_auc
-    max_calibration_error: float | None = None  # None: gates.max_calibration_error
+    # The target's key under `targets` (filled in by ScoringConfig, not written in the YAML).
+    name: str = Field(exclude=True)
+    kind: Literal["purchase", "campaign_response", "churn", "lifetime_value"]
+    horizon_days: StrictInt = Field(ge=1, le=3650)
+    response_events: tuple[Literal["open", "click", "conversion"], ...] = Field(
+        ("click", "conversion"), min_length=1
+    )
+    active_window_days: StrictInt = Field(365, ge=1, le=3650)
+    holdout_days: StrictInt = Field(90, ge=1, le=3650)
+    discount_rate_monthly: StrictFloat = Field(0.01, ge=0, le=1)
+    penalizer: StrictFloat = Field(0.0, ge=0, le=100)
+    families: tuple[ModelFamily, ...] | None = Field(None, min_length=1)  # None: every family
+    min_auc: StrictFloat | None = Field(None, ge=0.5, le=1.0)  # None: gates.min_auc
+    max_calibration_error: StrictFloat | None = Field(None, ge=0.0, le=1.0)  # None: the gate's
+
+    @model_validator(mode="after")
+    def _settings_fit_the_kind(self) -> TargetConfig:
+        problems = [
+            (key, f"applies to {', '.join(kinds)} targets only, not {self.kind}")
+            for key, kinds in KIND_SETTINGS.items()
+            if key in self.model_fields_set and self.kind not in kinds
+        ]
+        if problems:
+            raise Problems(problems)
+        return self
 
     @property
     def is_classifier(self) -> bool:
         return self.kind in CLASSIFIER_KINDS
 
 
-@dataclass(frozen=True)
-class TrainingConfig:
+class FeaturesConfig(Section):
+    include: AllOrColumns = None  # None: every column
+    exclude: tuple[str, ...] = ()
+    min_category_share: StrictFloat = Field(0.01, ge=0, le=0.5)
+
+    @field_validator("include")
+    @classmethod
+    def _some_columns(cls, value: tuple[str, ...] | None) -> tuple[str, ...] | None:
+        if value == ():
+            raise ValueError("lists no column; use `all` or name some")
+        return value
+
+
+class PermutationImportanceConfig(Section):
+    n_repeats: StrictInt = Field(3, ge=1, le=100)
+    max_rows: StrictInt = Field(3000, ge=100, le=10**7)
+
+
+class TrainingConfig(Section):
     """How classifiers are searched, selected, calibrated and evaluated."""
 
-    test_size: float = 0.2
-    cv_folds: int = 5
-    search: str = "randomized"
-    n_iter: int = 6
-    scoring: str = "roc_auc"
-    calibration: str = "isotonic"
-    threshold: str = "max_f1"
-    feature_selection: str = "none"
-    max_training_rows: int = 200_000
-    min_positives: int = 50
-    min_history_days: int = 365
-    random_state: int = 42
-    permutation_repeats: int = 3
-    permutation_max_rows: int = 3000
-    models: Mapping[str, Mapping[str, list]] = field(default_factory=dict)
+    test_size: StrictFloat = Field(0.2, ge=0.05, le=0.5)
+    cv_folds: StrictInt = Field(5, ge=2, le=20)
+    search: Literal["randomized", "grid"] = "randomized"
+    n_iter: StrictInt = Field(6, ge=1, le=1000)
+    scoring: Literal["roc_auc", "average_precision", "neg_brier_score", "neg_log_loss"] = "roc_auc"
+    calibration: Literal["isotonic", "sigmoid"] = "isotonic"
+    threshold: Literal["max_f1"] = "max_f1"
+    feature_selection: Literal["none", "l1"] = "none"
+    max_training_rows: StrictInt = Field(200_000, ge=100, le=10**9)
+    min_positives: StrictInt = Field(50, ge=1, le=10**9)
+    min_history_days: StrictInt = Field(365, ge=0, le=3650)
+    random_state: StrictInt = Field(42, ge=0, le=2**31)
+    permutation_importance: PermutationImportanceConfig = Field(
+        default_factory=PermutationImportanceConfig
+    )
+    # Each family's search space: every hyperparameter maps to the values tried.
+    models: dict[ModelFamily, dict[str, Annotated[list, Field(min_length=1)]]] = Field(min_length=1)
+
+    @property
+    def permutation_repeats(self) -> int:
+        return self.permutation_importance.n_repeats
+
+    @property
+    def permutation_max_rows(self) -> int:
+        return self.permutation_importance.max_rows
 
 
-@dataclass(frozen=True)
-class GateConfig:
+class LifetimeValueGates(Section):
+    max_purchase_error: StrictFloat = Field(0.15, ge=0.0, le=10.0)
+
+
+class GateConfig(Section):
     """Floors a candidate must pass on the hold-out set to be promoted."""
 
-    min_auc: float = 0.65
-    max_calibration_error: float = 0.05
-    max_ltv_purchase_error: float = 0.15
+    min_auc: StrictFloat = Field(0.65, ge=0.5, le=1.0)
+    max_calibration_error: StrictFloat = Field(0.05, ge=0.0, le=1.0)
+    lifetime_value: LifetimeValueGates = Field(default_factory=LifetimeValueGates)
+
+    @property
+    def max_ltv_purchase_error(self) -> float:
+        return self.lifetime_value.max_purchase_error
 
 
-@dataclass(frozen=True)
-class DriftConfig:
+class DriftConfig(Section):
     """Population stability thresholds."""
 
-    bins: int = 10
-    psi_warn: float = 0.1
-    psi_block: float = 0.25
-    blocking_features: tuple[str, ...] | None = None  # None: every feature blocks
+    bins: StrictInt = Field(10, ge=2, le=100)
+    psi_warn: StrictFloat = Field(0.1, ge=0.0, le=10.0)
+    psi_block: StrictFloat = Field(0.25, ge=0.0, le=10.0)
+    blocking_features: AllOrColumns = None  # None: every feature blocks
+
+    @model_validator(mode="after")
+    def _block_above_warn(self) -> DriftConfig:
+        if self.psi_block < self.psi_warn:
+            message = f"must not be below psi_warn ({self.psi_warn}), found {self.psi_block}"
+            raise Problems([("psi_block", message)])
+        return self
 
 
-@dataclass(frozen=True)
-class ScoringRunConfig:
-    batch_rows: int = 100_000
-    keep_runs: int = 30
+class BatchScoringConfig(Section):
+    batch_rows: StrictInt = Field(100_000, ge=100, le=10**8)
+    keep_runs: StrictInt = Field(30, ge=1, le=10**6)
 
 
-@dataclass(frozen=True)
-class IncrementalConfig:
-    enabled: bool = True
+class IncrementalConfig(Section):
+    enabled: StrictBool = True
     targets: tuple[str, ...] = ()
-    alpha: float = 1e-4
-    epochs: int = 3
+    alpha: StrictFloat = Field(1e-4, ge=0.0, le=10.0)
+    epochs: StrictInt = Field(3, ge=1, le=100)
 
 
-@dataclass(frozen=True)
-class ScoringConfig:
+class ScoringConfig(ConfigFile):
     """The whole file, validated."""
 
-    targets: Mapping[str, TargetConfig]
-    feature_include: tuple[str, ...] | None  # None: every column
-    feature_exclude: tuple[str, ...]
-    min_category_share: float
+    version: StrictInt = Field(1, ge=1)
+    targets: dict[str, TargetConfig] = Field(min_length=1)
+    features: FeaturesConfig = Field(default_factory=FeaturesConfig)
     training: TrainingConfig
-    gates: GateConfig
-    drift: DriftConfig
-    scoring: ScoringRunConfig
-    incremental: IncrementalConfig
-    source: str = "<dict>"
+    gates: GateConfig = Field(default_factory=GateConfig)
+    drift: DriftConfig = Field(default_factory=DriftConfig)
+    scoring: BatchScoringConfig = Field(default_factory=BatchScoringConfig)
+    incremental: IncrementalConfig = Field(default_factory=IncrementalConfig)
+
+    @field_validator("targets", mode="before")
+    @classmethod
+    def _named_by_their_keys(cls, value: Any) -> Any:
+        if not isinstance(value, dict):
+            return value
+        return {
+            name: {**spec, "name": name} if isinstance(spec, dict) else spec
+            for name, spec in value.items()
+        }
+
+    @classmethod
+    def cross_field_problems(cls, data: Any) -> list[tuple[str, str]]:
+        """Families in training.models; at most one lifetime-value target; online models
+        for classification targets."""
+        targets = at(data, "targets")
+        targets = targets if isinstance(targets, dict) else {}
+        models = at(data, "training", "models")
+        problems = []
+        for name, spec in targets.items():
+            if isinstance(spec, dict) and "name" in spec:
+                problems.append(
+                    (f"targets.{name}.name", "unknown setting; a target is named by its key")
+                )
+            for family in items(at(spec, "families")):
+                if isinstance(family, str) and family not in (models or {}):
+                    message = f"names {family!r}, which is not in training.models"
+                    problems.append((f"targets.{name}.families", message))
+        kinds = {name: at(spec, "kind") for name, spec in targets.items()}
+        lifetime_value = [name for name, kind in kinds.items() if kind == "lifetime_value"]
+        if len(lifetime_value) > 1:
+            message = f"one lifetime_value target at most, found {', '.join(lifetime_value)}"
+            problems.append(("targets", message))
+        for i, name in enumerate(items(at(data, "incremental", "targets"))):
+            if not isinstance(name, str) or name not in targets:
+                message = f"names {name!r}, which is not a target"
+                problems.append((f"incremental.targets[{i}]", message))
+            elif kinds[name] not in CLASSIFIER_KINDS:
+                message = f"{name!r} is not a classification target"
+                problems.append((f"incremental.targets[{i}]", message))
+        return problems
+
+    @property
+    def feature_include(self) -> tuple[str, ...] | None:
+        return self.features.include
+
+    @property
+    def feature_exclude(self) -> tuple[str, ...]:
+        return self.features.exclude
+
+    @property
+    def min_category_share(self) -> float:
+        return self.features.min_category_share
 
     @property
     def classifier_targets(self) -> list[TargetConfig]:
@@ -130,271 +257,25 @@ class ScoringConfig:
             return self
         unknown = sorted(set(names) - set(self.targets))
         if unknown:
-            raise ConfigError(
-                f"unknown target(s) {', '.join(unknown)}; {self.source} defines "
-                f"{', '.join(self.targets)}"
+            message = (
+                f"unknown target(s) {', '.join(unknown)}; it defines {', '.join(self.targets)}"
             )
-        return ScoringConfig(
-            **{
-                **self.__dict__,
-                "targets": {name: self.targets[name] for name in self.targets if name in names},
-            }
-        )
+            raise ConfigError([message], self.source)
+        targets = {name: target for name, target in self.targets.items() if name in names}
+        return self.model_copy(update={"targets": targets})
 
 
-def load_config(path: str | Path | None = None) -> ScoringConfig:
+def parse_scoring_config(data: Any, source: str = "<memory>") -> ScoringConfig:
+    """Validate a configuration held as a dict (the parsed YAML).
+
+    Raises:
+        ConfigError: listing every problem found.
+    """
+    return parse(ScoringConfig, data, source)
+
+
+def load_scoring_config(path: str | Path | None = None) -> ScoringConfig:
     """Read and validate a scoring configuration file (default `config/scoring.yml`)."""
     path = Path(path) if path is not None else DEFAULT_PATH
-    if not path.exists():
-        raise ConfigError(f"scoring configuration not found: {path}")
-    try:
-        raw = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as error:
-        raise ConfigError(f"{path} is not valid YAML: {error}") from error
-    return parse_config(raw, source=str(path))
-
-
-def parse_config(raw: Mapping[str, Any], source: str = "<dict>") -> ScoringConfig:
-    """Validate a configuration held as a dict (the parsed YAML)."""
-    problems: list[str] = []
-    if not isinstance(raw, Mapping):
-        raise ConfigError(f"{source}: the file must hold a mapping, not {type(raw).__name__}")
-
-    def section(name: str) -> Mapping[str, Any]:
-        value = raw.get(name) or {}
-        if not isinstance(value, Mapping):
-            problems.append(f"`{name}` must be a mapping")
-            return {}
-        return value
-
-    def number(where: str, value: Any, low: float, high: float, integer: bool = False) -> Any:
-        kind = int if integer else (int, float)
-        if isinstance(value, bool) or not isinstance(value, kind):
-            problems.append(f"`{where}` must be {'an integer' if integer else 'a number'}")
-            return low
-        if not low <= value <= high:
-            problems.append(f"`{where}` must be between {low} and {high}, not {value}")
-        return value
-
-    def choice(where: str, value: Any, allowed: tuple[str, ...]) -> str:
-        if value not in allowed:
-            problems.append(f"`{where}` must be one of {', '.join(allowed)}, not {value!r}")
-        return value
-
-    targets: dict[str, TargetConfig] = {}
-    raw_targets = section("targets")
-    if not raw_targets:
-        problems.append("`targets` must name at least one target")
-    for name, spec in raw_targets.items():
-        where = f"targets.{name}"
-        if not isinstance(spec, Mapping):
-            problems.append(f"`{where}` must be a mapping")
-            continue
-        unknown = set(spec) - {
-            "kind",
-            "horizon_days",
-            "response_events",
-            "active_window_days",
-            "holdout_days",
-            "discount_rate_monthly",
-            "penalizer",
-            "families",
-            "min_auc",
-            "max_calibration_error",
-        }
-        if unknown:
-            problems.append(f"`{where}` has unknown setting(s): {', '.join(sorted(unknown))}")
-        kind = choice(f"{where}.kind", spec.get("kind"), TARGET_KINDS)
-        horizon = number(f"{where}.horizon_days", spec.get("horizon_days"), 1, 3650, True)
-        events = tuple(spec.get("response_events", ("click", "conversion")) or ())
-        for event in events:
-            choice(f"{where}.response_events", event, CAMPAIGN_EVENTS)
-        if kind == "campaign_response" and not events:
-            problems.append(f"`{where}.response_events` must name at least one event")
-        targets[name] = TargetConfig(
-            name=name,
-            kind=kind,
-            horizon_days=horizon,
-            response_events=events,
-            active_window_days=number(
-                f"{where}.active_window_days", spec.get("active_window_days", 365), 1, 3650, True
-            ),
-            holdout_days=number(
-                f"{where}.holdout_days", spec.get("holdout_days", 90), 1, 3650, True
-            ),
-            discount_rate_monthly=number(
-                f"{where}.discount_rate_monthly", spec.get("discount_rate_monthly", 0.01), 0, 1
-            ),
-            penalizer=number(f"{where}.penalizer", spec.get("penalizer", 0.0), 0, 100),
-            families=tuple(spec["families"]) if spec.get("families") else None,
-            min_auc=None
-            if spec.get("min_auc") is None
-            else number(f"{where}.min_auc", spec["min_auc"], 0.5, 1.0),
-            max_calibration_error=None
-            if spec.get("max_calibration_error") is None
-            else number(f"{where}.max_calibration_error", spec["max_calibration_error"], 0.0, 1.0),
-        )
-    if sum(1 for target in targets.values() if target.kind == "lifetime_value") > 1:
-        problems.append("`targets` may hold one `lifetime_value` target at most")
-
-    features = section("features")
-    include = features.get("include", "all")
-    if include == "all" or include is None:
-        feature_include = None
-    elif isinstance(include, list) and include and all(isinstance(c, str) for c in include):
-        feature_include = tuple(include)
-    else:
-        problems.append("`features.include` must be `all` or a list of column names")
-        feature_include = None
-    exclude = features.get("exclude") or []
-    if not isinstance(exclude, list) or not all(isinstance(c, str) for c in exclude):
-        problems.append("`features.exclude` must be a list of column names")
-        exclude = []
-    min_share = number(
-        "features.min_category_share", features.get("min_category_share", 0.01), 0, 0.5
-    )
-
-    training = section("training")
-    models = training.get("models") or {}
-    for target in targets.values():
-        for family in target.families or ():
-            if family not in (models if isinstance(models, Mapping) else {}):
-                problems.append(
-                    f"`targets.{target.name}.families` names {family!r}, which is not in "
-                    "`training.models`"
-                )
-    if not isinstance(models, Mapping) or not models:
-        problems.append("`training.models` must name at least one model family")
-        models = {}
-    for family, space in models.items():
-        choice("training.models", family, MODEL_FAMILIES)
-        if not isinstance(space, Mapping) or not all(
-            isinstance(values, list) and values for values in space.values()
-        ):
-            problems.append(
-                f"`training.models.{family}` must map each hyperparameter to a non-empty list"
-            )
-    importance = training.get("permutation_importance") or {}
-    training_config = TrainingConfig(
-        test_size=number("training.test_size", training.get("test_size", 0.2), 0.05, 0.5),
-        cv_folds=number("training.cv_folds", training.get("cv_folds", 5), 2, 20, True),
-        search=choice(
-            "training.search", training.get("search", "randomized"), ("randomized", "grid")
-        ),
-        n_iter=number("training.n_iter", training.get("n_iter", 6), 1, 1000, True),
-        scoring=choice(
-            "training.scoring",
-            training.get("scoring", "roc_auc"),
-            ("roc_auc", "average_precision", "neg_brier_score", "neg_log_loss"),
-        ),
-        calibration=choice(
-            "training.calibration", training.get("calibration", "isotonic"), ("isotonic", "sigmoid")
-        ),
-        threshold=choice("training.threshold", training.get("threshold", "max_f1"), ("max_f1",)),
-        feature_selection=choice(
-            "training.feature_selection", training.get("feature_selection", "none"), ("none", "l1")
-        ),
-        max_training_rows=number(
-            "training.max_training_rows",
-            training.get("max_training_rows", 200_000),
-            100,
-            10**9,
-            True,
-        ),
-        min_positives=number(
-            "training.min_positives", training.get("min_positives", 50), 1, 10**9, True
-        ),
-        min_history_days=number(
-            "training.min_history_days", training.get("min_history_days", 365), 0, 3650, True
-        ),
-        random_state=number(
-            "training.random_state", training.get("random_state", 42), 0, 2**31, True
-        ),
-        permutation_repeats=number(
-            "training.permutation_importance.n_repeats",
-            importance.get("n_repeats", 3),
-            1,
-            100,
-            True,
-        ),
-        permutation_max_rows=number(
-            "training.permutation_importance.max_rows",
-            importance.get("max_rows", 3000),
-            100,
-            10**7,
-            True,
-        ),
-        models={family: dict(space) for family, space in models.items()},
-    )
-
-    gates = section("gates")
-    ltv_gates = gates.get("lifetime_value") or {}
-    gate_config = GateConfig(
-        min_auc=number("gates.min_auc", gates.get("min_auc", 0.65), 0.5, 1.0),
-        max_calibration_error=number(
-            "gates.max_calibration_error", gates.get("max_calibration_error", 0.05), 0.0, 1.0
-        ),
-        max_ltv_purchase_error=number(
-            "gates.lifetime_value.max_purchase_error",
-            ltv_gates.get("max_purchase_error", 0.15),
-            0.0,
-            10.0,
-        ),
-    )
-
-    drift = section("drift")
-    blocking = drift.get("blocking_features", "all")
-    if blocking == "all" or blocking is None:
-        blocking_features = None
-    elif isinstance(blocking, list):
-        blocking_features = tuple(blocking)
-    else:
-        problems.append("`drift.blocking_features` must be `all` or a list of column names")
-        blocking_features = None
-    drift_config = DriftConfig(
-        bins=number("drift.bins", drift.get("bins", 10), 2, 100, True),
-        psi_warn=number("drift.psi_warn", drift.get("psi_warn", 0.1), 0.0, 10.0),
-        psi_block=number("drift.psi_block", drift.get("psi_block", 0.25), 0.0, 10.0),
-        blocking_features=blocking_features,
-    )
-    if drift_config.psi_block < drift_config.psi_warn:
-        problems.append("`drift.psi_block` must not be below `drift.psi_warn`")
-
-    scoring = section("scoring")
-    scoring_config = ScoringRunConfig(
-        batch_rows=number(
-            "scoring.batch_rows", scoring.get("batch_rows", 100_000), 100, 10**8, True
-        ),
-        keep_runs=number("scoring.keep_runs", scoring.get("keep_runs", 30), 1, 10**6, True),
-    )
-
-    incremental = section("incremental")
-    online_targets = tuple(incremental.get("targets") or ())
-    for name in online_targets:
-        if name not in targets:
-            problems.append(f"`incremental.targets` names {name!r}, which is not a target")
-        elif not targets[name].is_classifier:
-            problems.append(f"`incremental.targets`: {name!r} is not a classification target")
-    incremental_config = IncrementalConfig(
-        enabled=bool(incremental.get("enabled", True)),
-        targets=online_targets,
-        alpha=number("incremental.alpha", incremental.get("alpha", 1e-4), 0.0, 10.0),
-        epochs=number("incremental.epochs", incremental.get("epochs", 3), 1, 100, True),
-    )
-
-    if problems:
-        raise ConfigError(
-            f"{source} has {len(problems)} problem(s):\n" + "\n".join(f"- {p}" for p in problems)
-        )
-    return ScoringConfig(
-        targets=targets,
-        feature_include=feature_include,
-        feature_exclude=tuple(exclude),
-        min_category_share=min_share,
-        training=training_config,
-        gates=gate_config,
-        drift=drift_config,
-        scoring=scoring_config,
-        incremental=incremental_config,
-        source=source,
-    )
+    hint = f"set {settings.SCORING_CONFIG_ENV} or the run's config_path"
+    return parse_scoring_config(read_yaml(path, hint), str(path))

@@ -3,7 +3,7 @@ into numbers (imputation, scaling, one-hot encoding) inside the persisted pipeli
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -19,8 +19,12 @@ ALWAYS_EXCLUDED = ("customer_id", "as_of_at")
 
 
 @dataclass(frozen=True)
-class FeatureSpec:
-    """The model inputs by kind; stored with the model so scoring checks the same columns."""
+class ModelFeatures:
+    """A scoring model's inputs by kind; part of the model, so scoring reads the same columns.
+
+    (Named apart from segmentation's `FeatureSpec`: the two packages declare features
+    differently, from the configuration there and from the mart's types here.)
+    """
 
     numeric: tuple[str, ...]
     categorical: tuple[str, ...]
@@ -32,14 +36,10 @@ class FeatureSpec:
     def to_dict(self) -> dict:
         return {"numeric": list(self.numeric), "categorical": list(self.categorical)}
 
-    @classmethod
-    def from_dict(cls, data: dict) -> FeatureSpec:
-        return cls(numeric=tuple(data["numeric"]), categorical=tuple(data["categorical"]))
-
 
 def select_features(
     frame: pd.DataFrame, include: Sequence[str] | None, exclude: Sequence[str]
-) -> FeatureSpec:
+) -> ModelFeatures:
     """The feature columns of `frame` by kind: numbers and booleans are numeric, text is
     categorical, timestamps are left out (their information is in the `*_days` columns).
 
@@ -68,12 +68,13 @@ def select_features(
             categorical.append(column)
     if not numeric and not categorical:
         raise TrainingDataError("no feature left after features.include and features.exclude")
-    return FeatureSpec(numeric=tuple(numeric), categorical=tuple(categorical))
+    return ModelFeatures(numeric=tuple(numeric), categorical=tuple(categorical))
 
 
-def check_features(frame: pd.DataFrame, spec: FeatureSpec, where: str) -> None:
-    """Stop with a clear message when `frame` lacks a column the model was trained on."""
-    missing = [column for column in spec.columns if column not in frame.columns]
+def check_features(columns: Iterable[str], features: ModelFeatures, where: str) -> None:
+    """Stop with a clear message when a feature table's `columns` lack one the model needs."""
+    available = set(columns)
+    missing = [column for column in features.columns if column not in available]
     if missing:
         raise TrainingDataError(
             f"{where}: the model needs feature(s) {', '.join(missing)}, which the feature "
@@ -102,7 +103,9 @@ def as_text(frame: pd.DataFrame) -> np.ndarray:
     return frame.astype(object).where(frame.notna(), "missing").astype(str).to_numpy(dtype=object)
 
 
-def build_preprocessor(spec: FeatureSpec, min_category_share: float) -> ColumnTransformer:
+def build_model_preprocessor(
+    features: ModelFeatures, min_category_share: float
+) -> ColumnTransformer:
     """Imputation (median plus a missing indicator, so "never" differs from 0), scaling and
     one-hot encoding (rare categories grouped, unseen ones tolerated at scoring)."""
     numeric = Pipeline(
@@ -129,8 +132,8 @@ def build_preprocessor(spec: FeatureSpec, min_category_share: float) -> ColumnTr
         ]
     )
     transformers = []
-    if spec.numeric:
-        transformers.append(("numeric", numeric, list(spec.numeric)))
-    if spec.categorical:
-        transformers.append(("categorical", categorical, list(spec.categorical)))
+    if features.numeric:
+        transformers.append(("numeric", numeric, list(features.numeric)))
+    if features.categorical:
+        transformers.append(("categorical", categorical, list(features.categorical)))
     return ColumnTransformer(transformers, remainder="drop", verbose_feature_names_out=True)

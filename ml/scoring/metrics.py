@@ -135,3 +135,17 @@ def curves(y_true: np.ndarray, score: np.ndarray, n_bins: int = 10) -> pd.DataFr
     frame = pd.concat([roc, calibration, lift], ignore_index=True)
     frame["point"] = frame.groupby("curve").cumcount()
     return frame[["curve", "point", "x", "y", "customers"]]
+
+
+def metric_rows(target: str, dataset: str, values: dict[str, float]) -> pd.DataFrame:
+    """Long rows of a dict of scalar metrics (the `ml.model_metrics` rows of a version)."""
+    now = pd.Timestamp.now(tz="UTC").tz_localize(None)
+    return pd.DataFrame(
+        {
+            "target": target,
+            "dataset": dataset,
+            "metric": list(values),
+            "value": [float(v) for v in values.values()],
+            "computed_at": now,
+        }
+    )

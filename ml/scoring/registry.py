@@ -1,10 +1,11 @@
 """The model registry: every trained version kept with its metrics, promoted only when its
 gates pass, and the current version per target changeable back to an earlier one.
 
-Files live under `<models_dir>/scoring/<target>/<version>/` (the fitted estimator as
+Files live under `<models_dir>/scoring/<target>/<version>/` (the fitted model as
 `model.joblib`, `metadata.json`, and evaluation tables); the index, one row per version with
-its status, is the warehouse table `ml.model_registry`, updated under the warehouse lock so
-that two processes never promote at once.
+its status, is the warehouse table `ml.model_registry`, read and written through the step's
+:class:`~ml.scoring.store.ScoringStore` (its connection holds the warehouse lock, so two
+processes never promote at once).
 """
 
 from __future__ import annotations
@@ -15,37 +16,16 @@ import json
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import joblib
 import numpy as np
 import pandas as pd
 
-from cible import warehouse as wh
+if TYPE_CHECKING:
+    from cible.ml.scoring.store import ScoringStore
 
-REGISTRY_TABLE = "ml.model_registry"
 STATUSES = ("candidate", "promoted", "rejected", "retired")
-REGISTRY_COLUMNS = {
-    "model_version": "varchar",
-    "target": "varchar",
-    "target_kind": "varchar",
-    "model_family": "varchar",
-    "status": "varchar",
-    "is_current": "boolean",
-    "trained_at": "timestamp",
-    "training_cutoff_at": "timestamp",
-    "horizon_days": "integer",
-    "training_rows": "bigint",
-    "positive_labels": "bigint",
-    "training_data_fingerprint": "varchar",
-    "code_version": "varchar",
-    "artefact_path": "varchar",
-    "gates_passed": "boolean",
-    "gate_failures": "varchar",
-    "promoted_at": "timestamp",
-    "status_changed_at": "timestamp",
-    "status_reason": "varchar",
-}
 
 
 class RegistryError(ValueError):
@@ -121,36 +101,25 @@ class ModelRegistry:
 
     Args:
         root: the models folder (`cible.settings.models_dir()`); files go to `root/scoring`.
-        warehouse: the DuckDB file holding `ml.model_registry` (default: Cible's warehouse).
+        store: the step's store, through which the index `ml.model_registry` is read and
+            written.
     """
 
-    def __init__(self, root: Path, warehouse: Path | None = None):
+    def __init__(self, root: Path, store: ScoringStore):
         self.root = Path(root) / "scoring"
-        self.warehouse = warehouse
+        self.store = store
 
     # ---------- index
 
-    def _ensure(self, con) -> None:
-        columns = ", ".join(f"{name} {kind}" for name, kind in REGISTRY_COLUMNS.items())
-        con.execute("create schema if not exists ml")
-        con.execute(f"create table if not exists {REGISTRY_TABLE} ({columns})")
-
     def versions(self, target: str | None = None) -> pd.DataFrame:
         """The index, oldest first (all targets, or one)."""
-        with wh.connect(self.warehouse) as con:
-            self._ensure(con)
-            sql = f"select * from {REGISTRY_TABLE}"
-            params: list = []
-            if target is not None:
-                sql += " where target = ?"
-                params.append(target)
-            return con.execute(sql + " order by trained_at, model_version", params).df()
+        return self.store.registry_rows(target)
 
     def get(self, model_version: str) -> ModelVersion:
         rows = self.versions()
         rows = rows[rows["model_version"] == model_version]
         if rows.empty:
-            raise RegistryError(f"no model version {model_version!r} in {REGISTRY_TABLE}")
+            raise RegistryError(f"no model version {model_version!r} in ml.model_registry")
         return ModelVersion.from_row(rows.iloc[0])
 
     def current(self, target: str) -> ModelVersion | None:
@@ -180,24 +149,20 @@ class ModelRegistry:
             extra_artefacts: other fitted objects (`<name>.joblib`), e.g. the online model.
         """
         now = pd.Timestamp.now(tz="UTC").tz_localize(None)
-        with wh.connect(self.warehouse) as con:
-            self._ensure(con)
-            count = con.execute(
-                f"select count(*) from {REGISTRY_TABLE} where target = ?", [target]
-            ).fetchall()[0][0]
-            version = f"{target}-v{count + 1:04d}"
-            folder = self.root / target / version
-            folder.mkdir(parents=True, exist_ok=False)
-            joblib.dump(artefact, folder / "model.joblib")
-            for name, extra in (extra_artefacts or {}).items():
-                joblib.dump(extra, folder / f"{name}.joblib")
-            for name, table in (tables or {}).items():
-                table.to_parquet(folder / f"{name}.parquet", index=False)
-            metadata = {**metadata, "model_version": version, "target": target, "trained_at": now}
-            (folder / "metadata.json").write_text(
-                json.dumps(metadata, indent=2, default=_json_default, sort_keys=True)
-            )
-            row = {
+        version = f"{target}-v{len(self.versions(target)) + 1:04d}"
+        folder = self.root / target / version
+        folder.mkdir(parents=True, exist_ok=False)
+        joblib.dump(artefact, folder / "model.joblib")
+        for name, extra in (extra_artefacts or {}).items():
+            joblib.dump(extra, folder / f"{name}.joblib")
+        for name, table in (tables or {}).items():
+            table.to_parquet(folder / f"{name}.parquet", index=False)
+        metadata = {**metadata, "model_version": version, "target": target, "trained_at": now}
+        (folder / "metadata.json").write_text(
+            json.dumps(metadata, indent=2, default=_json_default, sort_keys=True)
+        )
+        self.store.add_registry_row(
+            {
                 "model_version": version,
                 "target": target,
                 "target_kind": target_kind,
@@ -218,12 +183,7 @@ class ModelRegistry:
                 "status_changed_at": now,
                 "status_reason": "registered",
             }
-            placeholders = ", ".join("?" for _ in REGISTRY_COLUMNS)
-            con.execute(
-                f"insert into {REGISTRY_TABLE} ({', '.join(REGISTRY_COLUMNS)}) "
-                f"values ({placeholders})",
-                [row[name] for name in REGISTRY_COLUMNS],
-            )
+        )
         return self.get(version)
 
     def decide(self, model_version: str, failures: list[str]) -> ModelVersion:
@@ -235,34 +195,40 @@ class ModelRegistry:
         if version.status != "candidate":
             raise RegistryError(f"{model_version} is {version.status}, not a candidate")
         now = pd.Timestamp.now(tz="UTC").tz_localize(None)
-        with wh.connect(self.warehouse) as con:
-            if failures:
-                con.execute(
-                    f"update {REGISTRY_TABLE} set status = 'rejected', gates_passed = false, "
-                    "gate_failures = ?, status_changed_at = ?, status_reason = ? "
-                    "where model_version = ?",
-                    ["; ".join(failures), now, "gates failed", model_version],
-                )
-            else:
-                self._make_current(con, version.target, model_version, now, "gates passed")
-                con.execute(
-                    f"update {REGISTRY_TABLE} set gates_passed = true, gate_failures = null "
-                    "where model_version = ?",
-                    [model_version],
-                )
+        if failures:
+            self.store.update_registry_row(
+                model_version,
+                status="rejected",
+                gates_passed=False,
+                gate_failures="; ".join(failures),
+                status_changed_at=now,
+                status_reason="gates failed",
+            )
+        else:
+            self._make_current(version, now, "gates passed")
+            self.store.update_registry_row(model_version, gates_passed=True, gate_failures=None)
         return self.get(model_version)
 
-    def _make_current(self, con, target: str, model_version: str, now, reason: str) -> None:
-        con.execute(
-            f"update {REGISTRY_TABLE} set status = 'retired', is_current = false, "
-            "status_changed_at = ?, status_reason = ? where target = ? and is_current",
-            [now, f"replaced by {model_version}", target],
+    def _make_current(self, version: ModelVersion, now: pd.Timestamp, reason: str) -> None:
+        current = self.current(version.target)
+        if current is not None:
+            self.store.update_registry_row(
+                current.model_version,
+                status="retired",
+                is_current=False,
+                status_changed_at=now,
+                status_reason=f"replaced by {version.model_version}",
+            )
+        promoted_at = (
+            self.versions().set_index("model_version").loc[version.model_version, "promoted_at"]
         )
-        con.execute(
-            f"update {REGISTRY_TABLE} set status = 'promoted', is_current = true, "
-            "promoted_at = coalesce(promoted_at, ?), status_changed_at = ?, status_reason = ? "
-            "where model_version = ?",
-            [now, now, reason, model_version],
+        self.store.update_registry_row(
+            version.model_version,
+            status="promoted",
+            is_current=True,
+            promoted_at=now if pd.isna(promoted_at) else promoted_at,
+            status_changed_at=now,
+            status_reason=reason,
         )
 
     def rollback(self, target: str, to_version: str | None = None) -> ModelVersion:
@@ -291,8 +257,7 @@ class ModelRegistry:
                 "only a version that was once promoted can be rolled back to"
             )
         now = pd.Timestamp.now(tz="UTC").tz_localize(None)
-        with wh.connect(self.warehouse) as con:
-            self._make_current(con, target, to_version, now, "rolled back")
+        self._make_current(self.get(to_version), now, "rolled back")
         return self.get(to_version)
 
     # ---------- reading artefacts

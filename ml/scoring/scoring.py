@@ -1,47 +1,41 @@
-"""Scoring jobs: the promoted models applied to today's features, drift measured against
-training, and the online models updated from outcomes that became known since.
+"""Scoring, in memory: the promoted models applied to today's features, lifetime values, and
+drift measured against training. It reads and writes nothing: :mod:`ml.scoring.store` does.
 
-Scoring never refits: it loads each target's current version from the registry, checks the
-feature table still has the columns the model was trained on, and predicts in batches so that
-memory stays bounded whatever the number of customers.
+Scoring never refits: each target's promoted version scores the feature batches as they come,
+so memory stays bounded whatever the number of customers. A target without a promoted version
+is not scored (the outcome says why); the others are.
 """
 
 from __future__ import annotations
 
-import json
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from cible.ml.scoring import drift, store
+from cible.ml.scoring import drift
 from cible.ml.scoring.config import ScoringConfig
-from cible.ml.scoring.features import FeatureSpec
-from cible.ml.scoring.labels import TrainingDataError, scoring_population
-from cible.ml.scoring.lifetime_value import transaction_summary
+from cible.ml.scoring.labels import scoring_population
+from cible.ml.scoring.lifetime_value import LifetimeValueModel, transaction_summary
 from cible.ml.scoring.metrics import score_deciles
-from cible.ml.scoring.models import update_online_model
-from cible.ml.scoring.registry import ModelRegistry
-from cible.ml.scoring.training import (
-    FEATURES,
-    check_scoring_features,
-    current_as_of,
-    load_training_set,
-    plan_training,
-    read_orders,
-)
-from sklearn.metrics import roc_auc_score
-from sklearn.model_selection import train_test_split
+from cible.ml.scoring.models import ClassifierModel
 from threadpoolctl import threadpool_limits
 
-from cible import warehouse as wh
+# Columns that decide which customers a target scores (see `scoring_population`).
+POPULATION_COLUMNS = ("as_of_at", "last_order_at")
 
-DRIFT_SAMPLE_ROWS = 200_000
+
+@dataclass(frozen=True)
+class PublishedVersion:
+    """A target's promoted version, loaded from the registry."""
+
+    model_version: str
+    model: ClassifierModel | LifetimeValueModel
 
 
 @dataclass
 class ScoringOutcome:
-    """What a scoring run wrote and what its drift looked like."""
+    """What a scoring run computed: the rows of the `ml` tables, and the figures to report."""
 
     scoring_run_id: str
     scored_at: pd.Timestamp
@@ -51,6 +45,7 @@ class ScoringOutcome:
     skipped: dict[str, str]
     drift: pd.DataFrame
     score_summary: pd.DataFrame = field(default_factory=pd.DataFrame)
+    tables: dict[str, pd.DataFrame] = field(default_factory=dict)
 
     def drift_status(self, kind: str) -> str:
         """`block`, `warn` or `ok`: the worst status of one kind (feature or score)."""
@@ -58,183 +53,159 @@ class ScoringOutcome:
         return next((s for s in ("block", "warn") if s in statuses), "ok")
 
 
-def _feature_columns(warehouse: Path | None) -> list[str]:
-    with wh.connect(warehouse, read_only=True) as con:
-        return [row[0] for row in con.execute(f"describe {FEATURES}").fetchall()]
+def classifiers(published: dict[str, PublishedVersion]) -> dict[str, PublishedVersion]:
+    """The published versions that score probabilities (lifetime value aside)."""
+    return {
+        name: version
+        for name, version in published.items()
+        if isinstance(version.model, ClassifierModel)
+    }
 
 
-def _batches(columns: list[str], batch_rows: int, warehouse: Path | None):
-    """The current features, a batch of about `batch_rows` customers at a time."""
-    vectors = max(batch_rows // 2048, 1)
-    select = ", ".join(dict.fromkeys(["customer_id", *columns]))
-    with wh.connect(warehouse, read_only=True) as con:
-        result = con.execute(f"select {select} from {FEATURES} order by customer_id")
-        while True:
-            chunk = result.fetch_df_chunk(vectors)
-            if chunk.empty:
-                break
-            yield chunk
-
-
-def _drift_sample(columns: list[str], warehouse: Path | None) -> pd.DataFrame:
-    select = ", ".join(dict.fromkeys(columns))
-    with wh.connect(warehouse, read_only=True) as con:
-        total = con.execute(f"select count(*) from {FEATURES}").fetchall()[0][0]
-        sample = (
-            f" using sample reservoir({DRIFT_SAMPLE_ROWS} rows) repeatable (42)"
-            if total > DRIFT_SAMPLE_ROWS
-            else ""
-        )
-        return con.execute(f"select {select} from {FEATURES}{sample}").df()
+def input_columns(published: dict[str, PublishedVersion]) -> list[str]:
+    """The feature columns the classifiers read, then those deciding their populations."""
+    features = {c for v in classifiers(published).values() for c in v.model.features.columns}
+    return list(dict.fromkeys([*sorted(features), *POPULATION_COLUMNS]))
 
 
 def score_customers(
     config: ScoringConfig,
-    registry: ModelRegistry,
-    warehouse: Path | None = None,
-    scored_at: pd.Timestamp | None = None,
+    published: dict[str, PublishedVersion],
+    skipped: dict[str, str],
+    batches: Iterable[pd.DataFrame],
+    drift_sample: pd.DataFrame,
+    orders: pd.DataFrame | None,
+    as_of: pd.Timestamp,
+    scored_at: pd.Timestamp,
 ) -> ScoringOutcome:
-    """Score every current customer with each target's promoted version; append the scores,
-    lifetime values and drift of this run to the `ml` tables."""
-    scored_at = scored_at or pd.Timestamp.now(tz="UTC").tz_localize(None).floor("s")
+    """Score every customer of the feature batches with each published version.
+
+    Args:
+        published: the promoted version of each target to score.
+        skipped: the targets not scored, with the reason.
+        batches: the current features (`customer_id` and :func:`input_columns`), in order.
+        drift_sample: a sample of the same columns, for drift.
+        orders: `customer_id`, `ordered_at`, `amount` before `as_of` (for lifetime value).
+        as_of: the as-of date of the features.
+
+    Returns:
+        The outcome, its `tables` holding this run's rows of `customer_scores`,
+        `customer_lifetime_values` and `feature_drift`.
+    """
     run_id = f"run-{scored_at:%Y%m%dT%H%M%S}"
-    as_of = current_as_of(warehouse)
-    available = _feature_columns(warehouse)
-
-    models, skipped = {}, {}
-    for target in config.classifier_targets:
-        version = registry.current(target.name)
-        if version is None:
-            skipped[target.name] = "no promoted version"
-            continue
-        estimator, metadata = registry.load(version.model_version)
-        spec = FeatureSpec.from_dict(metadata["features"])
-        check_scoring_features(available, spec, version.model_version)
-        models[target.name] = (version.model_version, estimator, spec, metadata)
-
-    columns = sorted({c for _, _, spec, _ in models.values() for c in spec.columns})
+    stamp = {"scoring_run_id": run_id, "scored_at": scored_at, "as_of_at": as_of}
+    scorers = classifiers(published)
     targets = {target.name: target for target in config.classifier_targets}
     ids: list[np.ndarray] = []
-    scored_ids: dict[str, list] = {name: [] for name in models}
-    scores: dict[str, list] = {name: [] for name in models}
+    scored_ids: dict[str, list] = {name: [] for name in scorers}
+    scores: dict[str, list] = {name: [] for name in scorers}
     with threadpool_limits(limits=1):
-        for batch in _batches(
-            [*columns, "as_of_at", "last_order_at"], config.scoring.batch_rows, warehouse
-        ):
+        for batch in batches:
             ids.append(batch["customer_id"].to_numpy())
-            for name, (_, estimator, spec, _) in models.items():
+            for name, version in scorers.items():
                 rows = batch[scoring_population(targets[name], batch).to_numpy()]
                 scored_ids[name].append(rows["customer_id"].to_numpy())
-                scores[name].append(estimator.predict_proba(rows[spec.columns])[:, 1])
+                scores[name].append(version.model.score(rows))
     customer_ids = np.concatenate(ids) if ids else np.array([], dtype=object)
+    score = {name: np.concatenate(part) if part else np.array([]) for name, part in scores.items()}
 
     frames, summaries = [], []
-    for name, parts in scores.items():
-        score = np.concatenate(parts) if parts else np.array([])
+    for name, version in scorers.items():
         frames.append(
             pd.DataFrame(
                 {
-                    "customer_id": np.concatenate(scored_ids[name]) if parts else [],
+                    "customer_id": np.concatenate(scored_ids[name]) if scores[name] else [],
                     "target": name,
-                    "model_version": models[name][0],
-                    "score": score,
-                    "score_decile": score_deciles(score),
+                    "model_version": version.model_version,
+                    "score": score[name],
+                    "score_decile": score_deciles(score[name]),
                 }
             )
         )
-        summaries.append(
-            {
-                "target": name,
-                "model_version": models[name][0],
-                "customers": len(score),
-                "mean_score": float(score.mean()) if len(score) else np.nan,
-            }
-        )
+        summaries.append(_summary(name, version, len(score[name]), score[name].mean()))
+    tables = {}
     if frames:
-        scored = pd.concat(frames, ignore_index=True).assign(
-            scoring_run_id=run_id, scored_at=scored_at, as_of_at=as_of
-        )
-        store.append(scored, store.CUSTOMER_SCORES, warehouse)
+        tables["customer_scores"] = pd.concat(frames, ignore_index=True).assign(**stamp)
 
     ltv_target = config.lifetime_value_target
-    if ltv_target is not None:
-        version = registry.current(ltv_target.name)
-        if version is None:
-            skipped[ltv_target.name] = "no promoted version"
-        else:
-            model, _ = registry.load(version.model_version)
-            summary = transaction_summary(read_orders(as_of, warehouse), as_of)
-            values = model.predict(summary).reset_index()
-            everyone = pd.DataFrame({"customer_id": customer_ids}) if len(customer_ids) else None
-            if everyone is not None:
-                # Prospects (no order yet) get no lifetime value: BG/NBD starts at a purchase.
-                values = everyone.merge(values, on="customer_id", how="left")
-            decile = pd.Series(pd.NA, index=values.index, dtype="Int64")
-            known = values["lifetime_value_eur"].notna()
-            decile[known] = score_deciles(values.loc[known, "lifetime_value_eur"].to_numpy())
-            store.append(
-                values.assign(
-                    lifetime_value_decile=decile,
-                    scoring_run_id=run_id,
-                    scored_at=scored_at,
-                    as_of_at=as_of,
-                    model_version=version.model_version,
-                    horizon_days=ltv_target.horizon_days,
-                ),
-                store.CUSTOMER_LIFETIME_VALUES,
-                warehouse,
-            )
-            models[ltv_target.name] = (version.model_version, model, None, None)
-            summaries.append(
-                {
-                    "target": ltv_target.name,
-                    "model_version": version.model_version,
-                    "customers": int(known.sum()),
-                    "mean_score": float(values["lifetime_value_eur"].mean()),
-                }
-            )
-
-    drift_rows = _drift(config, models, scores, columns, warehouse)
-    if not drift_rows.empty:
-        store.append(
-            drift_rows.assign(
-                scoring_run_id=run_id,
-                measured_at=scored_at,
-                psi_warn=config.drift.psi_warn,
-                psi_block=config.drift.psi_block,
-            ),
-            store.FEATURE_DRIFT,
-            warehouse,
+    if ltv_target is not None and ltv_target.name in published:
+        version = published[ltv_target.name]
+        values = lifetime_values(version, orders, as_of, customer_ids)
+        tables["customer_lifetime_values"] = values.assign(
+            **stamp, model_version=version.model_version, horizon_days=ltv_target.horizon_days
         )
-    store.purge_old_runs(config.scoring.keep_runs, warehouse)
+        known = values["lifetime_value_eur"].notna()
+        summaries.append(
+            _summary(
+                ltv_target.name, version, int(known.sum()), values["lifetime_value_eur"].mean()
+            )
+        )
+
+    drift_rows = measure_drift(config, scorers, score, drift_sample)
+    if not drift_rows.empty:
+        tables["feature_drift"] = drift_rows.assign(
+            scoring_run_id=run_id,
+            measured_at=scored_at,
+            psi_warn=config.drift.psi_warn,
+            psi_block=config.drift.psi_block,
+        )
     return ScoringOutcome(
         scoring_run_id=run_id,
         scored_at=scored_at,
         as_of_at=as_of,
         customers=len(customer_ids),
-        versions={name: model[0] for name, model in models.items()},
+        versions={name: version.model_version for name, version in published.items()},
         skipped=skipped,
         drift=drift_rows,
         score_summary=pd.DataFrame(summaries),
+        tables=tables,
     )
 
 
-def _drift(config, models, scores, columns, warehouse) -> pd.DataFrame:
+def _summary(target: str, version: PublishedVersion, customers: int, mean: float) -> dict:
+    return {
+        "target": target,
+        "model_version": version.model_version,
+        "customers": customers,
+        "mean_score": float(mean) if customers else np.nan,
+    }
+
+
+def lifetime_values(
+    version: PublishedVersion,
+    orders: pd.DataFrame,
+    as_of: pd.Timestamp,
+    customer_ids: np.ndarray,
+) -> pd.DataFrame:
+    """Every scored customer's lifetime value and its decile; prospects (no order yet) get
+    none, as BG/NBD starts at a first purchase."""
+    summary = transaction_summary(orders, as_of)
+    values = version.model.predict(summary).reset_index()
+    if len(customer_ids):
+        values = pd.DataFrame({"customer_id": customer_ids}).merge(
+            values, on="customer_id", how="left"
+        )
+    decile = pd.Series(pd.NA, index=values.index, dtype="Int64")
+    known = values["lifetime_value_eur"].notna()
+    decile[known] = score_deciles(values.loc[known, "lifetime_value_eur"].to_numpy())
+    return values.assign(lifetime_value_decile=decile)
+
+
+def measure_drift(
+    config: ScoringConfig,
+    scorers: dict[str, PublishedVersion],
+    scores: dict[str, np.ndarray],
+    sample: pd.DataFrame,
+) -> pd.DataFrame:
     """PSI of each model's features and of its scores, against the population it scored as
-    of its training cutoff."""
+    of its training cutoff (the profiles the model learned at fit)."""
+    settings = config.drift
     tables = []
-    sample = (
-        _drift_sample([*columns, "as_of_at", "last_order_at"], warehouse)
-        if columns
-        else pd.DataFrame()
-    )
-    for name, (version, _, spec, metadata) in models.items():
-        if metadata is None:
-            continue
-        settings = config.drift
+    for name, version in scorers.items():
+        model = version.model
         population = sample[scoring_population(config.targets[name], sample).to_numpy()]
         features = drift.drift_table(
-            {c: metadata["feature_profiles"][c] for c in spec.columns},
+            {c: model.feature_profiles[c] for c in model.features.columns},
             population,
             settings.psi_warn,
             settings.psi_block,
@@ -242,110 +213,15 @@ def _drift(config, models, scores, columns, warehouse) -> pd.DataFrame:
             blocking=settings.blocking_features,
         )
         score = drift.drift_table(
-            {name: metadata["score_profile"]},
-            pd.DataFrame({name: np.concatenate(scores[name])}),
+            {name: model.score_profile},
+            pd.DataFrame({name: scores[name]}),
             settings.psi_warn,
             settings.psi_block,
             kind="score",
         )
-        tables.append(pd.concat([features, score]).assign(target=name, model_version=version))
+        tables.append(
+            pd.concat([features, score]).assign(target=name, model_version=version.model_version)
+        )
     if not tables:
         return pd.DataFrame(columns=["target", "model_version", "kind", "name", "psi", "status"])
     return pd.concat(tables, ignore_index=True)
-
-
-# ---------- incremental updates
-
-
-def update_online_models(
-    config: ScoringConfig, registry: ModelRegistry, warehouse: Path | None = None
-) -> pd.DataFrame:
-    """Teach each current version's online model the outcomes known since its last update.
-
-    The newest labelled window is the training snapshot as of now minus the horizon; when its
-    cutoff is later than the online model's, the model `partial_fit`s on 80% of those
-    customers and is compared with the batch model on the other 20% (both AUCs stored in
-    `ml.model_metrics`, dataset `online_update`).
-
-    Returns:
-        One row per target: its status (`updated`, `no new outcomes`, `no online model`) and
-        the AUCs.
-    """
-    rows = []
-    plans = {plan.target.name: plan for plan in plan_training(config, warehouse)}
-    for name in config.incremental.targets if config.incremental.enabled else ():
-        version = registry.current(name)
-        online = registry.load_extra(version.model_version, "online") if version else None
-        if online is None:
-            rows.append({"target": name, "status": "no online model"})
-            continue
-        state_path = version.artefact_path / "online_state.json"
-        metadata = registry.metadata(version.model_version)
-        state = (
-            json.loads(state_path.read_text())
-            if state_path.exists()
-            else {"cutoff": metadata["training_cutoff_at"], "updates": []}
-        )
-        plan = plans[name]
-        if plan.cutoff <= pd.Timestamp(state["cutoff"]):
-            rows.append(
-                {
-                    "target": name,
-                    "model_version": version.model_version,
-                    "status": "no new outcomes",
-                    "cutoff": pd.Timestamp(state["cutoff"]),
-                }
-            )
-            continue
-        try:
-            X, y, _, _ = load_training_set(plan, config, warehouse)
-        except TrainingDataError as error:
-            rows.append({"target": name, "status": f"skipped: {error}"})
-            continue
-        result = update_from_outcomes(
-            online,
-            registry.load(version.model_version)[0],
-            X,
-            y,
-            config.incremental.epochs,
-            config.training.random_state,
-        )
-        registry.save_extra(version.model_version, "online", online)
-        state = {
-            "cutoff": plan.cutoff.isoformat(),
-            "updates": [*state["updates"], {**result, "cutoff": plan.cutoff.isoformat()}],
-        }
-        state_path.write_text(json.dumps(state, indent=2))
-        store.append(
-            store.metric_rows(version.model_version, name, "online_update", result),
-            store.MODEL_METRICS,
-            warehouse,
-        )
-        rows.append(
-            {
-                "target": name,
-                "model_version": version.model_version,
-                "status": "updated",
-                "cutoff": plan.cutoff,
-                **result,
-            }
-        )
-    return pd.DataFrame(rows)
-
-
-def update_from_outcomes(
-    online, batch, X: pd.DataFrame, y: pd.Series, epochs: int, seed: int
-) -> dict:
-    """`partial_fit` the online model on 80% of new outcomes; AUCs of the online model before
-    and after, and of the batch model, on the other 20%."""
-    X_new, X_eval, y_new, y_eval = train_test_split(
-        X, y, test_size=0.2, stratify=y, random_state=seed
-    )
-    before = roc_auc_score(y_eval, online.predict_proba(X_eval)[:, 1])
-    update_online_model(online, X_new, y_new, epochs)
-    return {
-        "online_auc_before": float(before),
-        "online_auc_after": float(roc_auc_score(y_eval, online.predict_proba(X_eval)[:, 1])),
-        "batch_auc": float(roc_auc_score(y_eval, batch.predict_proba(X_eval)[:, 1])),
-        "rows": float(len(y_new)),
-    }

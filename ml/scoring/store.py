@@ -1,144 +1,432 @@
-"""The warehouse tables scoring writes (schema `ml`) and how rows are appended to them.
+"""Every read and write of scoring, and the jobs that run them around the pure cores.
 
-Every table keeps its history: training appends one set of rows per model version, scoring
-one set per run (older runs beyond `scoring.keep_runs` are purged from the scores tables).
-dbt reads them back as the `scoring` source (`dbt_project/models/staging/scoring/`).
+Scoring reads marts only (`fct_customer_features` and its training snapshots, `fct_orders`,
+`fct_campaign_events`) and appends to the `ml` tables, declared once as the `scoring` source
+(`dbt_project/models/staging/scoring/_scoring__sources.yml`), which dbt reads back: the
+registry's index, metrics, curves and importances per model version, and scores, lifetime
+values and drift per scoring run (runs beyond `scoring.keep_runs` are purged from the scores
+tables).
+
+A job (:func:`plan`, :func:`train_and_publish`, :func:`score_and_publish`,
+:func:`update_online_models`) holds one connection from its first read to its last write,
+through a :class:`ScoringStore`; :mod:`ml.scoring.training` and :mod:`ml.scoring.scoring`
+compute in between.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
+import duckdb
 import pandas as pd
+from cible.ml.scoring.config import ScoringConfig
+from cible.ml.scoring.features import check_features
+from cible.ml.scoring.labels import TrainingDataError
+from cible.ml.scoring.lifetime_value import LifetimeValueModel
+from cible.ml.scoring.metrics import metric_rows
+from cible.ml.scoring.models import ClassifierModel, OnlineModel
+from cible.ml.scoring.registry import ModelRegistry
+from cible.ml.scoring.scoring import (
+    PublishedVersion,
+    ScoringOutcome,
+    classifiers,
+    input_columns,
+    score_customers,
+)
+from cible.ml.scoring.training import (
+    TrainedVersion,
+    TrainingOutcome,
+    TrainingPlan,
+    TrainingSet,
+    check_snapshot,
+    plan_training,
+    stop_worker_processes,
+    train_classifier_target,
+    train_lifetime_value,
+    training_set,
+)
 
-from cible import warehouse as wh
+from cible import warehouse
+from cible.contract import TableSpec, load_tables
 
 SCHEMA = "ml"
-CUSTOMER_SCORES = f"{SCHEMA}.customer_scores"
-CUSTOMER_LIFETIME_VALUES = f"{SCHEMA}.customer_lifetime_values"
-MODEL_METRICS = f"{SCHEMA}.model_metrics"
-MODEL_CURVES = f"{SCHEMA}.model_curves"
-FEATURE_IMPORTANCES = f"{SCHEMA}.feature_importances"
-FEATURE_DRIFT = f"{SCHEMA}.feature_drift"
-
-# Column order and types of each table, so an empty frame still creates the right table.
-COLUMNS: dict[str, dict[str, str]] = {
-    CUSTOMER_SCORES: {
-        "scoring_run_id": "str",
-        "scored_at": "datetime64[us]",
-        "as_of_at": "datetime64[us]",
-        "customer_id": "str",
-        "target": "str",
-        "model_version": "str",
-        "score": "float64",
-        "score_decile": "int64",
-    },
-    CUSTOMER_LIFETIME_VALUES: {
-        "scoring_run_id": "str",
-        "scored_at": "datetime64[us]",
-        "as_of_at": "datetime64[us]",
-        "customer_id": "str",
-        "model_version": "str",
-        "horizon_days": "int64",
-        "expected_purchases": "float64",
-        "probability_alive": "float64",
-        "expected_order_value_eur": "float64",
-        "lifetime_value_eur": "float64",
-        "lifetime_value_decile": "Int64",
-    },
-    MODEL_METRICS: {
-        "model_version": "str",
-        "target": "str",
-        "dataset": "str",
-        "metric": "str",
-        "value": "float64",
-        "computed_at": "datetime64[us]",
-    },
-    MODEL_CURVES: {
-        "model_version": "str",
-        "target": "str",
-        "curve": "str",
-        "point": "int64",
-        "x": "float64",
-        "y": "float64",
-        "customers": "float64",
-    },
-    FEATURE_IMPORTANCES: {
-        "model_version": "str",
-        "target": "str",
-        "feature": "str",
-        "importance_mean": "float64",
-        "importance_std": "float64",
-        "importance_rank": "int64",
-    },
-    FEATURE_DRIFT: {
-        "scoring_run_id": "str",
-        "measured_at": "datetime64[us]",
-        "target": "str",
-        "model_version": "str",
-        "kind": "str",
-        "name": "str",
-        "psi": "float64",
-        "status": "str",
-        "psi_warn": "float64",
-        "psi_block": "float64",
-    },
-}
+SOURCE_NAME = "scoring"
+FEATURES = "marts.fct_customer_features"
+ORDERS = "marts.fct_orders"
+CAMPAIGN_EVENTS = "marts.fct_campaign_events"
+DRIFT_SAMPLE_ROWS = 200_000
+# Scoring runs are purged from these tables beyond `scoring.keep_runs`.
+RUN_TABLES = ("customer_scores", "customer_lifetime_values")
 
 
-def shaped(frame: pd.DataFrame, table: str) -> pd.DataFrame:
-    """`frame` with exactly the table's columns, in order and with its types."""
-    columns = COLUMNS[table]
-    missing = set(columns) - set(frame.columns)
-    if missing:
-        raise ValueError(f"{table}: missing column(s) {', '.join(sorted(missing))}")
-    return frame[list(columns)].astype(columns)
+def declared_tables() -> dict[str, TableSpec]:
+    """The `ml` tables scoring writes, as the ``scoring`` source declares them."""
+    return {
+        name: spec for name, spec in load_tables(SCHEMA).items() if spec.source_name == SOURCE_NAME
+    }
 
 
-def append(frame: pd.DataFrame, table: str, warehouse: Path | None = None) -> int:
-    """Append rows (creating the table on first use)."""
-    return wh.write_table(shaped(frame, table), table, warehouse, mode="append")
+def snapshot_relation(plan: TrainingPlan) -> str:
+    """The feature snapshot a classifier's plan trains on."""
+    return f"{plan.schema_prefix}{FEATURES}"
 
 
-def metric_rows(model_version: str, target: str, dataset: str, values: dict) -> pd.DataFrame:
-    """Long rows of a dict of scalar metrics."""
-    now = pd.Timestamp.now(tz="UTC").tz_localize(None)
-    return pd.DataFrame(
-        {
-            "model_version": model_version,
-            "target": target,
-            "dataset": dataset,
-            "metric": list(values),
-            "value": [float(v) for v in values.values()],
-            "computed_at": now,
-        }
-    )
+def snapshots(plans: list[TrainingPlan]) -> dict[str, dict[str, str]]:
+    """The distinct feature snapshots the plans need: relation -> dbt vars."""
+    return {snapshot_relation(p): p.dbt_vars() for p in plans if p.schema_prefix is not None}
 
 
-def purge_old_runs(keep_runs: int, warehouse: Path | None = None) -> int:
-    """Delete scoring runs beyond the `keep_runs` most recent; returns runs deleted."""
-    deleted = 0
-    with wh.connect(warehouse) as con:
-        tables = {
-            row[0]
-            for row in con.execute(
-                "select table_schema || '.' || table_name from information_schema.tables "
-                "where table_schema = ?",
-                [SCHEMA],
-            ).fetchall()
-        }
-        if CUSTOMER_SCORES not in tables:
+class ScoringStore:
+    """The reads and writes of a scoring step, on the step's one connection."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection):
+        self.con = con
+        self.tables = declared_tables()
+
+    @classmethod
+    @contextmanager
+    def open(
+        cls, warehouse_path: Path | None = None, read_only: bool = False
+    ) -> Iterator[ScoringStore]:
+        """A store on a new connection to the warehouse, closed when the block ends."""
+        with warehouse.connect(warehouse_path, read_only=read_only) as con:
+            yield cls(con)
+
+    def _one(self, sql: str, params: list | None = None):
+        return self.con.execute(sql, params or []).fetchall()[0][0]
+
+    # ---------- marts
+
+    def current_as_of(self) -> pd.Timestamp:
+        """The as-of date of the current features (the exclusive end of the known data)."""
+        value = self._one(f"select max(as_of_at) from {FEATURES}")
+        if value is None:
+            raise TrainingDataError(f"{FEATURES} is empty: build the warehouse first")
+        return pd.Timestamp(value)
+
+    def first_order_at(self) -> pd.Timestamp | None:
+        value = self._one(f"select min(ordered_at) from {ORDERS}")
+        return None if value is None else pd.Timestamp(value)
+
+    def read_snapshot(self, plan: TrainingPlan) -> pd.DataFrame:
+        """The feature snapshot of a plan, indexed by customer_id, checked to be as of its
+        cutoff.
+
+        Raises:
+            TrainingDataError: the snapshot is missing or as of another date.
+        """
+        relation = snapshot_relation(plan)
+        rebuild = (
+            "materialize `training_features` (a dbt run of the as-of models with the vars "
+            f"{plan.dbt_vars()})"
+        )
+        if not warehouse.table_exists(self.con, relation):
+            raise TrainingDataError(
+                f"target {plan.target.name}: the training snapshot {relation} does not exist; "
+                f"{rebuild}"
+            )
+        # Ordered, so that the same data always gives the same splits and folds.
+        features = self.con.execute(f"select * from {relation} order by customer_id").df()
+        check_snapshot(plan, features, rebuild)
+        return features.set_index("customer_id")
+
+    def read_orders(
+        self, start: pd.Timestamp | None = None, end: pd.Timestamp | None = None
+    ) -> pd.DataFrame:
+        """Orders (customer, time, amount in euros) in [start, end), either bound optional."""
+        conditions, params = [], []
+        if start is not None:
+            conditions.append("ordered_at >= ?")
+            params.append(start)
+        if end is not None:
+            conditions.append("ordered_at < ?")
+            params.append(end)
+        where = f" where {' and '.join(conditions)}" if conditions else ""
+        return self.con.execute(
+            f"select customer_id, ordered_at, cast(amount as double) as amount from {ORDERS}"
+            + where,
+            params,
+        ).df()
+
+    def read_campaign_events(self, start: pd.Timestamp, end: pd.Timestamp) -> pd.DataFrame:
+        """Campaign events of known customers in [start, end)."""
+        return self.con.execute(
+            f"select customer_id, event_type, occurred_at from {CAMPAIGN_EVENTS} "
+            "where occurred_at >= ? and occurred_at < ?",
+            [start, end],
+        ).df()
+
+    def feature_columns(self) -> list[str]:
+        return [row[0] for row in self.con.execute(f"describe {FEATURES}").fetchall()]
+
+    def feature_batches(self, columns: list[str], batch_rows: int) -> Iterator[pd.DataFrame]:
+        """The current features, a batch of about `batch_rows` customers at a time. The
+        connection runs nothing else until the batches are exhausted."""
+        vectors = max(batch_rows // 2048, 1)
+        select = ", ".join(dict.fromkeys(["customer_id", *columns]))
+        result = self.con.execute(f"select {select} from {FEATURES} order by customer_id")
+        while True:
+            chunk = result.fetch_df_chunk(vectors)
+            if chunk.empty:
+                break
+            yield chunk
+
+    def drift_sample(self, columns: list[str]) -> pd.DataFrame:
+        """Up to `DRIFT_SAMPLE_ROWS` customers' current features, a repeatable sample."""
+        total = self._one(f"select count(*) from {FEATURES}")
+        sample = (
+            f" using sample reservoir({DRIFT_SAMPLE_ROWS} rows) repeatable (42)"
+            if total > DRIFT_SAMPLE_ROWS
+            else ""
+        )
+        select = ", ".join(dict.fromkeys(columns))
+        return self.con.execute(f"select {select} from {FEATURES}{sample}").df()
+
+    # ---------- ml tables
+
+    def append(self, table: str, frame: pd.DataFrame) -> int:
+        """Append rows to an `ml` table (created on first use); returns the rows written."""
+        return warehouse.append_declared(self.con, frame, self.tables[table])
+
+    def purge_old_runs(self, keep_runs: int) -> int:
+        """Delete scoring runs beyond the `keep_runs` most recent; returns runs deleted."""
+        scores = self.tables["customer_scores"].relation
+        if not warehouse.table_exists(self.con, scores):
             return 0
         runs = [
             row[0]
-            for row in con.execute(
-                f"select scoring_run_id from {CUSTOMER_SCORES} group by scoring_run_id "
+            for row in self.con.execute(
+                f"select scoring_run_id from {scores} group by scoring_run_id "
                 "order by max(scored_at) desc"
             ).fetchall()
         ]
         for run in runs[keep_runs:]:
-            for table in (CUSTOMER_SCORES, CUSTOMER_LIFETIME_VALUES):
-                if table in tables:
-                    con.execute(f"delete from {table} where scoring_run_id = ?", [run])
-            deleted += 1
-    return deleted
+            for table in RUN_TABLES:
+                relation = self.tables[table].relation
+                if warehouse.table_exists(self.con, relation):
+                    self.con.execute(f"delete from {relation} where scoring_run_id = ?", [run])
+        return len(runs[keep_runs:])
+
+    # ---------- the registry's index
+
+    def registry_rows(self, target: str | None = None) -> pd.DataFrame:
+        """`ml.model_registry`, oldest first (all targets, or one); empty before training."""
+        spec = self.tables["model_registry"]
+        if not warehouse.table_exists(self.con, spec.relation):
+            return pd.DataFrame(columns=list(spec.column_names))
+        where, params = ("", []) if target is None else (" where target = ?", [target])
+        return self.con.execute(
+            f"select * from {spec.relation}{where} order by trained_at, model_version", params
+        ).df()
+
+    def add_registry_row(self, row: dict) -> None:
+        self.append("model_registry", pd.DataFrame([row]))
+
+    def update_registry_row(self, model_version: str, **values) -> None:
+        """Set columns of one version's row."""
+        spec = self.tables["model_registry"]
+        unknown = sorted(set(values) - set(spec.column_names))
+        if unknown:
+            raise ValueError(f"{spec.relation} has no column(s) {unknown}")
+        assignments = ", ".join(f"{column} = ?" for column in values)
+        self.con.execute(
+            f"update {spec.relation} set {assignments} where model_version = ?",
+            [*values.values(), model_version],
+        )
+
+
+# ---------- jobs
+
+
+def plan(config: ScoringConfig, warehouse_path: Path | None = None) -> list[TrainingPlan]:
+    """The training plans of the configured targets, from the current data (read-only)."""
+    with ScoringStore.open(warehouse_path, read_only=True) as store:
+        return plan_training(config, store.current_as_of(), store.first_order_at())
+
+
+def read_training_set(
+    store: ScoringStore, training_plan: TrainingPlan, config: ScoringConfig
+) -> TrainingSet:
+    """A classifier's snapshot, label-window orders and campaign events, as a training set."""
+    snapshot = store.read_snapshot(training_plan)
+    start, end = training_plan.label_window
+    events = None
+    if training_plan.target.kind == "campaign_response":
+        events = store.read_campaign_events(training_plan.cutoff, end)
+    return training_set(training_plan, config, snapshot, store.read_orders(start, end), events)
+
+
+def train_and_publish(
+    config: ScoringConfig, models_dir: Path, warehouse_path: Path | None = None
+) -> list[TrainingOutcome]:
+    """Train every configured target (the snapshots must exist), register each version, and
+    promote those whose gates pass; the versions' rows go to the `ml` tables."""
+    with ScoringStore.open(warehouse_path) as store:
+        registry = ModelRegistry(models_dir, store)
+        plans = plan_training(config, store.current_as_of(), store.first_order_at())
+        outcomes = []
+        try:
+            for training_plan in plans:
+                if training_plan.target.is_classifier:
+                    data = read_training_set(store, training_plan, config)
+                    trained = train_classifier_target(training_plan, config, data)
+                else:
+                    holdout_end = training_plan.cutoff + pd.Timedelta(
+                        days=training_plan.target.holdout_days
+                    )
+                    orders = store.read_orders(end=holdout_end)
+                    trained = train_lifetime_value(training_plan, config, orders)
+                outcomes.append(_register(store, registry, trained))
+        finally:
+            stop_worker_processes()
+    return outcomes
+
+
+def _register(
+    store: ScoringStore, registry: ModelRegistry, trained: TrainedVersion
+) -> TrainingOutcome:
+    target = trained.target
+    version = registry.register(
+        target.name,
+        target.kind,
+        trained.model_family,
+        trained.model,
+        trained.metadata,
+        tables=trained.evaluation,
+        extra_artefacts={"online": trained.online} if trained.online is not None else None,
+    )
+    version = registry.decide(version.model_version, trained.failures)
+    for table, rows in trained.rows.items():
+        store.append(table, rows.assign(model_version=version.model_version))
+    return TrainingOutcome(
+        target=target.name,
+        version=version,
+        metrics=trained.metrics,
+        failures=trained.failures,
+        curves=trained.evaluation.get("curves", pd.DataFrame()),
+        importances=trained.evaluation.get("importances", pd.DataFrame()),
+        details=trained.details,
+    )
+
+
+def published_versions(
+    config: ScoringConfig, registry: ModelRegistry, feature_columns: list[str]
+) -> tuple[dict[str, PublishedVersion], dict[str, str]]:
+    """Each target's promoted version, loaded; and the targets skipped, with the reason.
+
+    Raises:
+        TrainingDataError: the feature table lost a column a promoted model needs.
+    """
+    published, skipped = {}, {}
+    for target in config.targets.values():
+        version = registry.current(target.name)
+        if version is None:
+            skipped[target.name] = "no promoted version"
+            continue
+        model, _ = registry.load(version.model_version)
+        expected = ClassifierModel if target.is_classifier else LifetimeValueModel
+        if not isinstance(model, expected):
+            skipped[target.name] = (
+                f"{version.model_version} was saved by an earlier Cible in another format: "
+                "retrain it (materialize `scoring_models`)"
+            )
+            continue
+        if target.is_classifier:
+            check_features(feature_columns, model.features, f"model {version.model_version}")
+        published[target.name] = PublishedVersion(version.model_version, model)
+    return published, skipped
+
+
+def score_and_publish(
+    config: ScoringConfig,
+    models_dir: Path,
+    warehouse_path: Path | None = None,
+    scored_at: pd.Timestamp | None = None,
+) -> ScoringOutcome:
+    """Score every current customer with each target's promoted version; append the scores,
+    lifetime values and drift of this run to the `ml` tables. A target without a promoted
+    version is skipped (the outcome says so); the others are scored."""
+    scored_at = scored_at or pd.Timestamp.now(tz="UTC").tz_localize(None).floor("s")
+    with ScoringStore.open(warehouse_path) as store:
+        as_of = store.current_as_of()
+        published, skipped = published_versions(
+            config, ModelRegistry(models_dir, store), store.feature_columns()
+        )
+        columns = input_columns(published)
+        sample = store.drift_sample(columns) if classifiers(published) else pd.DataFrame()
+        ltv = config.lifetime_value_target
+        orders = store.read_orders(end=as_of) if ltv is not None and ltv.name in published else None
+        outcome = score_customers(
+            config,
+            published,
+            skipped,
+            store.feature_batches(columns, config.scoring.batch_rows),
+            sample,
+            orders,
+            as_of,
+            scored_at,
+        )
+        for table, rows in outcome.tables.items():
+            store.append(table, rows)
+        store.purge_old_runs(config.scoring.keep_runs)
+    return outcome
+
+
+def update_online_models(
+    config: ScoringConfig, models_dir: Path, warehouse_path: Path | None = None
+) -> pd.DataFrame:
+    """Teach each current version's online model the outcomes known since it last learned.
+
+    The newest labelled window is the training snapshot as of now minus the horizon; when its
+    cutoff is later than the online model's, the model learns from 80% of those customers and
+    is compared with the batch model on the other 20% (both AUCs stored in `ml.model_metrics`,
+    dataset `online_update`).
+
+    Returns:
+        One row per target: its status (`updated`, `no new outcomes`, `no online model`) and
+        the AUCs.
+    """
+    targets = config.incremental.targets if config.incremental.enabled else ()
+    rows = []
+    with ScoringStore.open(warehouse_path) as store:
+        registry = ModelRegistry(models_dir, store)
+        plans = {
+            p.target.name: p
+            for p in plan_training(config, store.current_as_of(), store.first_order_at())
+        }
+        for name in targets:
+            version = registry.current(name)
+            online = registry.load_extra(version.model_version, "online") if version else None
+            if not isinstance(online, OnlineModel):
+                rows.append({"target": name, "status": "no online model"})
+                continue
+            latest = plans[name]
+            row = {"target": name, "model_version": version.model_version}
+            if latest.cutoff <= online.cutoff:
+                rows.append({**row, "status": "no new outcomes", "cutoff": online.cutoff})
+                continue
+            try:
+                data = read_training_set(store, latest, config)
+            except TrainingDataError as error:
+                rows.append({"target": name, "status": f"skipped: {error}"})
+                continue
+            batch, _ = registry.load(version.model_version)
+            figures = online.learn(
+                data.X,
+                data.y,
+                latest.cutoff,
+                batch,
+                config.incremental.epochs,
+                config.training.random_state,
+            )
+            registry.save_extra(version.model_version, "online", online)
+            store.append(
+                "model_metrics",
+                metric_rows(name, "online_update", figures).assign(
+                    model_version=version.model_version
+                ),
+            )
+            rows.append({**row, "status": "updated", "cutoff": latest.cutoff, **figures})
+    return pd.DataFrame(rows)

@@ -1,22 +1,23 @@
-"""Training jobs: from the warehouse to registered, gated model versions.
+"""Training, in memory: each target's plan, its training set, the fitted model, its gates and
+the rows of the `ml` tables. It reads and writes nothing: :mod:`ml.scoring.store` does.
 
-Each classification target is trained on a feature snapshot as of its cutoff T (built by dbt
-into `training_<horizon>d_marts.fct_customer_features`, see `snapshot_prefix`) with labels
-from the window after T; lifetime value is fitted on the order history as of now minus its
-holdout. Every version is registered with its metrics, then promoted or rejected by its gates.
+Each classification target is trained on a feature snapshot as of its cutoff T (a build of
+the date-dependent dbt models into schemas of their own, named by the plan's prefix) with
+labels from the window after T; lifetime value is fitted on the order history as of now minus
+its holdout. Every version is registered with its metrics, then promoted or rejected by its
+gates.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import sklearn
-from cible.ml.scoring import store
 from cible.ml.scoring.config import GateConfig, ScoringConfig, TargetConfig
-from cible.ml.scoring.features import FeatureSpec, check_features, select_features
+from cible.ml.scoring.features import ModelFeatures, select_features
 from cible.ml.scoring.labels import (
     TrainingDataError,
     build_labels,
@@ -25,18 +26,10 @@ from cible.ml.scoring.labels import (
     scoring_population,
 )
 from cible.ml.scoring.lifetime_value import LifetimeValueModel, transaction_summary
-from cible.ml.scoring.models import fit_online_model, make_online_model, train_classifier
-from cible.ml.scoring.registry import ModelRegistry, ModelVersion, code_version, fingerprint
+from cible.ml.scoring.metrics import metric_rows
+from cible.ml.scoring.models import OnlineModel, TrainedClassifier, train_classifier
+from cible.ml.scoring.registry import ModelVersion, code_version, fingerprint
 from sklearn.metrics import roc_auc_score
-
-from cible import warehouse as wh
-
-FEATURES = "marts.fct_customer_features"
-# The dbt models a snapshot rebuilds: those that depend on the as-of date. The others (staging,
-# identity, deduplicated orders and events, sessions) are the current build's, shared.
-SNAPSHOT_SELECTOR = "tag:as_of"
-ORDERS = "marts.fct_orders"
-CAMPAIGN_EVENTS = "intermediate.int_campaign_events_attributed"
 
 
 def snapshot_prefix(horizon_days: int) -> str:
@@ -46,39 +39,37 @@ def snapshot_prefix(horizon_days: int) -> str:
 
 @dataclass(frozen=True)
 class TrainingPlan:
-    """When a target is trained: its cutoff and, for classifiers, the snapshot to read."""
+    """When a target is trained: its cutoff and, for classifiers, the snapshot's prefix."""
 
     target: TargetConfig
     cutoff: pd.Timestamp
     schema_prefix: str | None  # None: no feature snapshot (lifetime value)
 
-    @property
-    def snapshot(self) -> str | None:
-        return None if self.schema_prefix is None else f"{self.schema_prefix}{FEATURES}"
-
     def dbt_vars(self) -> dict[str, str]:
-        """The dbt vars that build this snapshot."""
+        """The dbt vars that build this plan's snapshot."""
         return {"as_of_date": f"{self.cutoff:%Y-%m-%d}", "schema_prefix": self.schema_prefix or ""}
 
+    @property
+    def label_window(self) -> tuple[pd.Timestamp, pd.Timestamp]:
+        """[start, end) of the orders the labels read: from the start of churn's activity
+        window before the cutoff to the end of the horizon after it."""
+        target = self.target
+        start = self.cutoff - pd.Timedelta(days=target.active_window_days)
+        return start, self.cutoff + pd.Timedelta(days=target.horizon_days)
 
-def current_as_of(warehouse: Path | None = None) -> pd.Timestamp:
-    """The as-of date of the current features (the exclusive end of the known data)."""
-    with wh.connect(warehouse, read_only=True) as con:
-        value = con.execute(f"select max(as_of_at) from {FEATURES}").fetchall()[0][0]
-    if value is None:
-        raise TrainingDataError(f"{FEATURES} is empty: build the warehouse first")
-    return pd.Timestamp(value)
 
-
-def plan_training(config: ScoringConfig, warehouse: Path | None = None) -> list[TrainingPlan]:
+def plan_training(
+    config: ScoringConfig, current_as_of: pd.Timestamp, first_order_at: pd.Timestamp | None
+) -> list[TrainingPlan]:
     """The cutoff of every target, checked against the history before anything is built.
+
+    Args:
+        current_as_of: the as-of date of the current features (end of the known data).
+        first_order_at: the earliest order (None: no order at all).
 
     Raises:
         TrainingDataError: listing every target whose horizon does not fit in the data.
     """
-    as_of = current_as_of(warehouse)
-    with wh.connect(warehouse, read_only=True) as con:
-        first_order = con.execute(f"select min(ordered_at) from {ORDERS}").fetchall()[0][0]
     plans, problems = [], []
     for target in config.targets.values():
         horizon = target.horizon_days if target.is_classifier else target.holdout_days
@@ -86,7 +77,7 @@ def plan_training(config: ScoringConfig, warehouse: Path | None = None) -> list[
         # Lifetime value needs only some history before its holdout, not a feature window.
         history = config.training.min_history_days if target.is_classifier else 90
         try:
-            cutoff = check_history(probe, as_of, first_order, history)
+            cutoff = check_history(probe, current_as_of, first_order_at, history)
         except TrainingDataError as error:
             problems.append(str(error))
             continue
@@ -97,91 +88,64 @@ def plan_training(config: ScoringConfig, warehouse: Path | None = None) -> list[
     return plans
 
 
-def snapshots(plans: list[TrainingPlan]) -> dict[str, dict[str, str]]:
-    """The distinct feature snapshots the plans need: relation -> dbt vars."""
-    return {plan.snapshot: plan.dbt_vars() for plan in plans if plan.snapshot}
+def check_snapshot(plan: TrainingPlan, features: pd.DataFrame, rebuild: str) -> None:
+    """Stop when a feature snapshot is not as of its plan's cutoff.
 
-
-def _read(sql: str, params: list | None = None, warehouse: Path | None = None) -> pd.DataFrame:
-    with wh.connect(warehouse, read_only=True) as con:
-        return con.execute(sql, params or []).df()
-
-
-def _exists(relation: str, warehouse: Path | None = None) -> bool:
-    schema, name = relation.split(".")
-    with wh.connect(warehouse, read_only=True) as con:
-        return bool(
-            con.execute(
-                "select count(*) from information_schema.tables where table_schema = ? "
-                "and table_name = ?",
-                [schema, name],
-            ).fetchall()[0][0]
-        )
-
-
-def read_snapshot(plan: TrainingPlan, warehouse: Path | None = None) -> pd.DataFrame:
-    """The feature snapshot of a plan, indexed by customer_id, checked to be as of its cutoff.
-
-    Raises:
-        TrainingDataError: the snapshot is missing or as of another date.
+    Args:
+        rebuild: how to rebuild it, for the message.
     """
-    target, cutoff = plan.target, plan.cutoff
-    build = (
-        f"dbt run --select {SNAPSHOT_SELECTOR} --vars "
-        f"'{{as_of_date: {cutoff:%Y-%m-%d}, schema_prefix: {plan.schema_prefix}}}'"
-    )
-    if not _exists(plan.snapshot, warehouse):
-        raise TrainingDataError(
-            f"target {target.name}: the training snapshot {plan.snapshot} does not exist; "
-            f"materialize `training_features` or run `{build}`"
-        )
-    # Ordered, so that the same data always gives the same splits and folds.
-    features = _read(f"select * from {plan.snapshot} order by customer_id", warehouse=warehouse)
     as_of_dates = set(pd.to_datetime(features["as_of_at"]).unique())
-    if as_of_dates != {cutoff}:
+    if as_of_dates != {plan.cutoff}:
         found = ", ".join(f"{pd.Timestamp(d):%Y-%m-%d}" for d in sorted(as_of_dates)) or "no row"
         raise TrainingDataError(
-            f"target {target.name}: {plan.snapshot} is as of {found}, not the cutoff "
-            f"{cutoff:%Y-%m-%d}; rebuild it with `{build}`"
+            f"target {plan.target.name}: its training snapshot is as of {found}, not the "
+            f"cutoff {plan.cutoff:%Y-%m-%d}; {rebuild}"
         )
-    return features.set_index("customer_id")
 
 
-def load_training_set(
-    plan: TrainingPlan, config: ScoringConfig, warehouse: Path | None = None
-) -> tuple[pd.DataFrame, pd.Series, FeatureSpec, pd.DataFrame]:
-    """Features as of the cutoff (from the snapshot) and labels from the window after it.
+@dataclass(frozen=True)
+class TrainingSet:
+    """A classifier's training data.
 
-    Returns:
-        The labelled customers' features, their labels, the feature spec, and the features
-        of the population the target scores as of the cutoff (the drift baseline).
+    Attributes:
+        X, y: the labelled customers' features and labels, indexed by customer_id.
+        features: the model inputs chosen from the snapshot.
+        reference: the features of the population the target scores as of the cutoff (the
+            drift baseline).
+    """
+
+    X: pd.DataFrame
+    y: pd.Series
+    features: ModelFeatures
+    reference: pd.DataFrame
+
+
+def training_set(
+    plan: TrainingPlan,
+    config: ScoringConfig,
+    snapshot: pd.DataFrame,
+    orders: pd.DataFrame,
+    campaign_events: pd.DataFrame | None = None,
+) -> TrainingSet:
+    """Features as of the cutoff and labels from the window after it.
+
+    Args:
+        snapshot: the feature snapshot as of the cutoff, indexed by customer_id.
+        orders: `customer_id`, `ordered_at` in the plan's `label_window`.
+        campaign_events: `customer_id`, `event_type`, `occurred_at` of known customers in
+            the window (campaign response targets).
 
     Raises:
-        TrainingDataError: the snapshot is missing or as of another date, a configured
-            feature is missing, or there are too few labels of a class.
+        TrainingDataError: a configured feature is missing, or too few labels of a class.
     """
     target, cutoff = plan.target, plan.cutoff
-    features = read_snapshot(plan, warehouse)
-    window_end = cutoff + pd.Timedelta(days=target.horizon_days)
-    window_start = cutoff - pd.Timedelta(days=target.active_window_days)
-    orders = _read(
-        f"select customer_id, ordered_at from {ORDERS} where ordered_at >= ? and ordered_at < ?",
-        [window_start, window_end],
-        warehouse,
-    )
-    campaign_events = None
-    if target.kind == "campaign_response":
-        campaign_events = _read(
-            f"select customer_id, event_type, occurred_at from {CAMPAIGN_EVENTS} "
-            "where not is_unknown_customer and occurred_at >= ? and occurred_at < ?",
-            [cutoff, window_end],
-            warehouse,
-        )
-    labels = build_labels(target, features.index, cutoff, orders, campaign_events)
+    labels = build_labels(target, snapshot.index, cutoff, orders, campaign_events)
     check_labels(target, labels, config.training.min_positives, cutoff)
-    spec = select_features(features.reset_index(), config.feature_include, config.feature_exclude)
-    reference = features.loc[scoring_population(target, features), spec.columns]
-    return features.loc[labels.index, spec.columns], labels, spec, reference
+    features = select_features(
+        snapshot.reset_index(), config.feature_include, config.feature_exclude
+    )
+    reference = snapshot.loc[scoring_population(target, snapshot), features.columns]
+    return TrainingSet(snapshot.loc[labels.index, features.columns], labels, features, reference)
 
 
 def gate_failures(
@@ -206,6 +170,23 @@ def gate_failures(
 
 
 @dataclass
+class TrainedVersion:
+    """A trained candidate before registration: what the registry stores and the rows of
+    the `ml` tables (without their `model_version`, known once registered)."""
+
+    target: TargetConfig
+    model_family: str
+    model: Any  # ClassifierModel or LifetimeValueModel
+    metadata: dict
+    metrics: dict[str, float]
+    failures: list[str]
+    evaluation: dict[str, pd.DataFrame] = field(default_factory=dict)
+    online: OnlineModel | None = None
+    rows: dict[str, pd.DataFrame] = field(default_factory=dict)
+    details: dict = field(default_factory=dict)
+
+
+@dataclass
 class TrainingOutcome:
     """What training one target produced, for the orchestration layer to report."""
 
@@ -223,33 +204,31 @@ class TrainingOutcome:
 
 
 def train_classifier_target(
-    plan: TrainingPlan,
-    config: ScoringConfig,
-    registry: ModelRegistry,
-    warehouse: Path | None = None,
-) -> TrainingOutcome:
-    """Train, evaluate, register and gate one classification target."""
-    target = plan.target
-    X, y, spec, reference = load_training_set(plan, config, warehouse)
-    trained = train_classifier(X, y, spec, config, reference, target.families)
+    plan: TrainingPlan, config: ScoringConfig, data: TrainingSet
+) -> TrainedVersion:
+    """Train, evaluate and gate one classification target (and its online model)."""
+    target, X, y = plan.target, data.X, data.y
+    trained = train_classifier(X, y, data.features, config, data.reference, target.families)
+    model = trained.model
 
-    extra, online_metrics = {}, {}
+    online, online_metrics = None, {}
     if config.incremental.enabled and target.name in config.incremental.targets:
         test_ids = pd.Index(trained.test_predictions["customer_id"])
         train_part = X.index.difference(test_ids)
-        online = fit_online_model(
-            make_online_model(spec, config.min_category_share, config.incremental.alpha),
+        online = OnlineModel.fit(
+            data.features,
             X.loc[train_part],
             y.loc[train_part],
+            plan.cutoff,
+            config.min_category_share,
+            config.incremental.alpha,
             config.incremental.epochs,
         )
-        online_score = online.predict_proba(X.loc[test_ids])[:, 1]
         online_metrics = {
-            "online_auc_roc": float(roc_auc_score(y.loc[test_ids], online_score)),
+            "online_auc_roc": float(roc_auc_score(y.loc[test_ids], online.score(X.loc[test_ids]))),
             "batch_auc_roc": trained.metrics["auc_roc"],
             "rows": float(len(test_ids)),
         }
-        extra["online"] = online
 
     values = dict(trained.metrics)
     if online_metrics:
@@ -260,11 +239,11 @@ def train_classifier_target(
         "horizon_days": target.horizon_days,
         "training_cutoff_at": plan.cutoff,
         "label_window": [plan.cutoff, plan.cutoff + pd.Timedelta(days=target.horizon_days)],
-        "snapshot": plan.snapshot,
-        "model_family": trained.family,
-        "params": trained.params,
-        "threshold": trained.threshold,
-        "features": spec.to_dict(),
+        "schema_prefix": plan.schema_prefix,
+        "model_family": model.family,
+        "params": model.params,
+        "threshold": model.threshold,
+        "features": model.features.to_dict(),
         "metrics": values,
         "cv_scores": trained.cv_scores,
         "gate_failures": failures,
@@ -273,37 +252,26 @@ def train_classifier_target(
         "training_data_fingerprint": fingerprint(X, y),
         "code_version": code_version(),
         "sklearn_version": sklearn.__version__,
-        "feature_profiles": trained.feature_profiles,
-        "score_profile": trained.score_profile,
         "seconds": trained.seconds,
-        "online": {"cutoff": plan.cutoff, "updates": []} if extra else None,
     }
-    version = registry.register(
-        target.name,
-        target.kind,
-        trained.family,
-        trained.estimator,
-        metadata,
-        tables={
+    return TrainedVersion(
+        target=target,
+        model_family=model.family,
+        model=model,
+        metadata=metadata,
+        metrics=values,
+        failures=failures,
+        evaluation={
             "evaluation": trained.test_predictions,
             "out_of_fold": trained.out_of_fold_predictions,
             "curves": trained.curves,
             "importances": trained.importances,
         },
-        extra_artefacts=extra,
-    )
-    version = registry.decide(version.model_version, failures)
-    _store_training_tables(version, target.name, trained, online_metrics, warehouse)
-    return TrainingOutcome(
-        target=target.name,
-        version=version,
-        metrics=values,
-        failures=failures,
-        curves=trained.curves,
-        importances=trained.importances,
+        online=online,
+        rows=_classifier_rows(target.name, trained, online_metrics),
         details={
-            "family": trained.family,
-            "params": trained.params,
+            "family": model.family,
+            "params": model.params,
             "cv_scores": trained.cv_scores,
             "cutoff": plan.cutoff,
             "rows": trained.training_rows,
@@ -313,49 +281,33 @@ def train_classifier_target(
     )
 
 
-def _store_training_tables(version, target, trained, online_metrics, warehouse) -> None:
-    name = version.model_version
+def _classifier_rows(
+    target: str, trained: TrainedClassifier, online_metrics: dict[str, float]
+) -> dict[str, pd.DataFrame]:
+    """The version's rows of `model_metrics`, `model_curves` and `feature_importances`."""
     cv = {}
     for family, scores in trained.cv_scores.items():
         cv[f"{family}_mean"] = scores["mean"]
         cv[f"{family}_std"] = scores["std"]
-    frames = [
-        store.metric_rows(name, target, "test", trained.metrics),
-        store.metric_rows(name, target, "cv", cv),
-    ]
+    metrics = [metric_rows(target, "test", trained.metrics), metric_rows(target, "cv", cv)]
     if online_metrics:
-        frames.append(store.metric_rows(name, target, "online", online_metrics))
-    store.append(pd.concat(frames, ignore_index=True), store.MODEL_METRICS, warehouse)
-    store.append(
-        trained.curves.assign(model_version=name, target=target), store.MODEL_CURVES, warehouse
-    )
-    store.append(
-        trained.importances.assign(model_version=name, target=target),
-        store.FEATURE_IMPORTANCES,
-        warehouse,
-    )
-
-
-def read_orders(as_of: pd.Timestamp | None = None, warehouse: Path | None = None) -> pd.DataFrame:
-    """Orders (customer, time, amount in euros), before `as_of` when given."""
-    sql = f"select customer_id, ordered_at, cast(amount as double) as amount from {ORDERS}"
-    params = []
-    if as_of is not None:
-        sql += " where ordered_at < ?"
-        params.append(as_of)
-    return _read(sql, params, warehouse)
+        metrics.append(metric_rows(target, "online", online_metrics))
+    return {
+        "model_metrics": pd.concat(metrics, ignore_index=True),
+        "model_curves": trained.curves.assign(target=target),
+        "feature_importances": trained.importances.assign(target=target),
+    }
 
 
 def train_lifetime_value(
-    plan: TrainingPlan,
-    config: ScoringConfig,
-    registry: ModelRegistry,
-    warehouse: Path | None = None,
-) -> TrainingOutcome:
-    """Fit BG/NBD + Gamma-Gamma on the history before the holdout, validate on it, register."""
+    plan: TrainingPlan, config: ScoringConfig, orders: pd.DataFrame
+) -> TrainedVersion:
+    """Fit BG/NBD + Gamma-Gamma on the history before the holdout, validate on it.
+
+    Args:
+        orders: `customer_id`, `ordered_at`, `amount` before the end of the holdout.
+    """
     target, cutoff = plan.target, plan.cutoff
-    as_of = cutoff + pd.Timedelta(days=target.holdout_days)
-    orders = read_orders(as_of, warehouse)
     summary = transaction_summary(orders, cutoff)
     if (summary["frequency"] > 0).sum() < config.training.min_positives:
         raise TrainingDataError(
@@ -395,7 +347,6 @@ def train_lifetime_value(
             f"holdout purchase error {error:.1%} above the bound "
             f"{config.gates.max_ltv_purchase_error:.0%}"
         )
-    frame = summary.reset_index()
     metadata = {
         "target_kind": target.kind,
         "horizon_days": target.horizon_days,
@@ -407,47 +358,22 @@ def train_lifetime_value(
         "gate_failures": failures,
         "training_rows": len(summary),
         "positive_labels": int((summary["frequency"] > 0).sum()),
-        "training_data_fingerprint": fingerprint(frame),
+        "training_data_fingerprint": fingerprint(summary.reset_index()),
         "code_version": code_version(),
-        "score_profile": None,
     }
-    version = registry.register(target.name, target.kind, "bg_nbd_gamma_gamma", model, metadata)
-    version = registry.decide(version.model_version, failures)
-    store.append(
-        store.metric_rows(version.model_version, target.name, "holdout", values),
-        store.MODEL_METRICS,
-        warehouse,
-    )
-    return TrainingOutcome(
-        target=target.name,
-        version=version,
+    return TrainedVersion(
+        target=target,
+        model_family="bg_nbd_gamma_gamma",
+        model=model,
+        metadata=metadata,
         metrics=values,
         failures=failures,
+        rows={"model_metrics": metric_rows(target.name, "holdout", values)},
         details={"cutoff": cutoff, "params": model.params},
     )
 
 
-def train_all(
-    config: ScoringConfig,
-    registry: ModelRegistry,
-    warehouse: Path | None = None,
-    plans: list[TrainingPlan] | None = None,
-) -> list[TrainingOutcome]:
-    """Train every configured target (the snapshots must exist)."""
-    plans = plans if plans is not None else plan_training(config, warehouse)
-    outcomes = []
-    try:
-        for plan in plans:
-            if plan.target.is_classifier:
-                outcomes.append(train_classifier_target(plan, config, registry, warehouse))
-            else:
-                outcomes.append(train_lifetime_value(plan, config, registry, warehouse))
-    finally:
-        _stop_worker_processes()
-    return outcomes
-
-
-def _stop_worker_processes() -> None:
+def stop_worker_processes() -> None:
     """Stop joblib's worker processes, kept alive for reuse.
 
     Idle workers wait 300 s before they exit, and the process that trained cannot end before
@@ -458,8 +384,3 @@ def _stop_worker_processes() -> None:
     executor = reusable_executor._executor  # None when no worker was ever started
     if executor is not None:
         executor.shutdown(wait=True, kill_workers=True)
-
-
-def check_scoring_features(columns: list[str], spec: FeatureSpec, model_version: str) -> None:
-    """A clear message when the current feature table lost a column a model needs."""
-    check_features(pd.DataFrame(columns=columns), spec, f"model {model_version}")

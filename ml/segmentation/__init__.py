@@ -1,6 +1,6 @@
 """Customer segmentation: clustering with quality gates, stable ids, rule segments, profiles.
 
-- :mod:`~ml.segmentation.config`: the YAML configuration and priority-grid seeds, validated;
+- :mod:`~ml.segmentation.config`: the YAML configuration, validated;
 - :mod:`~ml.segmentation.preprocessing`, :mod:`~ml.segmentation.clustering`: the Pipeline;
 - :mod:`~ml.segmentation.runner`: one run in memory; :mod:`~ml.segmentation.store`: the same
   against the warehouse (read features, publish the `ml` tables);

@@ -24,8 +24,9 @@ from cible.ml.segmentation.config import RuleSegment, SegmentationConfig
 from cible.ml.segmentation.preprocessing import build_preprocessor
 from sklearn.pipeline import Pipeline
 
-# Bump when the persisted layout changes; `load` refuses other formats.
-MODEL_FORMAT = 1
+# Bump when the persisted layout changes; `load` refuses other formats (a run then refits).
+# 2: the excluded segments are pydantic models (a format-1 pickle of them loads empty).
+MODEL_FORMAT = 2
 NOISE_SEGMENT_ID = "noise"
 
 

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 import sklearn
 from cible.ml.segmentation import identity, naming, profiles, quality, rules
-from cible.ml.segmentation.clustering import NOISE, cluster_indices, sample_rows
+from cible.ml.segmentation.clustering import NOISE, SCORE_COLUMNS, cluster_indices, sample_rows
 from cible.ml.segmentation.config import SegmentationConfig
 from cible.ml.segmentation.model import SegmentationModel, build_pipeline
 from sklearn.decomposition import PCA
@@ -300,7 +300,7 @@ def _run(
     k_table = (
         k_scores.assign(run_id=run_id)[["run_id", *k_scores.columns]]
         if k_scores is not None
-        else pd.DataFrame(columns=["run_id", "k"])
+        else pd.DataFrame(columns=["run_id", *SCORE_COLUMNS])
     )
     projection = _projection(X, assignments.loc[kinds != "excluded", "segment_id"].to_numpy(), seed)
     return SegmentationResult(

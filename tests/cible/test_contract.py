@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from cible.contract import (
+    TABLE_DATA_TYPES,
     ContractError,
     contract_markdown,
     load_contract,
     load_doc_blocks,
+    load_tables,
 )
 
 DEMO_SOURCES = """
@@ -126,6 +129,92 @@ def test_a_key_outside_the_columns_is_refused(tmp_path: Path) -> None:
 def test_no_sources_file_is_an_error(tmp_path: Path) -> None:
     with pytest.raises(ContractError, match="no sources yml"):
         load_contract(tmp_path)
+
+
+ML_SOURCES = """
+version: 2
+sources:
+  - name: scores
+    schema: ml
+    tables:
+      - name: customer_scores
+        description: One row per customer and run.
+        columns:
+          - name: run_id
+            data_type: varchar
+          - name: customer_id
+            data_type: varchar
+          - name: score
+            data_type: double
+          - name: note
+            data_type: varchar
+            meta: {cible: {required: false}}
+"""
+
+
+def test_tables_of_a_schema_are_read_with_their_types(tmp_path: Path) -> None:
+    project = write_project(
+        tmp_path, {"a/_a__sources.yml": DEMO_SOURCES, "b/_b__sources.yml": ML_SOURCES}
+    )
+
+    tables = load_tables("ml", project)
+
+    assert list(tables) == ["customer_scores"]
+    scores = tables["customer_scores"]
+    assert scores.relation == "ml.customer_scores"
+    assert scores.dbt_source == "source('scores', 'customer_scores')"
+    assert scores.data_types == {
+        "run_id": "varchar",
+        "customer_id": "varchar",
+        "score": "double",
+        "note": "varchar",
+    }
+    # Written by Python: every column is required unless it says otherwise.
+    assert scores.required_columns == ("run_id", "customer_id", "score")
+    with pytest.raises(ContractError, match="no source of schema 'marts'"):
+        load_tables("marts", project)
+
+
+def test_a_frame_is_conformed_to_its_table_or_refused(tmp_path: Path) -> None:
+    scores = load_tables("ml", write_project(tmp_path, {"b/_b__sources.yml": ML_SOURCES}))[
+        "customer_scores"
+    ]
+    frame = pd.DataFrame({"score": [0.5], "customer_id": ["c1"], "run_id": ["r1"]})
+
+    assert list(scores.conform(frame).columns) == ["run_id", "customer_id", "score"]
+    with pytest.raises(ContractError, match=r"columns \['extra'\] are not declared.*_b__sources"):
+        scores.conform(frame.assign(extra=1))
+    with pytest.raises(ContractError, match=r"required columns \['score'\] are missing"):
+        scores.conform(frame.drop(columns="score"))
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ("data_type: double", "data_type 'float' is not one of"),
+        ("name: customer_scores", "declared twice"),
+    ],
+)
+def test_a_table_declaration_that_cannot_be_created_is_refused(
+    tmp_path: Path, change: str, message: str
+) -> None:
+    if change.startswith("data_type"):
+        files = {"b/_b__sources.yml": ML_SOURCES.replace(change, "data_type: float")}
+    else:
+        files = {"a/_a__sources.yml": ML_SOURCES, "b/_b__sources.yml": ML_SOURCES}
+
+    with pytest.raises(ContractError, match=message):
+        load_tables("ml", write_project(tmp_path, files))
+
+
+def test_project_ml_tables_are_those_of_the_segmentation_and_scoring_sources() -> None:
+    tables = load_tables("ml")
+
+    assert {spec.source_name for spec in tables.values()} == {"segmentation", "scoring"}
+    assert {"segment_runs", "customer_scores", "model_registry"} <= set(tables)
+    for name, spec in tables.items():
+        assert set(spec.data_types.values()) <= set(TABLE_DATA_TYPES), name
+        assert spec.required_columns, name
 
 
 def test_markdown_has_a_table_per_source(demo_project: Path) -> None:

@@ -1,10 +1,12 @@
-"""The warehouse helper: tables round-trip, appends match by name, writers wait their turn."""
+"""The warehouse helper: tables round-trip, appends match by name, writers wait their turn,
+and a file named like a schema is refused."""
 
 import subprocess
 import sys
 import threading
 import time
 
+import duckdb
 import pandas as pd
 import pytest
 
@@ -65,3 +67,27 @@ def test_a_file_held_by_another_process_is_waited_for(tmp_path):
         assert con.execute("select x from t").fetchall() == [(1,)]
     assert time.monotonic() - started >= 1.0
     holder.wait()
+
+
+@pytest.mark.parametrize("name", ["raw", "Marts", "temp"])
+def test_a_warehouse_named_like_a_schema_is_refused_before_anything_is_created(tmp_path, name):
+    path = tmp_path / "warehouse" / f"{name}.duckdb"
+
+    refused = pytest.raises(warehouse.WarehouseNameError, match=f"cannot be named '{name}'")
+    with refused, warehouse.connect(path):
+        pass
+
+    assert not path.parent.exists()
+
+
+def test_a_memory_limit_is_set_on_request(tmp_path):
+    path = tmp_path / "w.duckdb"
+    setting = "select current_setting('memory_limit')"
+    with duckdb.connect() as reference:
+        reference.execute("set memory_limit = '512MB'")
+        (expected,) = reference.execute(setting).fetchall()[0]
+
+    with warehouse.connect(path, memory_limit="512MB") as con:
+        assert con.execute(setting).fetchall() == [(expected,)]
+    with warehouse.connect(path) as con:
+        assert con.execute(setting).fetchall() != [(expected,)]

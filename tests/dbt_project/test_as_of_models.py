@@ -1,20 +1,23 @@
 """The models a training snapshot rebuilds are exactly those that depend on the as-of date.
 
-A snapshot (`ml.scoring.training.SNAPSHOT_SELECTOR`) rebuilds the models tagged `as_of` into
-its own schemas and reads every other model from the current build. A model that reads the
-as-of date without the tag would be read as of today inside a snapshot: leakage. A tagged
-model that does not need the date would be rebuilt for nothing.
+A snapshot (`dbt run --selector as_of`, the selector of `dbt_project/selectors.yml` that
+`cible.orchestration.scoring.SNAPSHOT_SELECTOR` names) rebuilds the `models/intermediate/as_of`
+folder and `fct_customer_features` into its own schemas, which `generate_schema_name` gives to
+the models tagged `as_of`, and reads every other model from the current build. A model that
+reads the as-of date outside the selection would be read as of today inside a snapshot:
+leakage. A selected model that does not need the date would be rebuilt for nothing.
 """
 
 from __future__ import annotations
 
 import json
 
-from cible.ml.scoring.training import SNAPSHOT_SELECTOR
-from pipeline_support import DBT_PROJECT_DIR
+from cible.orchestration.scoring import SNAPSHOT_SELECTOR
+from pipeline_support import DBT_PROJECT_DIR, dbt_command
 
 WINDOW = "int_feature_window"
 FEATURES = "fct_customer_features"
+FOLDER = ("intermediate", "as_of")
 
 
 def _models():
@@ -36,21 +39,43 @@ def _closure(start: str, edges: dict[str, list[str]]) -> set[str]:
     return seen
 
 
-def test_the_as_of_tag_marks_the_models_between_the_window_and_the_features():
-    models = _models()
+def _date_dependent(models: dict) -> set[str]:
+    """The models between the window and the features: they read the as-of date."""
     by_name = {node["name"]: unique_id for unique_id, node in models.items()}
     parents = {uid: node["depends_on"]["nodes"] for uid, node in models.items()}
     children: dict[str, list[str]] = {}
     for uid, upstream in parents.items():
         for parent in upstream:
             children.setdefault(parent, []).append(uid)
+    expected = _closure(by_name[WINDOW], children) & _closure(by_name[FEATURES], parents)
+    return {models[uid]["name"] for uid in expected}
 
-    depend_on_date = _closure(by_name[WINDOW], children)
-    feed_features = _closure(by_name[FEATURES], parents)
-    assert SNAPSHOT_SELECTOR.startswith("tag:")
-    tag = SNAPSHOT_SELECTOR.removeprefix("tag:")
-    tagged = {uid for uid, node in models.items() if tag in node["tags"]}
 
-    expected = depend_on_date & feed_features
+def test_the_snapshot_selector_is_the_models_between_the_window_and_the_features(tmp_path):
+    models = _models()
+    expected = _date_dependent(models)
     assert len(expected) >= 7, "the window and the feature models"
-    assert {models[uid]["name"] for uid in tagged} == {models[uid]["name"] for uid in expected}
+    listed = dbt_command(
+        [
+            "ls",
+            "--selector",
+            SNAPSHOT_SELECTOR,
+            "--resource-type",
+            "model",
+            "--output",
+            "name",
+            "--quiet",
+        ],
+        tmp_path / "warehouse.duckdb",
+    )
+    assert set(listed.stdout.split()) == expected
+
+
+def test_the_as_of_folder_and_the_features_mart_take_the_snapshot_schemas():
+    """`generate_schema_name` prefixes the models tagged `as_of`: the folder gives the tag,
+    and the features mart is the one model outside it."""
+    models = _models()
+    tagged = {node["name"] for node in models.values() if "as_of" in node["tags"]}
+    in_folder = {node["name"] for node in models.values() if tuple(node["fqn"][1:3]) == FOLDER}
+    assert tagged == _date_dependent(models)
+    assert tagged - in_folder == {FEATURES}

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import shutil
+from dataclasses import replace
 from pathlib import Path
 
 import duckdb
@@ -19,7 +20,8 @@ import pandas as pd
 import pytest
 import yaml
 from cible.ml.segmentation import store
-from cible.ml.segmentation.config import DEFAULT_CONFIG_PATH, load_config
+from cible.ml.segmentation.config import DEFAULT_CONFIG_PATH, load_segmentation_config
+from cible.orchestration.dbt import cible_dbt_project
 from cible.orchestration.definitions import build_definitions
 from cible.orchestration.segmentation import build_segmentation_definitions, segment_models
 from dagster import DagsterInstance, materialize
@@ -31,6 +33,7 @@ from sklearn.metrics import (
     silhouette_score,
 )
 
+from cible import warehouse
 from cible.settings import SEEDS_DIR
 
 DROPPED_SHARE = 0.03
@@ -60,7 +63,7 @@ def write_config(path: Path, **changes) -> Path:
 
 def materialize_segmentation(run_config: dict):
     """Materialize the segmentation step and the segment marts, as the code location would."""
-    segmentation = build_segmentation_definitions()
+    segmentation = build_segmentation_definitions(cible_dbt_project())
     with DagsterInstance.ephemeral() as instance:
         return materialize(
             list(segmentation.assets),
@@ -134,8 +137,9 @@ def test_kmeans_recovers_the_planted_personas_among_clustered_buyers(first_run, 
 
 
 def test_quality_figures_equal_scikit_learns_on_the_same_data(first_run, environment):
-    config = load_config()
-    features = store.read_features(config, environment["warehouse"])
+    config = load_segmentation_config()
+    with warehouse.connect(environment["warehouse"], read_only=True) as con:
+        features = store.read_features(con, config)
     assignments = first_run.tables["segment_assignments"]
     clustered = features[
         features["customer_id"].isin(
@@ -202,6 +206,13 @@ def test_history_and_migrations_cover_both_runs(second_run, environment):
     assert by_movement["stayed"] / customers_after >= 0.95
     shares = migrations.groupby(migrations["from_segment_id"].fillna("-"))["share_of_from_segment"]
     assert np.allclose(shares.sum(), 1.0)
+
+
+def test_the_segment_tables_are_staged_back_as_declared(second_run, demo_build, environment):
+    """The staging views over the written tables have the `segmentation` source's types."""
+    built = replace(demo_build, warehouse=environment["warehouse"])
+    for name, spec in store.declared_tables().items():
+        assert built.staged_columns("segmentation", name) == list(spec.data_types.items()), name
 
 
 def test_every_segment_has_a_profile_a_name_and_a_description(second_run, environment):
@@ -293,7 +304,8 @@ def test_each_materialization_shows_k_quality_sizes_and_a_plot(second_run):
     prefix = "![segments](data:image/png;base64,"
     assert plot.startswith(prefix)
     assert base64.b64decode(plot[len(prefix) : -1]).startswith(b"\x89PNG")
-    assert get_asset_key_for_model([segment_models], "dim_segments").to_user_string() in events
+    marts = segment_models(cible_dbt_project())
+    assert get_asset_key_for_model([marts], "dim_segments").to_user_string() in events
 
 
 def test_the_gates_block_a_deliberately_bad_model(demo_build, tmp_path, monkeypatch):
@@ -320,7 +332,7 @@ def test_the_gates_block_a_deliberately_bad_model(demo_build, tmp_path, monkeypa
     assert checks["no_segment_below_minimum_size"] is False
     materialized = {event.asset_key for event in result.get_asset_materialization_events()}
     assert any(key.path[:2] == ["ml", "segmentation"] for key in materialized)
-    marts = {get_asset_key_for_model([segment_models], name) for name in MARTS}
+    marts = {get_asset_key_for_model([segment_models(cible_dbt_project())], name) for name in MARTS}
     assert not marts & materialized, "the segment marts must not be built"
     started = {e.step_key for e in result.all_events if e.event_type_value == "STEP_START"}
     assert started == {"customer_segments"}, "dbt never ran"

@@ -9,6 +9,7 @@ from typing import ClassVar
 import pytest
 from cible.orchestration.automation import landing_fingerprints, new_landing_files
 from cible.orchestration.definitions import build_definitions
+from cible.orchestration.resources import WarehouseResource
 from dagster import (
     DagsterEventType,
     DagsterInstance,
@@ -25,7 +26,6 @@ from pipeline_support import SMALL_DATA_SCORING_CONFIG
 @pytest.fixture
 def definitions(tmp_path, monkeypatch):
     monkeypatch.setenv("CIBLE_LANDING_DIR", str(tmp_path / "landing"))
-    monkeypatch.setenv("CIBLE_WAREHOUSE", str(tmp_path / "warehouse.duckdb"))
     monkeypatch.setenv("CIBLE_OPS_DIR", str(tmp_path / "ops"))
     monkeypatch.setenv("CIBLE_MODELS_DIR", str(tmp_path / "models"))
     monkeypatch.setenv("CIBLE_SCORING_CONFIG", str(SMALL_DATA_SCORING_CONFIG))
@@ -117,7 +117,12 @@ def test_a_failed_run_is_recorded_and_posted_to_the_webhook(definitions, tmp_pat
         a for a in definitions.assets if getattr(a, "op", None) and a.op.name == "raw_tables"
     )
     with DagsterInstance.ephemeral() as instance:
-        result = materialize([raw_tables], instance=instance, raise_on_error=False)
+        result = materialize(
+            [raw_tables],
+            resources={"warehouse": WarehouseResource(path=str(tmp_path / "warehouse.duckdb"))},
+            instance=instance,
+            raise_on_error=False,
+        )
         assert not result.success
         (failure,) = [
             entry.dagster_event

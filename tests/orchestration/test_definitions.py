@@ -2,12 +2,14 @@
 
 import json
 import os
+import subprocess
+import sys
 from pathlib import Path
 
-import pytest
-from cible.orchestration.dbt import warehouse_models
-from cible.orchestration.definitions import build_definitions, demo_enabled
-from dagster import AssetKey
+from cible.orchestration.dbt import cible_dbt_project, dbt_assets_for
+from cible.orchestration.definitions import build_definitions
+from cible.orchestration.partitions import event_backfill_policy
+from dagster import AssetKey, AssetsDefinition
 from dagster_dbt import get_asset_key_for_model
 
 SNAPSHOT = Path(__file__).with_name("asset_graph.snapshot.json")
@@ -33,6 +35,7 @@ def graph_snapshot(with_demo: bool = True) -> dict:
 
 def key_of(model: str) -> str:
     """The asset key of a dbt model, from the manifest (never typed by hand)."""
+    warehouse_models = dbt_assets_for(cible_dbt_project()).warehouse_models
     return get_asset_key_for_model([warehouse_models], model).to_user_string()
 
 
@@ -91,23 +94,6 @@ def test_own_data_mode_has_no_demo_generator():
     assert graph.get(AssetKey(["raw", "crm", "customers"])).parent_keys == set()
 
 
-@pytest.mark.parametrize(
-    ("environment", "expected"),
-    [
-        ({}, True),
-        ({"CIBLE_LANDING_DIR": "/data/mine"}, False),
-        ({"CIBLE_LANDING_DIR": "/data/mine", "CIBLE_DEMO": "1"}, True),
-        ({"CIBLE_DEMO": "0"}, False),
-    ],
-)
-def test_demo_is_on_only_for_the_default_landing_folder(monkeypatch, environment, expected):
-    monkeypatch.delenv("CIBLE_LANDING_DIR", raising=False)
-    monkeypatch.delenv("CIBLE_DEMO", raising=False)
-    for name, value in environment.items():
-        monkeypatch.setenv(name, value)
-    assert demo_enabled() is expected
-
-
 def test_published_marts_have_a_freshness_policy():
     snapshot = graph_snapshot()
     for model in ("fct_customer_features", "dim_customers", "rpt_source_reconciliation"):
@@ -115,3 +101,40 @@ def test_published_marts_have_a_freshness_policy():
             snapshot[key_of(model)]["freshness"] or ""
         ), model
     assert snapshot[key_of("stg_crm__customers")]["freshness"] is None
+
+
+def test_every_asset_runs_a_range_of_event_partitions_in_one_run():
+    # What `cible run`'s --partition-range requires of every asset; each one is given the
+    # policy where it is defined.
+    assets = [
+        a for a in build_definitions(with_demo=True).assets if isinstance(a, AssetsDefinition)
+    ]
+    assert len(assets) > 5
+    missing = [a.node_def.name for a in assets if a.backfill_policy != event_backfill_policy]
+    assert not missing
+
+
+def test_dbt_runs_the_dbt_of_this_environment():
+    dbt = build_definitions(with_demo=False).resources["dbt"]
+    assert dbt.dbt_executable == str(Path(sys.executable).parent / "dbt")
+
+
+def test_importing_the_code_location_does_no_work(tmp_path):
+    """No dbt parse, no manifest read, no PATH change on import, even under `dagster dev`."""
+    script = (
+        "import os, sys\n"
+        "path = os.environ['PATH']\n"
+        "import cible.orchestration.definitions\n"
+        "from cible.orchestration.dbt import cible_dbt_project, dbt_assets_for\n"
+        "assert os.environ['PATH'] == path, 'PATH changed'\n"
+        "assert dbt_assets_for.cache_info().currsize == 0, 'dbt assets built'\n"
+        "assert cible_dbt_project.cache_info().currsize == 0, 'dbt project read'\n"
+    )
+    # `dagster dev` marks its processes; under it a stale manifest is parsed again, but only
+    # when the definitions are built. A PATH without this environment's scripts is what
+    # `.venv/bin/dagster dev` runs with.
+    env = dict(os.environ, DAGSTER_IS_DEV_CLI="1", PATH="/usr/bin:/bin")
+    result = subprocess.run(
+        [sys.executable, "-c", script], env=env, cwd=tmp_path, capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stderr[-2000:]

@@ -39,7 +39,19 @@ def test_dbt_materializations_carry_warehouse_figures(materialized_run):
 
 
 def test_the_dbt_steps_leave_the_process_environment_as_they_found_it(materialized_run):
-    # Each dbt step sets DBT_INDIRECT_SELECTION for dagster-dbt; an in-process run must not
-    # hand it on to later dbt commands (it once made a test outside the run's selection run).
-    before, after = materialized_run["indirect_selection"]
+    # Each dbt step hands its dbt process the warehouse path and DBT_INDIRECT_SELECTION; an
+    # in-process run must not hand them on to later dbt commands (a leftover indirect selection
+    # once made a test outside the run's selection run).
+    before, after = materialized_run["environment"]
     assert after == before
+
+
+def test_every_step_uses_the_warehouse_resource_not_the_environment(materialized_run):
+    # CIBLE_WAREHOUSE named another file during the run: the loader, dbt, the figures read after
+    # dbt and the ML steps all went to the resource's warehouse.
+    assert not materialized_run["decoy"].parent.exists()
+    with duckdb.connect(str(materialized_run["warehouse"]), read_only=True) as con:
+        schemas = {
+            row[0] for row in con.execute("select schema_name from duckdb_schemas()").fetchall()
+        }
+    assert {"raw", "marts", "ml"} <= schemas

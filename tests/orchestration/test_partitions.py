@@ -1,14 +1,17 @@
 """Daily event partitions: the vars a partition gives dbt, and a real backfill over a range."""
 
 import shutil
-from datetime import datetime
+from datetime import date, datetime
 
 import duckdb
 import pytest
-from cible.orchestration.dbt import dbt_build_args, event_models
+from cible.orchestration.dbt import cible_dbt_project, dbt_assets_for, dbt_build_args
 from cible.orchestration.definitions import build_definitions
-from cible.orchestration.partitions import event_window_vars
+from cible.orchestration.partitions import event_partitions, event_window_vars
+from cible.orchestration.resources import WarehouseResource
 from dagster import DagsterInstance, materialize
+
+from cible.cli import event_partition_range
 
 
 def test_a_partition_window_becomes_dbt_vars():
@@ -27,12 +30,17 @@ def test_a_partition_window_becomes_dbt_vars():
         event_window_vars(datetime(2026, 11, 2), datetime(2026, 11, 2))
 
 
-def test_a_backfill_over_a_date_range_rebuilds_exactly_those_days(
-    demo_build, tmp_path, monkeypatch
-):
+def test_the_command_line_runs_every_event_partition_dagster_defines():
+    # `cible run` computes the range without importing the orchestration layer.
+    first, last = event_partition_range().split("...")
+    assert first == event_partitions.get_first_partition_key()
+    assert last == event_partitions.get_last_partition_key()
+    assert event_partition_range(date(2026, 11, 3)).endswith("...2026-11-02")
+
+
+def test_a_backfill_over_a_date_range_rebuilds_exactly_those_days(demo_build, tmp_path):
     warehouse = tmp_path / "warehouse.duckdb"
     shutil.copy(demo_build.warehouse, warehouse)
-    monkeypatch.setenv("CIBLE_WAREHOUSE", str(warehouse))
     per_day = (
         "select cast(occurred_at as date) as day, count(*) as events "
         "from intermediate.int_events_attributed group by 1 order by 1"
@@ -52,8 +60,11 @@ def test_a_backfill_over_a_date_range_rebuilds_exactly_those_days(
     definitions = build_definitions(with_demo=False)
     with DagsterInstance.ephemeral() as instance:
         result = materialize(
-            [event_models],
-            resources=definitions.resources,
+            [dbt_assets_for(cible_dbt_project()).event_models],
+            resources={
+                **definitions.resources,
+                "warehouse": WarehouseResource(path=str(warehouse)),
+            },
             instance=instance,
             tags={
                 "dagster/asset_partition_range_start": "2026-10-10",

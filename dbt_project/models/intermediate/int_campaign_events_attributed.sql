@@ -18,38 +18,29 @@ identities as (
 
 ),
 
-ranked as (
+attributed as (
 
-    select
-        *,
-        row_number() over (
-            partition by campaign_event_id
-            order by loaded_at asc, source_file asc, source_line asc
-        ) as receipt_rank
-
-    from campaign_events
+    {#- The earliest receipt: a send, open or click happens once; later copies re-export it. #}
+    {{ cible.dedupe_and_attach('campaign_events', key='campaign_event_id', keep='earliest') }}
 
 ),
 
 final as (
 
     select
-        ranked.campaign_event_id,
-        ranked.campaign_id,
-        ranked.customer_number,
-        identities.customer_id,
-        identities.customer_number is null as is_unknown_customer,
-        ranked.channel,
-        ranked.promo_type,
-        ranked.event_type,
-        ranked.occurred_at,
-        ranked.source_file,
-        ranked.source_line
+        campaign_event_id,
+        campaign_id,
+        customer_number,
+        customer_id,
+        is_unknown_customer,
+        channel,
+        promo_type,
+        event_type,
+        occurred_at,
+        source_file,
+        source_line
 
-    from ranked
-    left join identities
-        on ranked.customer_number = identities.customer_number
-    where ranked.receipt_rank = 1
+    from attributed
 
 )
 

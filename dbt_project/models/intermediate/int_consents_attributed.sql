@@ -15,38 +15,30 @@ identities as (
 
 ),
 
-ranked as (
+attributed as (
 
-    select
-        *,
-        row_number() over (
-            partition by consent_event_id
-            order by loaded_at asc, source_file asc, source_line asc
-        ) as receipt_rank
-
-    from consents
+    {#- The earliest receipt: the first record of a consent event is the proof of it; a later
+        copy is a re-export and must not replace the evidence. #}
+    {{ cible.dedupe_and_attach('consents', key='consent_event_id', keep='earliest') }}
 
 ),
 
 final as (
 
     select
-        ranked.consent_event_id,
-        ranked.customer_number,
-        identities.customer_id,
-        identities.customer_number is null as is_unknown_customer,
-        ranked.purpose,
-        ranked.consent_status,
-        ranked.is_granted,
-        ranked.occurred_at,
-        ranked.proof,
-        ranked.source_file,
-        ranked.source_line
+        consent_event_id,
+        customer_number,
+        customer_id,
+        is_unknown_customer,
+        purpose,
+        consent_status,
+        is_granted,
+        occurred_at,
+        proof,
+        source_file,
+        source_line
 
-    from ranked
-    left join identities
-        on ranked.customer_number = identities.customer_number
-    where ranked.receipt_rank = 1
+    from attributed
 
 )
 

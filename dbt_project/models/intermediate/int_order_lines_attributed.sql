@@ -20,39 +20,38 @@ orders as (
 
 ),
 
-ranked as (
+attributed as (
 
-    select
-        *,
-        row_number() over (
-            partition by order_id, line_number
-            order by loaded_at desc, source_file desc, source_line desc
-        ) as receipt_rank
-
-    from order_lines
+    {#- The latest receipt, as for orders: a corrected order comes with its corrected lines. #}
+    {{ cible.dedupe_and_attach(
+        'order_lines',
+        key=['order_id', 'line_number'],
+        keep='latest',
+        attach_to='orders',
+        on='order_id',
+        attached=['customer_id', 'ordered_at'],
+        missing_flag='is_orphan_line',
+    ) }}
 
 ),
 
 final as (
 
     select
-        ranked.order_id,
-        ranked.line_number,
-        orders.customer_id,
-        orders.ordered_at,
-        orders.order_id is null as is_orphan_line,
-        ranked.product_sku,
-        ranked.product_category,
-        ranked.quantity,
-        ranked.unit_price,
-        ranked.line_amount,
-        ranked.source_file,
-        ranked.source_line
+        order_id,
+        line_number,
+        customer_id,
+        ordered_at,
+        is_orphan_line,
+        product_sku,
+        product_category,
+        quantity,
+        unit_price,
+        line_amount,
+        source_file,
+        source_line
 
-    from ranked
-    left join orders
-        on ranked.order_id = orders.order_id
-    where ranked.receipt_rank = 1
+    from attributed
 
 )
 

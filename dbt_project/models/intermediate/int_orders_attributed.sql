@@ -1,7 +1,6 @@
 {#
-    Valid orders, one per order id (the latest load wins if an order is sent twice), with the
-    resolved customer. An order naming a customer number the CRM does not hold is flagged and
-    quarantined (`unknown_customer`).
+    Valid orders, one per order id, with the resolved customer. An order naming a customer
+    number the CRM does not hold is flagged and quarantined (`unknown_customer`).
 #}
 
 with
@@ -19,41 +18,32 @@ identities as (
 
 ),
 
-ranked as (
+attributed as (
 
-    select
-        *,
-        row_number() over (
-            partition by order_id
-            order by loaded_at desc, source_file desc, source_line desc
-        ) as receipt_rank
-
-    from orders
+    {#- The latest receipt: a re-sent order is a correction of the one sent before. #}
+    {{ cible.dedupe_and_attach('orders', key='order_id', keep='latest') }}
 
 ),
 
 final as (
 
     select
-        ranked.order_id,
-        ranked.customer_number,
-        identities.customer_id,
-        identities.customer_number is null as is_unknown_customer,
-        ranked.ordered_at,
-        ranked.amount,
-        ranked.currency,
-        ranked.was_in_cents,
-        ranked.channel,
-        ranked.store_code,
-        ranked.promo_code,
-        ranked.has_promo_code,
-        ranked.source_file,
-        ranked.source_line
+        order_id,
+        customer_number,
+        customer_id,
+        is_unknown_customer,
+        ordered_at,
+        amount,
+        currency,
+        was_in_cents,
+        channel,
+        store_code,
+        promo_code,
+        has_promo_code,
+        source_file,
+        source_line
 
-    from ranked
-    left join identities
-        on ranked.customer_number = identities.customer_number
-    where ranked.receipt_rank = 1
+    from attributed
 
 )
 

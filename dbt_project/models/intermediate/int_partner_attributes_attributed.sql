@@ -15,37 +15,29 @@ identities as (
 
 ),
 
-ranked as (
+attributed as (
 
-    select
-        *,
-        row_number() over (
-            partition by enrichment_id
-            order by loaded_at asc, source_file asc, source_line asc
-        ) as receipt_rank
-
-    from enrichment
+    {#- The earliest receipt: the key covers the fetch, so a copy is the same fetch re-exported
+        (a newer value comes from a newer fetch, with its own id). #}
+    {{ cible.dedupe_and_attach('enrichment', key='enrichment_id', keep='earliest') }}
 
 ),
 
 final as (
 
     select
-        ranked.enrichment_id,
-        ranked.customer_number,
-        identities.customer_id,
-        identities.customer_number is null as is_unknown_customer,
-        ranked.attribute,
-        ranked.attribute_value,
-        ranked.provider,
-        ranked.fetched_at,
-        ranked.source_file,
-        ranked.source_line
+        enrichment_id,
+        customer_number,
+        customer_id,
+        is_unknown_customer,
+        attribute,
+        attribute_value,
+        provider,
+        fetched_at,
+        source_file,
+        source_line
 
-    from ranked
-    left join identities
-        on ranked.customer_number = identities.customer_number
-    where ranked.receipt_rank = 1
+    from attributed
 
 )
 

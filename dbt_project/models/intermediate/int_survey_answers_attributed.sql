@@ -21,40 +21,31 @@ identities as (
 
 ),
 
-ranked as (
+attributed as (
 
-    select
-        *,
-        row_number() over (
-            partition by answer_id
-            order by loaded_at asc, source_file asc, source_line asc
-        ) as receipt_rank
-
-    from answers
+    {#- The earliest receipt: an answer is given once; later copies re-export it. #}
+    {{ cible.dedupe_and_attach('answers', key='answer_id', keep='earliest') }}
 
 ),
 
 final as (
 
     select
-        ranked.answer_id,
-        ranked.customer_number,
-        identities.customer_id,
-        identities.customer_number is null as is_unknown_customer,
-        ranked.survey_id,
-        ranked.question_code,
+        attributed.answer_id,
+        attributed.customer_number,
+        attributed.customer_id,
+        attributed.is_unknown_customer,
+        attributed.survey_id,
+        attributed.question_code,
         questions.interest,
-        ranked.answer_value,
-        ranked.answered_at,
-        ranked.source_file,
-        ranked.source_line
+        attributed.answer_value,
+        attributed.answered_at,
+        attributed.source_file,
+        attributed.source_line
 
-    from ranked
+    from attributed
     inner join questions
-        on ranked.question_code = questions.question_code
-    left join identities
-        on ranked.customer_number = identities.customer_number
-    where ranked.receipt_rank = 1
+        on attributed.question_code = questions.question_code
 
 )
 

@@ -88,25 +88,21 @@ def build_published(
 
 def run_ml(published: Published) -> None:
     """Segmentation (fitted) and scoring (trained, promoted, applied), then their marts."""
-    from cible.ml.scoring.config import load_config
-    from cible.ml.scoring.registry import ModelRegistry
-    from cible.ml.scoring.scoring import score_customers
-    from cible.ml.scoring.training import SNAPSHOT_SELECTOR, plan_training, snapshots, train_all
+    from cible.ml.scoring import store
+    from cible.ml.scoring.config import load_scoring_config
     from cible.ml.segmentation.store import run_and_publish
 
     from cible import settings
 
     warehouse = published.warehouse
     run_and_publish(settings.segmentation_config_path(), warehouse, refit=True)
-    config = load_config(SMALL_DATA_SCORING_CONFIG)
-    plans = plan_training(config, warehouse)
-    for variables in snapshots(plans).values():
+    config = load_scoring_config(SMALL_DATA_SCORING_CONFIG)
+    for variables in store.snapshots(store.plan(config, warehouse)).values():
         dbt_command(
-            ["run", "--select", SNAPSHOT_SELECTOR, "--vars", json.dumps(variables)], warehouse
+            ["run", "--selector", "as_of", "--vars", json.dumps(variables)], warehouse
         )
-    registry = ModelRegistry(published.models, warehouse)
-    train_all(config, registry, warehouse, plans)
-    score_customers(config, registry, warehouse)
+    store.train_and_publish(config, published.models, warehouse)
+    store.score_and_publish(config, published.models, warehouse)
     dbt_command(["build", "--select", MARTS_AFTER_ML, *published.dbt_vars()], warehouse)
 
 

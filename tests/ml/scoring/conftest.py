@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import pytest
-from cible.ml.scoring.config import parse_config
+from cible.ml.scoring.config import parse_scoring_config
 from scoring_data import LIGHT_CONFIG, make_features
 
 
 @pytest.fixture
 def light_config():
-    return parse_config(LIGHT_CONFIG)
+    return parse_scoring_config(LIGHT_CONFIG)
 
 
 @pytest.fixture

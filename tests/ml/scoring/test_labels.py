@@ -98,7 +98,7 @@ def test_a_missing_feature_is_named(features_and_labels):
         select_features(frame.reset_index(), ["age", "lifetime_spend"], [])
     spec = select_features(frame.reset_index(), None, [])
     with pytest.raises(TrainingDataError, match="needs feature\\(s\\) age"):
-        check_features(frame.drop(columns="age"), spec, "model purchase_30d-v0001")
+        check_features(frame.drop(columns="age").columns, spec, "model purchase_30d-v0001")
 
 
 def test_feature_kinds_and_exclusions(features_and_labels):

@@ -8,12 +8,13 @@ import pytest
 from cible.ml.scoring.config import GateConfig, TargetConfig
 from cible.ml.scoring.features import select_features
 from cible.ml.scoring.models import (
+    ClassifierModel,
+    OnlineModel,
     fit_online_model,
     make_online_model,
     train_classifier,
     update_online_model,
 )
-from cible.ml.scoring.scoring import update_from_outcomes
 from cible.ml.scoring.training import gate_failures
 from scoring_data import make_features
 from sklearn.calibration import CalibratedClassifierCV
@@ -22,26 +23,33 @@ from sklearn.metrics import roc_auc_score
 
 @pytest.fixture(scope="module")
 def trained():
-    from cible.ml.scoring.config import parse_config
+    from cible.ml.scoring.config import parse_scoring_config
     from scoring_data import LIGHT_CONFIG
 
     frame, labels = make_features()
-    config = parse_config(LIGHT_CONFIG)
+    config = parse_scoring_config(LIGHT_CONFIG)
     spec = select_features(frame.reset_index(), None, [])
     return train_classifier(frame, labels, spec, config), frame, labels, spec
 
 
 def test_the_best_family_is_calibrated_and_scores_raw_frames(trained, tmp_path):
     result, frame, labels, spec = trained
-    assert result.family in {"logistic_regression", "hist_gradient_boosting"}
+    model = result.model
+    assert model.family in {"logistic_regression", "hist_gradient_boosting"}
     assert set(result.cv_scores) == {"logistic_regression", "hist_gradient_boosting"}
     best = max(result.cv_scores, key=lambda family: result.cv_scores[family]["mean"])
-    assert result.family == best
-    assert isinstance(result.estimator, CalibratedClassifierCV)
-    # Persisted whole: reloaded, it scores raw feature columns (nullable ints, text, booleans).
-    joblib.dump(result.estimator, tmp_path / "model.joblib")
+    assert model.family == best
+    assert isinstance(model.estimator, CalibratedClassifierCV)
+    # The model owns what it learned: its inputs and the baselines drift is measured against.
+    assert model.features == spec
+    assert set(model.feature_profiles) == set(spec.columns)
+    assert abs(sum(model.score_profile["shares"]) - 1) < 1e-9
+    # Persisted whole: reloaded, it scores raw frames (nullable ints, text, booleans), picking
+    # its own columns out of a wider table.
+    joblib.dump(model, tmp_path / "model.joblib")
     reloaded = joblib.load(tmp_path / "model.joblib")
-    score = reloaded.predict_proba(frame[spec.columns])[:, 1]
+    assert isinstance(reloaded, ClassifierModel)
+    score = reloaded.score(frame.assign(unrelated="x"))
     assert score.min() >= 0 and score.max() <= 1
     assert roc_auc_score(labels, score) > 0.7
 
@@ -65,7 +73,7 @@ def test_metrics_are_computed_on_the_held_out_customers(trained):
         "top_decile_lift",
     ):
         assert np.isfinite(result.metrics[name]), name
-    assert 0 < result.threshold < 1
+    assert 0 < result.model.threshold < 1
     assert set(result.curves["curve"]) == {"roc", "calibration", "lift"}
     assert result.importances["importance_rank"].tolist() == list(
         range(1, len(result.importances) + 1)
@@ -76,11 +84,11 @@ def test_metrics_are_computed_on_the_held_out_customers(trained):
 
 
 def test_unseen_categories_and_missing_values_at_scoring(trained):
-    result, frame, _, spec = trained
+    result, frame, _, _ = trained
     odd = frame.head(5).copy()
     odd["gender"] = pd.array(["Z", None, "F", "M", "X"], dtype="str")
     odd["age"] = pd.array([None] * 5, dtype="Int32")
-    score = result.estimator.predict_proba(odd[spec.columns])[:, 1]
+    score = result.model.score(odd)
     assert np.isfinite(score).all()
 
 
@@ -88,10 +96,10 @@ def test_a_deliberately_bad_model_fails_its_gates():
     # Labels unrelated to the features: the model can do no better than chance.
     frame, _ = make_features(seed=2)
     noise = pd.Series(np.random.default_rng(3).integers(0, 2, len(frame)), index=frame.index)
-    from cible.ml.scoring.config import parse_config
+    from cible.ml.scoring.config import parse_scoring_config
     from scoring_data import LIGHT_CONFIG
 
-    config = parse_config(LIGHT_CONFIG)
+    config = parse_scoring_config(LIGHT_CONFIG)
     spec = select_features(frame.reset_index(), None, [])
     bad = train_classifier(frame, noise, spec, config)
     failures = gate_failures(bad.metrics, GateConfig(min_auc=0.65, max_calibration_error=0.05))
@@ -125,13 +133,16 @@ def test_partial_fit_learns_from_new_outcomes():
     )
 
 
-def test_update_from_outcomes_compares_online_and_batch_on_the_same_customers(trained):
+def test_the_online_model_learns_later_outcomes_and_keeps_its_cutoff(trained):
     result, _, _, spec = trained
     frame, labels = make_features(n=1500, seed=5)
-    online = fit_online_model(
-        make_online_model(spec, 0.01, 1e-3), frame.head(200), labels.head(200), 1
-    )
-    figures = update_from_outcomes(online, result.estimator, frame, labels, epochs=3, seed=0)
+    first, later = pd.Timestamp("2026-09-01"), pd.Timestamp("2026-10-01")
+    online = OnlineModel.fit(spec, frame.head(200), labels.head(200), first, 0.01, 1e-3, 1)
+    assert online.cutoff == first and online.updates == []
+    figures = online.learn(frame, labels, later, result.model, epochs=3, seed=0)
     assert figures["rows"] == 1200
     assert figures["online_auc_after"] >= figures["online_auc_before"] - 0.01
     assert abs(figures["online_auc_after"] - figures["batch_auc"]) < 0.1
+    # The model owns its state: the cutoff of the newest outcomes and each update's figures.
+    assert online.cutoff == later
+    assert online.updates == [{**figures, "cutoff": later.isoformat()}]

@@ -5,12 +5,14 @@ import json
 import pandas as pd
 import pytest
 from cible.ml.scoring.registry import ModelRegistry, RegistryError, code_version, fingerprint
+from cible.ml.scoring.store import ScoringStore
 from sklearn.linear_model import LogisticRegression
 
 
 @pytest.fixture
 def registry(tmp_path):
-    return ModelRegistry(tmp_path / "models", tmp_path / "warehouse.duckdb")
+    with ScoringStore.open(tmp_path / "warehouse.duckdb") as store:
+        yield ModelRegistry(tmp_path / "models", store)
 
 
 def _fitted(c: float):
@@ -90,6 +92,19 @@ def test_a_rejected_version_cannot_be_rolled_back_to(registry):
         registry.rollback("purchase_30d", to_version=rejected.model_version)
     with pytest.raises(RegistryError, match="no current version"):
         registry.rollback("churn_risk")
+
+
+def test_the_index_is_the_declared_table(registry, tmp_path):
+    assert registry.versions().empty, "read before the first version: nothing, and no table"
+    _register(registry)
+    spec = registry.store.tables["model_registry"]
+    created = registry.store.con.execute(
+        "select column_name, lower(data_type) from information_schema.columns "
+        "where table_schema = 'ml' and table_name = 'model_registry' order by ordinal_position"
+    ).fetchall()
+    assert created == list(spec.data_types.items())
+    with pytest.raises(ValueError, match="no column"):
+        registry.store.update_registry_row("purchase_30d-v0001", colour="red")
 
 
 def test_versions_are_numbered_per_target(registry):

@@ -6,7 +6,7 @@ the one `tests/ml/scoring` imports by name. Test modules wrap them in fixtures.
 
 from functools import cache
 
-from cible.ml.segmentation.config import SegmentationConfig, load_config
+from cible.ml.segmentation.config import SegmentationConfig, load_segmentation_config
 from cible.ml.segmentation.synthetic import synthetic_features
 
 
@@ -24,4 +24,4 @@ def synthetic():
 def config() -> SegmentationConfig:
     """config/segmentation.yml, validated against the synthetic frame's columns."""
     frame, _ = synthetic()
-    return load_config(columns=list(frame.columns))
+    return load_segmentation_config(columns=list(frame.columns))

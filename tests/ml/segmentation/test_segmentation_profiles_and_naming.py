@@ -63,16 +63,16 @@ def test_strategic_fit_takes_the_best_matching_rule():
 
 DESCRIPTORS = {
     "watches": Descriptor(
-        label=Texts("watches", "horlogerie"),
-        high=Texts("into watches", "adeptes d'horlogerie"),
+        label=Texts(en="watches", fr="horlogerie"),
+        high=Texts(en="into watches", fr="adeptes d'horlogerie"),
         low=None,
     ),
     "basket": Descriptor(
-        label=Texts("average order value", "panier moyen"),
-        high=Texts("with high baskets", "à panier élevé"),
-        low=Texts("with small baskets", "à petit panier"),
+        label=Texts(en="average order value", fr="panier moyen"),
+        high=Texts(en="with high baskets", fr="à panier élevé"),
+        low=Texts(en="with small baskets", fr="à petit panier"),
     ),
-    "home": Descriptor(label=Texts("home collection", "art de vivre"), high=None, low=None),
+    "home": Descriptor(label=Texts(en="home collection", fr="art de vivre"), high=None, low=None),
 }
 
 

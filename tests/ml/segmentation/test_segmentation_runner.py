@@ -1,8 +1,6 @@
 """A whole run in memory: routing, fit on a sample, assignment without refit, stable ids,
 rule segments, profiles and gates, on synthetic customers."""
 
-from dataclasses import replace
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -28,6 +26,11 @@ def config():
 def first(synthetic, config):
     frame, _ = synthetic
     return run_segmentation(frame, config, "run_1")
+
+
+def with_settings(config, section: str, **settings):
+    """`config` with some settings of one section changed (not validated again)."""
+    return config.model_copy(update={section: getattr(config, section).model_copy(update=settings)})
 
 
 def previous_of(result) -> PreviousRun:
@@ -107,7 +110,7 @@ def test_quality_and_gates_are_reported(first):
 def test_a_second_run_keeps_segment_ids(first, synthetic, config):
     frame, _ = synthetic
     changed = frame.sample(frac=0.95, random_state=1)
-    reseeded = replace(config, algorithm=replace(config.algorithm, random_state=7))
+    reseeded = with_settings(config, "algorithm", random_state=7)
     second = run_segmentation(changed, reseeded, "run_2", previous=previous_of(first))
     quality = second.tables["segment_quality"].iloc[0]
     assert quality["temporal_keep_share"] > 0.95
@@ -121,7 +124,7 @@ def test_a_second_run_keeps_segment_ids(first, synthetic, config):
 
 def test_a_different_clustering_gets_new_ids_above_every_used_one(first, synthetic, config):
     frame, _ = synthetic
-    fixed = replace(config, algorithm=replace(config.algorithm, k_min=3, k_max=3))
+    fixed = with_settings(config, "algorithm", k_min=3, k_max=3)
     second = run_segmentation(frame, fixed, "run_2", previous=previous_of(first))
     ids = set(second.tables["segment_assignments"].query("segment_kind == 'cluster'")["segment_id"])
     assert len(ids) == 3
@@ -154,11 +157,8 @@ def test_a_persisted_model_assigns_everyone_without_refitting(first, synthetic, 
 
 def test_a_bad_model_fails_its_gates(synthetic, config):
     frame, _ = synthetic
-    bad = replace(
-        config,
-        algorithm=replace(config.algorithm, k_min=25, k_max=25),
-        quality=replace(config.quality, silhouette_floor=0.5),
-    )
+    bad = with_settings(config, "algorithm", k_min=25, k_max=25)
+    bad = with_settings(bad, "quality", silhouette_floor=0.5)
     result = run_segmentation(frame, bad, "bad")
     failed = {gate.name for gate in result.gates if not gate.passed}
     assert {"silhouette", "segment_size"} <= failed
@@ -176,7 +176,7 @@ def test_too_few_customers_to_cluster_is_an_explained_error(synthetic, config):
 @pytest.mark.parametrize("algorithm", ["agglomerative", "dbscan", "hdbscan"])
 def test_every_algorithm_runs_end_to_end(synthetic, config, algorithm):
     frame, groups = synthetic
-    chosen = replace(config, algorithm=replace(config.algorithm, name=algorithm, k_max=8))
+    chosen = with_settings(config, "algorithm", name=algorithm, k_max=8)
     result = run_segmentation(frame, chosen, algorithm)
     assignments = result.tables["segment_assignments"]
     clustered = assignments["segment_kind"].isin(["cluster", "noise"]).to_numpy()

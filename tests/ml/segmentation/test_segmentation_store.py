@@ -1,5 +1,6 @@
 """Publishing runs to a temporary DuckDB warehouse and reading them back."""
 
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
@@ -7,10 +8,12 @@ import duckdb
 import pytest
 import segmentation_data
 import yaml
+from cible.ml.config import ConfigError
 from cible.ml.segmentation import store
-from cible.ml.segmentation.config import DEFAULT_CONFIG_PATH, ConfigError
+from cible.ml.segmentation.config import DEFAULT_CONFIG_PATH
 
 from cible import warehouse
+from cible.contract import ContractError
 
 
 @pytest.fixture(scope="module")
@@ -25,12 +28,6 @@ def config():
     return segmentation_data.config()
 
 
-SOURCES_YML = (
-    Path(__file__).resolve().parents[3]
-    / "dbt_project/models/staging/segmentation/_segmentation__sources.yml"
-)
-
-
 @pytest.fixture
 def warehouse_path(tmp_path, synthetic, monkeypatch):
     """A warehouse holding only a features table (synthetic customers)."""
@@ -41,18 +38,18 @@ def warehouse_path(tmp_path, synthetic, monkeypatch):
     return path
 
 
-def test_the_python_schemas_are_the_dbt_sources():
-    sources = yaml.safe_load(SOURCES_YML.read_text())["sources"][0]
-    assert sources["schema"] == store.ML_SCHEMA
-    declared = {
-        table["name"]: {column["name"]: column["data_type"] for column in table["columns"]}
-        for table in sources["tables"]
-    }
-    assert declared == store.TABLE_SCHEMAS
+def _previous_run(warehouse_path):
+    with warehouse.connect(warehouse_path, read_only=True) as con:
+        return store.read_previous_run(con)
+
+
+def _latest_model_path(warehouse_path):
+    with warehouse.connect(warehouse_path, read_only=True) as con:
+        return store.latest_model_path(con)
 
 
 def test_runs_are_appended_and_the_latest_published_one_is_previous(warehouse_path):
-    assert store.read_previous_run(warehouse_path) is None
+    assert _previous_run(warehouse_path) is None
     first = store.run_and_publish(warehouse_path=warehouse_path, refit=True, run_id="r1")
     second = store.run_and_publish(warehouse_path=warehouse_path, run_id="r2")
     with duckdb.connect(str(warehouse_path), read_only=True) as con:
@@ -70,7 +67,7 @@ def test_runs_are_appended_and_the_latest_published_one_is_previous(warehouse_pa
     assert Path(runs[0][3]).exists() and runs[1][3] is None
     customers = len(first.tables["segment_assignments"])
     assert assignments == [("r1", customers), ("r2", customers)]
-    previous = store.read_previous_run(warehouse_path)
+    previous = _previous_run(warehouse_path)
     assert previous.run_id == "r2"
     assert previous.highest_cluster_number == first.summary["k"]
     assert second.tables["segment_quality"]["temporal_keep_share"].iloc[0] == 1.0
@@ -84,8 +81,8 @@ def test_a_rejected_run_is_recorded_but_never_previous(warehouse_path, tmp_path)
     bad_path.write_text(yaml.safe_dump(bad))
     rejected = store.run_and_publish(bad_path, warehouse_path, refit=True, run_id="r2")
     assert not rejected.is_published
-    assert store.read_previous_run(warehouse_path).run_id == "r1"
-    assert store.latest_model_path(warehouse_path).name == "r1.joblib"
+    assert _previous_run(warehouse_path).run_id == "r1"
+    assert _latest_model_path(warehouse_path).name == "r1.joblib"
 
 
 def test_a_bad_configuration_stops_before_reading_or_writing(warehouse_path, tmp_path):
@@ -123,6 +120,46 @@ def test_a_model_is_refitted_when_old_or_when_its_settings_change(warehouse_path
     assert "changed" in store.refit_reason(config, model)
 
 
-def test_a_missing_features_table_is_explained(tmp_path):
-    with pytest.raises(RuntimeError, match="build the warehouse first"):
-        store.prepare(warehouse_path=tmp_path / "empty.duckdb")
+def test_a_missing_warehouse_or_features_table_is_explained(tmp_path):
+    missing = tmp_path / "none.duckdb"
+    with pytest.raises(RuntimeError, match=r"no warehouse at .* build the warehouse first"):
+        store.run_and_publish(warehouse_path=missing)
+    assert not missing.exists(), "the check creates no empty warehouse"
+    empty = tmp_path / "empty.duckdb"
+    duckdb.connect(str(empty)).close()
+    with pytest.raises(RuntimeError, match="fct_customer_features does not exist"):
+        store.run_and_publish(warehouse_path=empty)
+
+
+def test_every_table_is_created_as_declared_and_checked_against_it(warehouse_path):
+    """The `segmentation` source is the tables' one declaration: the tables a run creates
+    have its columns, order and types, and a frame that strays from it is refused."""
+    result = store.run_and_publish(warehouse_path=warehouse_path, refit=True, run_id="r1")
+    declared = store.declared_tables()
+    assert set(declared) == set(result.tables)
+    with duckdb.connect(str(warehouse_path), read_only=True) as con:
+        for name, spec in declared.items():
+            created = con.execute(
+                "select column_name, lower(data_type) from information_schema.columns "
+                "where table_schema = ? and table_name = ? order by ordinal_position",
+                [spec.schema, name],
+            ).fetchall()
+            assert created == list(spec.data_types.items()), name
+    stray = {**result.tables}
+    stray["segment_quality"] = stray["segment_quality"].assign(unexpected=1.0)
+    with (
+        warehouse.connect(warehouse_path) as con,
+        pytest.raises(ContractError, match=r"ml.segment_quality: columns \['unexpected'\]"),
+    ):
+        store.publish(con, replace(result, run_id="r2", tables=stray))
+    short = {**result.tables}
+    short["segment_assignments"] = short["segment_assignments"].drop(columns="segment_id")
+    with (
+        warehouse.connect(warehouse_path) as con,
+        pytest.raises(ContractError, match=r"required columns \['segment_id'\] are missing"),
+    ):
+        store.publish(con, replace(result, run_id="r3", tables=short))
+    # Refused in its transaction: nothing of either run was written.
+    with duckdb.connect(str(warehouse_path), read_only=True) as con:
+        runs = con.execute("select run_id from ml.segment_runs").fetchall()
+    assert runs == [("r1",)]

@@ -11,21 +11,7 @@ source as (
 renamed as (
 
     select
-        ---------- ids
-        cast(scoring_run_id as {{ dbt.type_string() }}) as scoring_run_id,
-        cast(customer_id as {{ dbt.type_string() }}) as customer_id,
-        cast(model_version as {{ dbt.type_string() }}) as model_version,
-
-        ---------- properties
-        cast(target as {{ dbt.type_string() }}) as target,
-
-        ---------- numerics
-        cast(score as {{ cible.type_double() }}) as score,
-        cast(score_decile as {{ dbt.type_bigint() }}) as score_decile,
-
-        ---------- timestamps
-        cast(scored_at as {{ dbt.type_timestamp() }}) as scored_at,
-        cast(as_of_at as {{ dbt.type_timestamp() }}) as as_of_at
+        {{ cible.typed_source_columns('scoring', 'customer_scores') }}
 
     from source
 

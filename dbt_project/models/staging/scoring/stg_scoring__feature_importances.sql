@@ -11,17 +11,7 @@ source as (
 renamed as (
 
     select
-        ---------- ids
-        cast(model_version as {{ dbt.type_string() }}) as model_version,
-
-        ---------- properties
-        cast(target as {{ dbt.type_string() }}) as target,
-        cast(feature as {{ dbt.type_string() }}) as feature,
-
-        ---------- numerics
-        cast(importance_mean as {{ cible.type_double() }}) as importance_mean,
-        cast(importance_std as {{ cible.type_double() }}) as importance_std,
-        cast(importance_rank as {{ dbt.type_bigint() }}) as importance_rank
+        {{ cible.typed_source_columns('scoring', 'feature_importances') }}
 
     from source
 

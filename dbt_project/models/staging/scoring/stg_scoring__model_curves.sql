@@ -11,18 +11,7 @@ source as (
 renamed as (
 
     select
-        ---------- ids
-        cast(model_version as {{ dbt.type_string() }}) as model_version,
-
-        ---------- properties
-        cast(target as {{ dbt.type_string() }}) as target,
-        cast(curve as {{ dbt.type_string() }}) as curve,
-
-        ---------- numerics
-        cast(point as {{ dbt.type_bigint() }}) as point,
-        cast(x as {{ cible.type_double() }}) as x,
-        cast(y as {{ cible.type_double() }}) as y,
-        cast(customers as {{ cible.type_double() }}) as customers
+        {{ cible.typed_source_columns('scoring', 'model_curves') }}
 
     from source
 

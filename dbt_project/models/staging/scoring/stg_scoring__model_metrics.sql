@@ -11,19 +11,7 @@ source as (
 renamed as (
 
     select
-        ---------- ids
-        cast(model_version as {{ dbt.type_string() }}) as model_version,
-
-        ---------- properties
-        cast(target as {{ dbt.type_string() }}) as target,
-        cast(dataset as {{ dbt.type_string() }}) as dataset,
-        cast(metric as {{ dbt.type_string() }}) as metric,
-
-        ---------- numerics
-        cast(value as {{ cible.type_double() }}) as value,
-
-        ---------- timestamps
-        cast(computed_at as {{ dbt.type_timestamp() }}) as computed_at
+        {{ cible.typed_source_columns('scoring', 'model_metrics') }}
 
     from source
 

@@ -11,13 +11,7 @@ source as (
 renamed as (
 
     select
-        ---------- ids
-        cast(run_id as {{ dbt.type_string() }}) as run_id,
-        cast(customer_id as {{ dbt.type_string() }}) as customer_id,
-        cast(segment_id as {{ dbt.type_string() }}) as segment_id,
-
-        ---------- properties
-        cast(rule_group as {{ dbt.type_string() }}) as rule_group
+        {{ cible.typed_source_columns('segmentation', 'rule_segment_memberships') }}
 
     from source
 

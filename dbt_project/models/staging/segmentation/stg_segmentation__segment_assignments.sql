@@ -11,16 +11,7 @@ source as (
 renamed as (
 
     select
-        ---------- ids
-        cast(run_id as {{ dbt.type_string() }}) as run_id,
-        cast(customer_id as {{ dbt.type_string() }}) as customer_id,
-        cast(segment_id as {{ dbt.type_string() }}) as segment_id,
-
-        ---------- properties
-        cast(segment_kind as {{ dbt.type_string() }}) as segment_kind,
-
-        ---------- numerics
-        cast(distance_to_centroid as {{ cible.type_double() }}) as distance_to_centroid
+        {{ cible.typed_source_columns('segmentation', 'segment_assignments') }}
 
     from source
 

@@ -11,21 +11,7 @@ source as (
 renamed as (
 
     select
-        ---------- ids
-        cast(run_id as {{ dbt.type_string() }}) as run_id,
-        cast(segment_id as {{ dbt.type_string() }}) as segment_id,
-
-        ---------- properties
-        cast(feature as {{ dbt.type_string() }}) as feature,
-        cast(base as {{ dbt.type_string() }}) as base,
-
-        ---------- numerics
-        cast(segment_mean as {{ cible.type_double() }}) as segment_mean,
-        cast(base_mean as {{ cible.type_double() }}) as base_mean,
-        cast(base_std as {{ cible.type_double() }}) as base_std,
-        cast(lift as {{ cible.type_double() }}) as lift,
-        cast(standardized_difference as {{ cible.type_double() }}) as standardized_difference,
-        cast(importance_rank as {{ dbt.type_int() }}) as importance_rank
+        {{ cible.typed_source_columns('segmentation', 'segment_profile_features') }}
 
     from source
 

@@ -46,6 +46,23 @@
 {%- endmacro %}
 
 
+{#
+    The select list of a staging model over a Python-written source: every column cast to the
+    `data_type` of the sources file, in its order. The sources file is the tables' one
+    declaration (the Python stores create their tables from it too), so the staging model does
+    not list the columns again. Before execution (parsing) the graph holds no columns yet.
+#}
+{% macro typed_source_columns(source_name, table_name) -%}
+    {%- if not execute -%}
+        *
+    {%- else -%}
+        {%- for name, data_type in cible.source_column_types(source_name, table_name) -%}
+            {{ "\n        " if not loop.first }}cast({{ name }} as {{ cible.portable_type(data_type) }}) as {{ name }}{{ "," if not loop.last }}
+        {%- endfor -%}
+    {%- endif -%}
+{%- endmacro %}
+
+
 {# The adapter's spelling of the types the sources files use (`varchar` is `string` on Spark). #}
 {% macro portable_type(data_type) -%}
     {%- set types = {

@@ -1,0 +1,5 @@
+import sys
+
+from cible.loader.cli import main
+
+sys.exit(main())

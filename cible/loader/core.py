@@ -1,0 +1,201 @@
+"""A load: each source's files found first, then each source replaced in its own transaction."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Mapping, Sequence
+from contextlib import ExitStack
+from datetime import UTC, datetime
+from pathlib import Path
+
+import duckdb
+
+from cible import settings
+from cible.contract import LOAD_METADATA_COLUMNS, SourceSpec, load_contract
+from cible.loader.common import Context, FileJob, LoadError, first_line, ident, relative
+from cible.loader.csv import load_csv
+from cible.loader.discovery import discover, format_of, select_sources
+from cible.loader.jsonl import load_jsonl
+from cible.loader.parquet import attached_select, load_parquet
+from cible.loader.reports import (
+    FileReport,
+    LoadReport,
+    SourceReport,
+    clear_rejects,
+    create_log_tables,
+    log_file,
+    source_report,
+)
+from cible.warehouse import WarehouseNameError, connect, display
+
+MEMORY_LIMIT = "3GB"
+_READERS = {"csv": load_csv, "jsonl": load_jsonl, "parquet": load_parquet}
+_METADATA_TYPES = ("varchar", "bigint", "timestamp", "varchar")
+_TEMP_TABLES = (
+    "_cible_parsed",
+    "_cible_scan",
+    "_cible_scan_rejects",
+    "_cible_scan_rejects_scan",
+    "_cible_numbers",
+    "_cible_lines",
+    "_cible_open_quotes",
+    "_cible_records",
+    "_cible_bad",
+    "_cible_accepted",
+    "_cible_json",
+    "_cible_rejects",
+    "_cible_rejects_scan",
+)
+
+
+def load_landing(
+    landing_dir: Path | None = None,
+    warehouse: Path | None = None,
+    sources: Iterable[str] | None = None,
+    contract: Mapping[str, SourceSpec] | None = None,
+) -> LoadReport:
+    """Load landing files into ``raw.<source>`` tables, one full reload per source.
+
+    Args:
+        landing_dir: the landing folder; defaults to ``settings.landing_dir()``.
+        warehouse: the DuckDB file; defaults to ``settings.warehouse_path()``.
+        sources: landing names to reload (others are left untouched); defaults to all.
+        contract: the source contract; defaults to :func:`cible.contract.load_contract`.
+
+    Returns:
+        A :class:`LoadReport` of files, rows loaded and rejected, and warnings.
+
+    Raises:
+        LoadError: a required source or column is missing, or a file cannot be read. Sources
+            loaded before the error stay loaded; the failing one keeps its previous table.
+    """
+    landing = Path(landing_dir) if landing_dir is not None else settings.landing_dir()
+    path = Path(warehouse) if warehouse is not None else settings.warehouse_path()
+    contract = contract if contract is not None else load_contract()
+    specs = select_sources(contract, sources)
+    # Find every source's files before writing anything, so that a missing required source
+    # stops the load before it starts.
+    try:
+        found = {spec.landing: discover(landing, spec) for spec in specs}
+    except OSError as error:
+        raise LoadError(f"cannot read the landing folder {display(landing)}: {error}") from error
+    context = Context(
+        landing=landing,
+        load_id=str(uuid.uuid4()),
+        loaded_at=datetime.now(UTC).replace(tzinfo=None),
+    )
+    loaded: list[SourceReport] = []
+    with ExitStack() as stack:
+        # Only opening the warehouse is guarded here: errors of a source's load carry its name.
+        try:
+            con = stack.enter_context(connect(path, memory_limit=MEMORY_LIMIT))
+        except WarehouseNameError as error:
+            raise LoadError(str(error)) from error
+        except (OSError, duckdb.Error) as error:
+            raise LoadError(f"cannot open the warehouse {display(path)}: {error}") from error
+        create_log_tables(con)
+        for spec in specs:
+            paths, warnings = found[spec.landing]
+            try:
+                loaded.append(_replace_source(con, context, spec, paths, warnings))
+            except LoadError as error:
+                if not loaded:
+                    raise
+                done = ", ".join(report.name for report in loaded)
+                raise LoadError(f"{error} (loaded before the error: {done})") from error
+    return LoadReport(
+        load_id=context.load_id,
+        loaded_at=context.loaded_at,
+        landing_dir=landing,
+        warehouse=path,
+        sources=tuple(loaded),
+    )
+
+
+def _replace_source(
+    con: duckdb.DuckDBPyConnection,
+    context: Context,
+    spec: SourceSpec,
+    paths: Sequence[Path],
+    warnings: Sequence[str],
+) -> SourceReport:
+    """Replace ``raw.<source>`` and the source's rejects with its files, in one transaction.
+
+    A source made only of Parquet files becomes a view over them (or a copy of it, see
+    :func:`cible.loader.parquet.attached_select`); any other is a table of text columns
+    filled file by file.
+    """
+    table = f"{ident(settings.RAW_SCHEMA)}.{ident(spec.landing)}"
+    attached = bool(paths) and all(format_of(path) == "parquet" for path in paths)
+    select, files = attached_select(con, context, spec, paths) if attached else (None, [])
+    relation = "view" if attached and settings.parquet_mode() == "attach" else "table"
+    current: Path | None = None
+    con.begin()
+    try:
+        _drop_raw_relation(con, spec.landing)
+        clear_rejects(con, spec.landing)
+        if select is not None:
+            con.execute(f"create {relation} {table} as {select}")
+            kind = f"parquet ({'attached' if relation == 'view' else 'copied'})"
+            for report in files:
+                log_file(con, context, spec.landing, report, kind)
+        else:
+            columns = [f"{ident(name)} varchar" for name in spec.column_names]
+            columns += [
+                f"{name} {sql_type}"
+                for name, sql_type in zip(LOAD_METADATA_COLUMNS, _METADATA_TYPES, strict=True)
+            ]
+            con.execute(f"create table {table} ({', '.join(columns)})")
+            for path in paths:
+                current = path
+                job = FileJob(con, context, spec, table, path, relative(context.landing, path))
+                files.append(_load_file(job))
+                log_file(con, context, spec.landing, files[-1])
+            _drop_temp_tables(con)
+        con.commit()
+    except (duckdb.Error, OSError, EOFError) as error:
+        con.rollback()
+        where = relative(context.landing, current) if current is not None else spec.landing
+        raise LoadError(f"{where}: {first_line(error)}") from error
+    except BaseException:
+        con.rollback()
+        raise
+    return source_report(spec.landing, bool(paths), files, warnings)
+
+
+def _drop_raw_relation(con: duckdb.DuckDBPyConnection, name: str) -> None:
+    """Drop ``raw.<name>`` whether a previous load made it a table or a view."""
+    kinds = con.execute(
+        "select table_type from information_schema.tables where table_schema = ? "
+        "and table_name = ?",
+        [settings.RAW_SCHEMA, name],
+    ).fetchall()
+    for (kind,) in kinds:
+        relation = "view" if kind == "VIEW" else "table"
+        con.execute(f"drop {relation} {ident(settings.RAW_SCHEMA)}.{ident(name)}")
+
+
+def _load_file(job: FileJob) -> FileReport:
+    fmt = format_of(job.path)
+    size = job.path.stat().st_size
+    _drop_temp_tables(job.con)
+    if size == 0:
+        return FileReport(job.relative, fmt, 0, 0, 0, 0, ("empty file",))
+    # Parquet rows carry their own row number; CSV and JSONL lines get theirs from the order
+    # in which they are stored, which holds only while DuckDB preserves insertion order.
+    job.con.execute(f"set preserve_insertion_order = {str(fmt != 'parquet').lower()}")
+    counts = _READERS[fmt](job)
+    return FileReport(
+        job.relative,
+        fmt,
+        size,
+        counts.rows_in_file,
+        counts.rows_loaded,
+        counts.rows_rejected,
+        tuple(counts.warnings),
+    )
+
+
+def _drop_temp_tables(con: duckdb.DuckDBPyConnection) -> None:
+    for name in _TEMP_TABLES:
+        con.execute(f"drop table if exists temp.main.{name}")

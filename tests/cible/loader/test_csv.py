@@ -1,0 +1,130 @@
+"""CSV files: rows, physical line numbers and rejects."""
+
+from __future__ import annotations
+
+import gzip
+
+from loader_support import assert_reconciled, query, rejects, write
+
+from cible.loader import load_landing
+
+
+def test_csv_rows_line_numbers_and_rejects(landing, warehouse, contract) -> None:
+    write(
+        landing / "customers.csv",
+        b" Customer_Number , EMAIL,city,created_at,loyalty_tier\n"  # 1 header, odd case
+        b"C1,ana@example.fr,Paris,2025-01-01T10:00:00+01:00,gold\n"  # 2
+        b"\n"  # 3 blank
+        b'C2,"Dupont, Jean",Lyon,,silver\n'  # 4 quoted comma
+        b"C3,zo\xc3\xa9@example.fr,Besan\xc3\xa7on,,\n"  # 5 accents (UTF-8)
+        b"C4,b\xe9atrice@example.fr,Metz,,\n"  # 6 latin-1: rejected
+        b"C5,too,many,fields,x,y\n"  # 7 rejected
+        b"C6,short\n"  # 8 rejected
+        b'C7,"two\n'  # 9 a quoted field over two lines
+        b'lines",Caen,,\n'  # 10
+        b'C8,"say ""hi""",Nice,,\n'  # 11 escaped quotes
+        b"C9,\xc3\x89lise \xe2\x80\x99O,Brest,,\n"  # 12 UTF-8 bytes in 0x80-0x9F
+        b"C10,l\x92apostrophe,Brest,,\n"  # 13 Windows-1252: rejected
+        b"C11,last,Brest,,",  # 14 no final newline
+    )
+
+    report = load_landing(landing, warehouse, contract=contract)
+
+    rows = query(
+        warehouse,
+        "select customer_number, email, city, created_at, _source_file, _source_line "
+        "from raw.customers order by _source_line",
+    )
+    assert rows == [
+        ("C1", "ana@example.fr", "Paris", "2025-01-01T10:00:00+01:00", "customers.csv", 2),
+        ("C2", "Dupont, Jean", "Lyon", None, "customers.csv", 4),
+        ("C3", "zoé@example.fr", "Besançon", None, "customers.csv", 5),
+        ("C7", "two\nlines", "Caen", None, "customers.csv", 9),
+        ("C8", 'say "hi"', "Nice", None, "customers.csv", 11),
+        ("C9", "Élise ’O", "Brest", None, "customers.csv", 12),
+        ("C11", "last", "Brest", None, "customers.csv", 14),
+    ]
+    # The payload of a badly encoded line reads its bytes as Windows-1252.
+    assert rejects(warehouse, "customers") == [
+        ("customers.csv", 6, "malformed_line", "C4,béatrice@example.fr,Metz,,"),
+        ("customers.csv", 7, "malformed_line", "C5,too,many,fields,x,y"),
+        ("customers.csv", 8, "malformed_line", "C6,short"),
+        ("customers.csv", 13, "malformed_line", "C10,l’apostrophe,Brest,,"),
+    ]
+    details = query(
+        warehouse,
+        "select error_detail from raw._load_rejects where source = 'customers' "
+        "order by source_line",
+    )
+    assert details[0][0].startswith("invalid encoding: ")
+    assert details[1][0] == "too many columns: Expected Number of Columns: 5 Found: 6"
+    assert details[2][0] == "missing columns: Expected Number of Columns: 5 Found: 2"
+    (file,) = report.source("customers").files
+    assert (file.rows_in_file, file.rows_loaded, file.rows_rejected) == (11, 7, 4)
+    assert file.reconciled
+    assert report.source("customers").warnings == (
+        "customers.csv: ignored column(s) not in the contract: loyalty_tier",
+        "customers.csv: 2 line(s) not valid UTF-8, rejected: if the file was saved as "
+        "Windows-1252 or latin-1, save it as UTF-8",
+    )
+
+
+def test_csv_unterminated_quote_keeps_the_lines_it_swallows(landing, warehouse, contract):
+    write(
+        landing / "customers.csv",
+        b"customer_number,email,city\n"
+        b"C1,a@x.fr,Paris\n"
+        b'C2,"unterminated,Lyon\n'  # 3: the quote runs on ...
+        b"C3,c@x.fr,Nice\n"
+        b'C4,"d@x.fr",Metz\n'  # ... to the next quote, on line 5
+        b"C5,e@x.fr,Caen\n",
+    )
+
+    report = load_landing(landing, warehouse, contract=contract)
+
+    assert query(
+        warehouse, "select customer_number, _source_line from raw.customers order by 2"
+    ) == [("C1", 2), ("C5", 6)]
+    assert rejects(warehouse, "customers") == [
+        (
+            "customers.csv",
+            3,
+            "malformed_line",
+            'C2,"unterminated,Lyon\nC3,c@x.fr,Nice\nC4,"d@x.fr",Metz',
+        )
+    ]
+    assert_reconciled(report)
+
+
+def test_csv_gz_semicolons_crlf_and_leading_blank_lines(landing, warehouse, contract):
+    (landing / "customers.csv").unlink()
+    text = (
+        b"\r\n\r\n"  # 1, 2
+        b"customer_number;email;city\r\n"  # 3
+        b"C1;a@x.fr;Paris\r\n"  # 4
+        b"\r\n"  # 5
+        b'C2;"x\r\ny";Lyon\r\n'  # 6-7
+        b"C3;z@x.fr;Nice, France\r\n"  # 8
+    )
+    write(landing / "customers.csv.gz", gzip.compress(text))
+
+    report = load_landing(landing, warehouse, contract=contract)
+
+    assert query(
+        warehouse, "select customer_number, email, city, _source_line from raw.customers order by 4"
+    ) == [
+        ("C1", "a@x.fr", "Paris", 4),
+        ("C2", "x\r\ny", "Lyon", 6),
+        ("C3", "z@x.fr", "Nice, France", 8),
+    ]
+    assert report.source("customers").files[0].file_format == "csv"
+    assert_reconciled(report)
+
+
+def test_csv_header_only_loads_no_row(landing, warehouse, contract) -> None:
+    write(landing / "customers.csv", b"customer_number,email\n")
+
+    report = load_landing(landing, warehouse, contract=contract)
+
+    assert query(warehouse, "select count(*) from raw.customers") == [(0,)]
+    assert report.source("customers").rows_loaded == 0

@@ -1,0 +1,165 @@
+"""The scoring jobs against a temporary DuckDB warehouse: each reads the marts and writes the
+declared `ml` tables on one connection, and each target publishes on its own."""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import replace
+
+import duckdb
+import numpy as np
+import pandas as pd
+import pytest
+from cible.ml.scoring import store
+from cible.ml.scoring.config import parse_scoring_config
+from cible.ml.scoring.labels import TrainingDataError
+from cible.ml.scoring.registry import ModelRegistry
+from scoring_data import LIGHT_CONFIG, make_features
+
+from cible import warehouse
+
+CUTOFF = pd.Timestamp("2026-10-02")
+AS_OF = CUTOFF + pd.Timedelta(days=30)
+
+
+def _config(**targets) -> object:
+    return parse_scoring_config(
+        {
+            **LIGHT_CONFIG,
+            "targets": targets or LIGHT_CONFIG["targets"],
+            "training": {**LIGHT_CONFIG["training"], "min_history_days": 100},
+            "features": {"exclude": ["last_order_at"]},
+            # 240 hold-out customers: calibration error is noisy at that size.
+            "gates": {"min_auc": 0.6, "max_calibration_error": 0.2},
+            "incremental": {"enabled": True, "targets": ["purchase_30d"], "epochs": 1},
+        }
+    )
+
+
+def _write(path, frame: pd.DataFrame, relation: str) -> None:
+    warehouse.write_table(frame, relation, path)
+
+
+@pytest.fixture(scope="module")
+def marts(tmp_path_factory):
+    """Marts as dbt leaves them: the current features, the 30-day training snapshot, orders
+    (one in the label window for each buyer) and campaign events."""
+    path = tmp_path_factory.mktemp("scoring_store") / "warehouse.duckdb"
+    features, labels = make_features(n=1200, seed=1)
+    snapshot = features.assign(as_of_at=CUTOFF).reset_index()
+    _write(path, snapshot, "training_30d_marts.fct_customer_features")
+    _write(path, snapshot.assign(as_of_at=AS_OF), "marts.fct_customer_features")
+    buyers = labels.index[labels == 1]
+    orders = pd.DataFrame(
+        {
+            "customer_id": [*features.index, *buyers],
+            "ordered_at": [CUTOFF - pd.Timedelta(days=200)] * len(features)
+            + [CUTOFF + pd.Timedelta(days=5)] * len(buyers),
+            "amount": 100.0,
+        }
+    )
+    _write(path, orders, "marts.fct_orders")
+    events = pd.DataFrame(
+        {"customer_id": ["c00000"], "event_type": ["send"], "occurred_at": [CUTOFF]}
+    )
+    _write(path, events, "marts.fct_campaign_events")
+    return path
+
+
+@pytest.fixture
+def warehouse_path(marts, tmp_path):
+    """A copy of the marts for one test."""
+    path = tmp_path / "warehouse.duckdb"
+    shutil.copy(marts, path)
+    return path
+
+
+def _table(path, relation: str) -> pd.DataFrame:
+    with duckdb.connect(str(path), read_only=True) as con:
+        return con.execute(f"select * from {relation}").df()
+
+
+def test_plans_come_from_the_marts_and_name_their_snapshot(warehouse_path):
+    (plan,) = store.plan(_config(), warehouse_path)
+    assert plan.cutoff == CUTOFF
+    assert store.snapshots([plan]) == {
+        "training_30d_marts.fct_customer_features": {
+            "as_of_date": "2026-10-02",
+            "schema_prefix": "training_30d_",
+        }
+    }
+
+
+def test_a_snapshot_of_another_date_is_refused(warehouse_path, tmp_path):
+    other = tmp_path / "w.duckdb"
+    features, _ = make_features(n=50)
+    _write(other, features.reset_index(), "training_30d_marts.fct_customer_features")
+    (plan,) = store.plan(_config(), warehouse_path)
+    with store.ScoringStore.open(other, read_only=True) as scoring_store:
+        with pytest.raises(TrainingDataError, match="as of 2026-10-02, not the cutoff"):
+            scoring_store.read_snapshot(replace(plan, cutoff=AS_OF))
+        with pytest.raises(TrainingDataError, match="does not exist; materialize"):
+            scoring_store.read_snapshot(replace(plan, schema_prefix="training_90d_"))
+
+
+def test_each_target_publishes_on_its_own(warehouse_path, tmp_path):
+    """A target failing its gate is rejected and never scores; the other is promoted and
+    scores; a later rejected version leaves the earlier promoted one scoring."""
+    models = tmp_path / "models"
+    config = _config(
+        purchase_30d={"kind": "purchase", "horizon_days": 30},
+        strict={"kind": "purchase", "horizon_days": 30, "min_auc": 0.99},
+    )
+    outcomes = {o.target: o for o in store.train_and_publish(config, models, warehouse_path)}
+    assert outcomes["purchase_30d"].promoted and not outcomes["strict"].promoted
+    assert "below the floor 0.990" in outcomes["strict"].failures[0]
+
+    scored = store.score_and_publish(config, models, warehouse_path)
+    assert scored.versions == {"purchase_30d": "purchase_30d-v0001"}
+    assert scored.skipped == {"strict": "no promoted version"}
+    scores = _table(warehouse_path, "ml.customer_scores")
+    assert set(scores["target"]) == {"purchase_30d"} and len(scores) == 1200
+    assert scores["score"].between(0, 1).all()
+
+    # Retrained with a floor it cannot reach: v0002 is rejected, v0001 still scores.
+    stricter = _config(purchase_30d={"kind": "purchase", "horizon_days": 30, "min_auc": 0.99})
+    (again,) = store.train_and_publish(stricter, models, warehouse_path)
+    assert again.version.model_version == "purchase_30d-v0002" and not again.promoted
+    rescored = store.score_and_publish(
+        stricter, models, warehouse_path, scored_at=scored.scored_at + pd.Timedelta(seconds=1)
+    )
+    assert rescored.versions == {"purchase_30d": "purchase_30d-v0001"}
+
+    # Every row written went through the tables' declaration.
+    declared = store.declared_tables()
+    with duckdb.connect(str(warehouse_path), read_only=True) as con:
+        for name in ("model_registry", "model_metrics", "customer_scores", "feature_drift"):
+            created = con.execute(
+                "select column_name, lower(data_type) from information_schema.columns "
+                "where table_schema = 'ml' and table_name = ? order by ordinal_position",
+                [name],
+            ).fetchall()
+            assert created == list(declared[name].data_types.items()), name
+    metrics = _table(warehouse_path, "ml.model_metrics")
+    assert set(metrics["model_version"]) == {
+        "purchase_30d-v0001",
+        "strict-v0001",
+        "purchase_30d-v0002",
+    }
+    assert {"test", "cv", "online"} <= set(metrics["dataset"])
+
+
+def test_online_models_learn_only_outcomes_newer_than_their_own(warehouse_path, tmp_path):
+    models = tmp_path / "models"
+    config = _config()
+    store.train_and_publish(config, models, warehouse_path)
+    with store.ScoringStore.open(warehouse_path, read_only=True) as scoring_store:
+        registry = ModelRegistry(models, scoring_store)
+        version = registry.current("purchase_30d").model_version
+        online = registry.load_extra(version, "online")
+    assert online.cutoff == CUTOFF and online.updates == []
+    results = store.update_online_models(config, models, warehouse_path)
+    assert results[["target", "status"]].to_dict("records") == [
+        {"target": "purchase_30d", "status": "no new outcomes"}
+    ]
+    assert np.isfinite(online.score(make_features(n=5)[0])).all()
