@@ -98,9 +98,7 @@ def run_ml(published: Published) -> None:
     run_and_publish(settings.segmentation_config_path(), warehouse, refit=True)
     config = load_scoring_config(SMALL_DATA_SCORING_CONFIG)
     for variables in store.snapshots(store.plan(config, warehouse)).values():
-        dbt_command(
-            ["run", "--selector", "as_of", "--vars", json.dumps(variables)], warehouse
-        )
+        dbt_command(["run", "--selector", "as_of", "--vars", json.dumps(variables)], warehouse)
     store.train_and_publish(config, published.models, warehouse)
     store.score_and_publish(config, published.models, warehouse)
     dbt_command(["build", "--select", MARTS_AFTER_ML, *published.dbt_vars()], warehouse)
