@@ -5,6 +5,7 @@ online store to rebuild, and the asset says so instead of failing the run."""
 import os
 
 from cible.orchestration.dbt import dbt_assets_for
+from cible.orchestration.partitions import event_backfill_policy
 from cible.orchestration.scoring import score_models
 from cible.orchestration.segmentation import segment_models
 from dagster import AssetExecutionContext, Definitions, MaterializeResult, MetadataValue, asset
@@ -26,6 +27,8 @@ def build_live_definitions(project: DbtProject) -> Definitions:
             get_asset_key_for_model([score_models(project)], "fct_customer_scores"),
         ],
         kinds={"python", "redis"},
+        # A full run materializes a partition range; an unpartitioned asset joins it once.
+        backfill_policy=event_backfill_policy,
     )
     def live_online_store(context: AssetExecutionContext) -> MaterializeResult:
         """The live path's online store (Redis), rebuilt from the published marts without a gap."""
