@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from cible import settings
+from cible.ml.scoring.models import ClassifierModel
 from cible.ml.scoring.registry import ModelRegistry
 from cible.ml.scoring.store import ScoringStore
 from cible.ml.segmentation.model import SegmentationModel
@@ -43,8 +44,8 @@ class LiveModels:
     """The fitted models of one generation, ready to apply to feature rows."""
 
     segmentation: SegmentationModel | None = None
-    # target -> (model version, fitted estimator, input columns)
-    scorers: dict[str, tuple[str, object, list[str]]] = field(default_factory=dict)
+    # target -> (model version, fitted ClassifierModel, input columns)
+    scorers: dict[str, tuple[str, ClassifierModel, list[str]]] = field(default_factory=dict)
 
     @property
     def segmentation_version(self) -> str | None:
@@ -58,8 +59,8 @@ class LiveModels:
 
     def score(self, rows: pd.DataFrame, target: str) -> np.ndarray:
         """The calibrated probability of `target` for each row."""
-        _, estimator, columns = self.scorers[target]
-        return estimator.predict_proba(rows[columns])[:, 1]
+        _, model, _ = self.scorers[target]
+        return model.score(rows)
 
     def input_columns(self) -> set[str]:
         columns = set(self.segmentation.input_columns) if self.segmentation else set()
@@ -77,10 +78,8 @@ def load_models(published: dict, warehouse: Path | None = None) -> LiveModels:
         with ScoringStore.open(warehouse, read_only=True) as store:
             registry = ModelRegistry(settings.models_dir(), store)
             for target, version in published["scoring"].items():
-                estimator, metadata = registry.load(version)
-                features = metadata["features"]
-                columns = [*features["numeric"], *features["categorical"]]
-                models.scorers[target] = (version, estimator, columns)
+                model, _ = registry.load(version)
+                models.scorers[target] = (version, model, model.features.columns)
     return models
 
 
