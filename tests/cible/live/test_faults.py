@@ -79,10 +79,13 @@ def stream(published):
 
 
 def reference_states(published, snapshot, events, config_path, redis_url) -> dict:
-    """Every event applied exactly once, in order, in-process (key prefix `reference`)."""
+    """Every event applied exactly once, in order, in-process, under the key prefix of the
+    live run's plus `-reference`: each test's own, since the tests share one Redis and a
+    reference left by another would hold these event ids as seen already."""
     config = load_live_config(config_path)
+    prefix = f"{config.store.key_prefix}-reference"
     config = config.model_copy(
-        update={"store": config.store.model_copy(update={"key_prefix": "reference"})}
+        update={"store": config.store.model_copy(update={"key_prefix": prefix})}
     )
     store = Store.connect(redis_url, config)
     write_generation(store, config, snapshot, 1)
