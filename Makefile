@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export DBT_PROFILES_DIR := $(CURDIR)/dbt_project
 
-.PHONY: demo test test-spark install lint dev clean
+.PHONY: demo test test-spark install lint dev live clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -35,6 +35,13 @@ lint: $(STAMP)
 
 dev: $(STAMP)
 	$(BIN)/cible dev
+
+# Live segments on the demo warehouse (after `make demo`): a private RabbitMQ and Redis, the
+# collector, look-up API and workers, demo events replayed at RATE per second (docs/live.md).
+RATE ?= 200
+SECONDS ?= 60
+live: $(STAMP)
+	$(BIN)/cible live demo --rate $(RATE) --seconds $(SECONDS)
 
 clean:
 	rm -rf data .dagster dbt_project/target dbt_project/logs

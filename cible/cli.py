@@ -6,6 +6,7 @@
     cible load                   only load the landing folder into the raw schema
     cible contract               print the source contract as Markdown (docs/source_contract.md)
     cible dev [--port P]         open the Dagster UI on the landing folder and warehouse
+    cible live ...               live segments: collector, worker, look-up (docs/live.md)
 
 `demo` and `run` materialize the same Dagster assets as "Materialize all" in the UI, so the
 command line and the UI cannot drift apart.
@@ -198,6 +199,11 @@ def contract_document() -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["live"]:
+        from cible.live.cli import main as live
+
+        return live(argv[1:])
     parser = argparse.ArgumentParser(prog="cible", description=__doc__.split("\n\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
     demo = commands.add_parser("demo", help="generate demo data, load it and build everything")
@@ -209,6 +215,7 @@ def main(argv: list[str] | None = None) -> int:
     commands.add_parser("contract", help="print the source contract as Markdown")
     dev_command = commands.add_parser("dev", help="open the Dagster UI (http://localhost:3000)")
     dev_command.add_argument("--port", type=int, default=3000)
+    commands.add_parser("live", help="live segments (cible live --help)", add_help=False)
     args = parser.parse_args(argv)
 
     if args.command == "contract":

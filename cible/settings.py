@@ -181,3 +181,25 @@ def ops_dir() -> Path:
 def alert_webhook() -> str | None:
     """URL that receives a JSON POST when a run fails (``CIBLE_ALERT_WEBHOOK``), if any."""
     return os.environ.get(ALERT_WEBHOOK_ENV) or None
+
+
+# Live segments (cible/live, docs/live.md): the broker and the online store are the user's own
+# services, one URL each; the other live knobs are in config/live.yml (CIBLE_LIVE_CONFIG).
+BROKER_URL_ENV = "CIBLE_BROKER_URL"
+REDIS_URL_ENV = "CIBLE_REDIS_URL"
+LIVE_CONFIG_ENV = "CIBLE_LIVE_CONFIG"
+
+
+def broker_url() -> str:
+    """The RabbitMQ the live path publishes to and consumes from (``CIBLE_BROKER_URL``)."""
+    return os.environ.get(BROKER_URL_ENV, "amqp://guest:guest@127.0.0.1:5672/")
+
+
+def redis_url() -> str:
+    """The Redis holding the live state, the online store (``CIBLE_REDIS_URL``)."""
+    return os.environ.get(REDIS_URL_ENV, "redis://127.0.0.1:6379/0")
+
+
+def live_config_path() -> Path:
+    """The live settings (``CIBLE_LIVE_CONFIG``, default ``config/live.yml``)."""
+    return _resolve(os.environ.get(LIVE_CONFIG_ENV, str(CONFIG_DIR / "live.yml")))

@@ -7,6 +7,7 @@ code location, not when the module is imported.
 from cible.orchestration.automation import build_automation_definitions
 from cible.orchestration.dbt import build_warehouse_definitions, cible_dbt_project
 from cible.orchestration.ingest import build_ingestion_definitions
+from cible.orchestration.live import build_live_definitions
 from cible.orchestration.scoring import build_scoring_definitions
 from cible.orchestration.segmentation import build_segmentation_definitions
 from dagster import Definitions, definitions
@@ -22,6 +23,7 @@ def build_definitions(with_demo: bool | None = None) -> Definitions:
         build_segmentation_definitions(project),
         build_scoring_definitions(project),
         build_automation_definitions(project),
+        build_live_definitions(project),
     )
 
 

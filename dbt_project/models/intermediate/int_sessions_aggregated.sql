@@ -32,6 +32,10 @@ sessions as (
             when max(case when anonymous_id is not null then 1 else 0 end) = 1 then visitor_key
         end as anonymous_id,
         max(login_customer_id) as login_customer_id,
+        {#- A second customer in one session makes its device shared (the live path's device
+            links read this, `fct_web_sessions`). #}
+        min(login_customer_id) as min_login_customer_id,
+        max(case when is_session_start then event_id end) as first_event_id,
         min(occurred_at) as session_started_at,
         max(occurred_at) as session_ended_at,
         max(case when is_session_start then device_type end) as device_type,

@@ -1,0 +1,136 @@
+"""The live path's one way to the warehouse: micro-batch JSON lines files in
+``<landing>/events/``, which the nightly load reads like any other events file.
+
+A file is written whole under a hidden name (the loader skips names starting with a dot),
+flushed to disk and renamed, so a load never reads half a file; the messages it holds are
+acknowledged only then. Each line's id (the event id, or the refused item's id) is marked
+landed in Redis, so a redelivered message is never written twice; a worker starting again
+marks the lines of the latest files first, in case it died between the rename and the marks.
+
+    live-<worker>-<UTC time>-<n>.jsonl        accepted events (contract columns)
+    quarantine-<worker>-<UTC time>-<n>.jsonl  refused events (the next load quarantines them)
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from cible.live.store import Store
+
+LIVE_PREFIX = "live-"
+QUARANTINE_PREFIX = "quarantine-"
+
+
+@dataclass
+class Pending:
+    """Lines waiting for the next file, by kind, with their ids."""
+
+    lines: dict[str, list[tuple[str, str]]] = field(
+        default_factory=lambda: {LIVE_PREFIX: [], QUARANTINE_PREFIX: []}
+    )
+
+    def __len__(self) -> int:
+        return sum(len(v) for v in self.lines.values())
+
+
+def line_id(line: str, prefix: str) -> str:
+    """The id a landing line is deduplicated by."""
+    data = json.loads(line)
+    if prefix == LIVE_PREFIX:
+        return data["event_id"]
+    return "q:" + data["id"]
+
+
+class Lander:
+    """Writes a worker's micro-batches durably and remembers what it wrote."""
+
+    def __init__(self, landing: Path, worker: str, store: Store):
+        self.folder = Path(landing) / "events"
+        self.worker = worker
+        self.store = store
+        self.pending = Pending()
+        self.sequence = 0
+        self.opened_at: float | None = None
+
+    def add(self, prefix: str, item_id: str, line: str) -> None:
+        self.pending.lines[prefix].append((item_id, line))
+
+    def landed(self, ids: list[str]) -> set[str]:
+        """Which of `ids` were written already."""
+        if not ids:
+            return set()
+        flags = self.store.client.mget([self.store.landed_key(i) for i in ids])
+        return {i for i, flag in zip(ids, flags, strict=True) if flag is not None}
+
+    def _write(self, prefix: str, lines: list[str]) -> Path:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self.sequence += 1
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%f")
+        name = f"{prefix}{self.worker}-{stamp}-{self.sequence:06d}.jsonl"
+        temporary = self.folder / f".{name}.tmp"
+        with open(temporary, "w", encoding="utf-8") as handle:
+            handle.write("\n".join(lines) + "\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+        final = self.folder / name
+        os.replace(temporary, final)
+        directory = os.open(self.folder, os.O_RDONLY)
+        try:
+            os.fsync(directory)
+        finally:
+            os.close(directory)
+        return final
+
+    def flush(self) -> list[Path]:
+        """Write what is pending (one file per kind, ids not written before); returns the
+        files written. The caller acknowledges the messages afterwards."""
+        written = []
+        marks: list[str] = []
+        for prefix, items in self.pending.lines.items():
+            unique: dict[str, str] = {}
+            for item_id, line in items:
+                unique.setdefault(item_id, line)
+            done = self.landed(list(unique))
+            fresh = [(i, line) for i, line in unique.items() if i not in done]
+            if fresh:
+                written.append(self._write(prefix, [line for _, line in fresh]))
+                marks += [i for i, _ in fresh]
+        self._mark(marks)
+        self.pending = Pending()
+        return written
+
+    def _mark(self, ids: list[str]) -> None:
+        if not ids:
+            return
+        with self.store.client.pipeline(transaction=False) as pipe:
+            for item_id in ids:
+                pipe.set(self.store.landed_key(item_id), 1, ex=self.store.dedup_ttl)
+            pipe.execute()
+
+    def recover(self, latest: int = 8) -> int:
+        """Mark the lines of the latest files landed (a crash may have come between a file's
+        rename and its marks); returns how many lines."""
+        if not self.folder.is_dir():
+            return 0
+        files = sorted(
+            (
+                p
+                for prefix in (LIVE_PREFIX, QUARANTINE_PREFIX)
+                for p in self.folder.glob(f"{prefix}*.jsonl")
+            ),
+            key=lambda p: p.stat().st_mtime,
+        )[-latest:]
+        ids = []
+        for path in files:
+            prefix = LIVE_PREFIX if path.name.startswith(LIVE_PREFIX) else QUARANTINE_PREFIX
+            ids += [
+                line_id(line, prefix)
+                for line in path.read_text(encoding="utf-8").splitlines()
+                if line
+            ]
+        self._mark(ids)
+        return len(ids)

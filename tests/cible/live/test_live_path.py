@@ -1,0 +1,338 @@
+"""The live path end to end on a real broker, Redis and HTTP: two weeks of demo events held
+back from the batch go through the collector and a worker; the live features equal what dbt
+computes for the same window, every event reaches the landing folder exactly once, and a
+consent withdrawal published by the next batch stops live profiling."""
+
+from __future__ import annotations
+
+import json
+import threading
+from datetime import datetime, timedelta
+
+import httpx
+import numpy as np
+import pandas as pd
+import pytest
+from live_support import (
+    environment,
+    post_events,
+    states,
+    tracker_items,
+    wait_until_landed,
+)
+from pipeline_support import dbt_command
+
+from cible.live import behaviour as bh
+from cible.live.bootstrap import bootstrap
+from cible.live.config import load_live_config
+from cible.live.keys import add_key
+from cible.live.services import live_environment, live_process
+from cible.live.store import Store
+
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("live_published"), pytest.mark.timeout(1500)]
+
+HELD_FROM = datetime(2026, 10, 18)  # conftest.HELD_FROM
+BATCH_B = datetime(2026, 11, 1)
+
+
+@pytest.fixture(scope="module")
+def live(published, rabbit, redis_server, tmp_path_factory):
+    folder = tmp_path_factory.mktemp("live")
+    config_path = folder / "live.yml"
+    config_path.write_text(
+        f"collector: {{api_keys_file: {folder / 'keys.json'}}}\nbroker: {{queues: 2}}\n"
+    )
+    config = load_live_config(config_path)
+    collect = add_key(config.collector.api_keys_path(), "tests", ("collect",))
+    look = add_key(config.collector.api_keys_path(), "reader", ("lookup",))
+    env = live_environment(
+        rabbit.url, redis_server.url, **published.env(), CIBLE_LIVE_CONFIG=str(config_path)
+    )
+    store = Store.connect(redis_server.url, config)
+    with environment(**published.env()):
+        bootstrap(store, config)
+    processes = [
+        live_process("collector", env, folder),
+        live_process("lookup", env, folder),
+        live_process("worker", env, folder, "--id", "w0"),
+    ]
+    for process in processes:
+        process.start()
+    yield {
+        "config": config,
+        "store": store,
+        "collector": processes[0],
+        "lookup": processes[1],
+        "worker": processes[2],
+        "collect_key": collect,
+        "lookup_key": look,
+        "folder": folder,
+    }
+    for process in processes:
+        process.stop()
+
+
+@pytest.fixture(scope="module")
+def replayed(published, live):
+    """The held-back events (those before the next batch's as-of date) sent to the collector."""
+    held = published.held_out
+    occurred = pd.to_datetime(held["occurred_at"], utc=True)
+    items = tracker_items(held[occurred < pd.Timestamp(BATCH_B, tz="UTC")])
+    answers = post_events(live["collector"].url, live["collect_key"], items)
+    rejected = [error for answer in answers for error in answer.json()["errors"]]
+    assert {answer.status_code for answer in answers} <= {200, 207}
+    refused_ids = {error["event_id"] for error in rejected}
+    accepted = [item["event_id"] for item in items if item.get("event_id") not in refused_ids]
+    wait_until_landed(live["store"], accepted)
+    return {"items": items, "accepted": accepted, "rejected": rejected}
+
+
+@pytest.fixture(scope="module")
+def batch_b(published, live, replayed, tmp_path_factory):
+    """The next batch: the landing folder (with the live files) loaded into a copy of the
+    warehouse, built as of two weeks later with windows starting where the live ones do, and
+    one customer's profiling consent withdrawn."""
+    import shutil
+
+    from cible.loader import load_landing
+
+    customer = next(
+        c
+        for c, s in states(live["store"]).items()
+        if s["source"] == "live" and s["customer_numbers"]
+    )
+    number = states(live["store"])[customer]["customer_numbers"][0]
+    with open(published.landing / "consents.csv", "a", encoding="utf-8") as handle:
+        handle.write(f"CNS-live-test,{number},profiling,withdrawn,2026-10-31T10:00:00+00:00,test\n")
+    folder = tmp_path_factory.mktemp("batch_b")
+    warehouse = folder / "warehouse.duckdb"
+    shutil.copy(published.warehouse, warehouse)
+    extra = (BATCH_B - HELD_FROM).days
+    variables = {
+        "as_of_date": BATCH_B.strftime("%Y-%m-%d"),
+        "recent_window_days": 90 + extra,
+        "long_window_days": 365 + extra,
+    }
+    with environment(**published.env()):
+        load_landing(landing_dir=published.landing, warehouse=warehouse)
+        dbt_command(
+            ["build", "--exclude", "tag:segmentation tag:scoring", "--vars", json.dumps(variables)],
+            warehouse,
+        )
+    return {"warehouse": warehouse, "withdrawn": (customer, number), "query": _query(warehouse)}
+
+
+def _query(warehouse):
+    import duckdb
+
+    def query(sql: str) -> pd.DataFrame:
+        with duckdb.connect(str(warehouse), read_only=True) as con:
+            return con.execute(sql).df()
+
+    return query
+
+
+def test_live_web_features_equal_the_batch_for_the_same_window(live, replayed, batch_b):
+    batch = batch_b["query"]("select * from marts.fct_customer_features").set_index("customer_id")
+    live_states = states(live["store"])
+    withdrawn = batch_b["withdrawn"][0]
+    touched = [c for c, s in live_states.items() if s["source"] == "live"]
+    assert len(touched) > 100
+    compared, mismatches = 0, []
+    for customer, state in live_states.items():
+        if customer == withdrawn or customer not in batch.index:
+            continue
+        # days_since_last_visit is counted to the as-of date the live row was computed at.
+        shift = (datetime.fromisoformat(state["features_as_of_at"]) - BATCH_B).days
+        for name in bh.WEB_FEATURES:
+            expected = batch.at[customer, name]
+            expected = None if pd.isna(expected) else float(expected)
+            if name == "days_since_last_visit" and expected is not None:
+                expected += shift
+            got = state["features"][name]
+            compared += 1
+            if (got is None) != (expected is None) or (
+                got is not None and abs(got - expected) > 1e-9 * max(1.0, abs(expected))
+            ):
+                mismatches.append((customer, name, got, expected, state["source"], shift))
+    assert compared > 1_000 * len(bh.WEB_FEATURES) / 2
+    assert mismatches == [], (len(mismatches), sorted({m[1] for m in mismatches}), mismatches[:5])
+
+
+def test_the_decayed_vector_equals_an_independent_computation_on_the_batch_sessions(live, batch_b):
+    sessions = batch_b["query"](
+        "select customer_id, session_ended_at, events_count, page_views, add_to_carts, "
+        "video_watch_seconds from intermediate.int_sessions_aggregated "
+        "where customer_id is not null and session_started_at >= timestamp '2025-10-18'"
+    )
+    half_lives = live["config"].worker.half_lives_hours
+    checked = 0
+    for customer, state in states(live["store"]).items():
+        if customer == batch_b["withdrawn"][0]:
+            continue
+        reference = state["decayed"]["reference_at"]
+        mine = sessions[sessions["customer_id"] == customer]
+        if reference is None:
+            assert mine.empty
+            continue
+        age = (pd.Timestamp(reference) - mine["session_ended_at"]).dt.total_seconds() / 3600
+        for i, h in enumerate(half_lives):
+            weight = np.power(2.0, -age / h)
+            for name, column in (
+                ("sessions", None),
+                ("page_views", "page_views"),
+                ("add_to_carts", "add_to_carts"),
+                ("video_watch_seconds", "video_watch_seconds"),
+            ):
+                values = 1.0 if column is None else mine[column].fillna(0).astype(float)
+                expected = float((values * weight).sum())
+                got = state["decayed"]["values"][name][i]
+                assert abs(got - expected) <= 1e-9 * max(1.0, abs(expected)), (customer, name, h)
+        checked += 1
+    assert checked > 1_000
+
+
+def test_the_live_segment_and_scores_are_the_batch_models_on_the_same_vector(
+    published, live, batch_b
+):
+    from cible.live.models import load_models
+
+    store = live["store"]
+    meta = store.meta(store.generation())
+    models = load_models(meta["models"], published.warehouse)
+    batch_a = _query(published.warehouse)("select * from marts.fct_customer_features").set_index(
+        "customer_id"
+    )
+    batch = batch_b["query"]("select * from marts.fct_customer_features").set_index("customer_id")
+    touched = {c: s for c, s in states(store).items() if s["source"] == "live" and c in batch.index}
+    ids = sorted(touched)
+    # The vector: the batch's row as of the first date, with the web columns dbt computes for
+    # the window the live path covered (the days since the last visit at the live row's date).
+    vector = batch_a.loc[ids].copy()
+    for name in bh.WEB_FEATURES:
+        vector[name] = batch.loc[ids, name].to_numpy()
+    shifts = [(datetime.fromisoformat(touched[c]["features_as_of_at"]) - BATCH_B).days for c in ids]
+    vector["days_since_last_visit"] = vector["days_since_last_visit"] + pd.array(
+        shifts, dtype="Int32"
+    )
+    # Completeness counts 11 signals; one is "a session in the long window".
+    had = (batch_a.loc[ids, "sessions_long_window"] > 0).astype(int).to_numpy()
+    has = (batch.loc[ids, "sessions_long_window"] > 0).astype(int).to_numpy()
+    signals = np.round(batch_a.loc[ids, "profile_completeness"].to_numpy() * 11) - had + has
+    vector["profile_completeness"] = signals / 11
+    vector = vector.reset_index()
+    assigned = models.assign(vector).set_index("customer_id")["segment_id"]
+    assert len(ids) > 100
+    assert {c: touched[c]["segment"]["segment_id"] for c in ids} == assigned.to_dict()
+    for target in models.scorers:
+        scored = [i for i, c in enumerate(ids) if target in touched[c]["scores"]]
+        expected = models.score(vector.iloc[scored], target)
+        got = [touched[ids[i]]["scores"][target]["score"] for i in scored]
+        assert np.allclose(got, expected, rtol=0, atol=1e-12), target
+
+
+def test_every_event_reaches_the_batch_once_and_refused_ones_are_quarantined(replayed, batch_b):
+    query = batch_b["query"]
+    loaded = query(
+        "select count(*) as lines, count(distinct event_id) as ids from raw.events "
+        "where _source_file like 'events/live-%'"
+    ).iloc[0]
+    assert loaded["lines"] == loaded["ids"] == len(set(replayed["accepted"]))
+    rejects = query(
+        "select count(*) as n from raw._load_rejects where source = 'events' "
+        "and source_file like 'events/quarantine-%'"
+    ).iloc[0]["n"]
+    flagged = query(
+        "select count(*) as n from staging.stg_web__events where not is_valid "
+        "and source_file like 'events/quarantine-%'"
+    ).iloc[0]["n"]
+    assert rejects + flagged == len(replayed["rejected"]) > 0
+    quarantined = query(
+        "select count(*) as n from quality.fct_quarantined_rows "
+        "where source_file like 'events/quarantine-%'"
+    ).iloc[0]["n"]
+    assert quarantined >= len(replayed["rejected"])
+    reconciliation = query(
+        "select * from quality.rpt_source_reconciliation where source_name = 'events'"
+    ).iloc[0]
+    assert reconciliation["unaccounted_rows"] == 0
+
+
+def test_lookup_serves_segment_scores_and_state_and_404_for_unknown(live, replayed):
+    store = live["store"]
+    customer, state = next((c, s) for c, s in states(store).items() if s["source"] == "live")
+    headers = {"X-API-Key": live["lookup_key"]}
+    with httpx.Client(base_url=live["lookup"].url, timeout=10) as client:
+        found = client.get(f"/v1/customers/{state['customer_numbers'][0]}", headers=headers)
+        assert found.status_code == 200
+        body = found.json()
+        assert body["customer_id"] == customer
+        assert body["segment"]["name_en"] and body["segment"]["name_fr"]
+        assert all(s["model_version"] for s in body["scores"].values())
+        assert body["state_vector"]["sessions"]["24h"] >= 0
+        assert body["updated_at"]
+        assert client.get("/v1/customers/C-does-not-exist", headers=headers).status_code == 404
+        assert client.get("/v1/visitors/a-nobody", headers=headers).status_code == 404
+        assert client.get(f"/v1/customers/{'x' * 5000}", headers=headers).status_code == 404
+        # A collect key cannot read.
+        denied = client.get(
+            f"/v1/customers/{state['customer_numbers'][0]}",
+            headers={"X-API-Key": live["collect_key"]},
+        )
+        assert denied.status_code == 401
+        metrics = client.get("/metrics").text
+        assert "cible_events_processed_total" in metrics
+        assert "cible_event_to_state_seconds_bucket" in metrics
+
+
+def test_a_consent_withdrawal_published_by_the_batch_stops_live_profiling(
+    live, replayed, batch_b, published
+):
+    store = live["store"]
+    customer, number = batch_b["withdrawn"]
+    headers = {"X-API-Key": live["lookup_key"]}
+    someone_else = next(
+        s["customer_numbers"][0]
+        for c, s in states(store).items()
+        if c != customer and s["customer_numbers"]
+    )
+    answers: list[int] = []
+    stop = threading.Event()
+
+    def keep_looking() -> None:
+        with httpx.Client(base_url=live["lookup"].url, timeout=10) as client:
+            while not stop.is_set():
+                answers.append(
+                    client.get(f"/v1/customers/{someone_else}", headers=headers).status_code
+                )
+
+    with httpx.Client(base_url=live["lookup"].url, timeout=10) as client:
+        assert client.get(f"/v1/customers/{number}", headers=headers).status_code == 200
+    watcher = threading.Thread(target=keep_looking)
+    watcher.start()
+    try:
+        with environment(**published.env()):
+            report = bootstrap(store, live["config"], warehouse_path=batch_b["warehouse"])
+    finally:
+        stop.set()
+        watcher.join()
+    # The swap left no gap: every look-up of another customer during it found them.
+    assert answers and set(answers) == {200}
+    assert report.previous is not None and report.generation == report.previous + 1
+    event = {
+        "event_id": "after-withdrawal-1",
+        "customer_number": number,
+        "anonymous_id": "a-after-withdrawal",
+        "event_type": "add_to_cart",
+        "occurred_at": (BATCH_B + timedelta(hours=10)).isoformat() + "+00:00",
+    }
+    post_events(live["collector"].url, live["collect_key"], [event])
+    wait_until_landed(store, ["after-withdrawal-1"])
+    with httpx.Client(base_url=live["lookup"].url, timeout=10) as client:
+        assert client.get(f"/v1/customers/{number}", headers=headers).status_code == 404
+        assert client.get("/v1/visitors/a-after-withdrawal", headers=headers).status_code == 404
+    generation = store.generation()
+    for kind, name in (("state", customer), ("cust", customer), ("vis", "a-after-withdrawal")):
+        assert store.client.get(store.key(generation, kind, name)) is None
+    vis = json.loads(store.client.get(store.key(generation, "vis", number)) or b'{"sessions": []}')
+    assert vis["sessions"] == []
