@@ -18,8 +18,8 @@ import pandas as pd
 import sklearn
 from cible.ml.segmentation import identity, naming, profiles, quality, rules
 from cible.ml.segmentation.clustering import NOISE, SCORE_COLUMNS, cluster_indices, sample_rows
-from cible.ml.segmentation.config import SegmentationConfig
-from cible.ml.segmentation.model import SegmentationModel, build_pipeline
+from cible.ml.segmentation.config import SegmentationConfig, with_not_profiled
+from cible.ml.segmentation.model import SegmentationModel, build_pipeline, route
 from sklearn.decomposition import PCA
 from threadpoolctl import threadpool_limits
 
@@ -109,8 +109,10 @@ def _run(
     frame = profiles.add_derived_flags(
         features.reset_index(drop=True), config.profiles.derived_flags
     )
-    excluded_rules = config.excluded_segments if refit else model.excluded_segments
-    routed = rules.first_match(frame, excluded_rules)
+    excluded_rules = with_not_profiled(
+        config.excluded_segments if refit else model.excluded_segments
+    )
+    routed = route(frame, excluded_rules)
     clustered_mask = routed.isna().to_numpy()
     clustered = frame.loc[clustered_mask]
     n_clustered = len(clustered)
