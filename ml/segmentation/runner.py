@@ -119,10 +119,19 @@ def _run(
     minimum_size = config.quality.minimum_size(n_clustered)
     needed = max(10, 2 * config.algorithm.k_max)
     if n_clustered < needed:
+        counts = routed.value_counts()
+        excluded = ", ".join(f"{segment} {count}" for segment, count in counts.items())
+        why = ""
+        if counts.get("not_profiled", 0) * 2 > len(frame):
+            why = (
+                "; most customers may not be profiled: see how marts.fct_customer_consents "
+                "decided (rule_applied, proof) and the consent_when_absent setting "
+                "(docs/privacy.md)"
+            )
         raise SegmentationError(
             f"only {n_clustered} customers are left to cluster after the excluded segments "
-            f"({len(frame) - n_clustered} excluded); at least {needed} are needed for k up to "
-            f"{config.algorithm.k_max}"
+            f"({len(frame) - n_clustered} excluded: {excluded}); at least {needed} are needed "
+            f"for k up to {config.algorithm.k_max}{why}"
         )
 
     fit_rows = sample_rows(n_clustered, config.sampling.fit_sample_size, seed)

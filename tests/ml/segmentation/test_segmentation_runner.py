@@ -169,7 +169,9 @@ def test_a_bad_model_fails_its_gates(synthetic, config):
 
 def test_too_few_customers_to_cluster_is_an_explained_error(synthetic, config):
     frame, _ = synthetic
-    with pytest.raises(SegmentationError, match="only 0 customers are left to cluster"):
+    with pytest.raises(
+        SegmentationError, match=r"only 0 customers .*not_profiled 2000.*consent_when_absent"
+    ):
         run_segmentation(frame.assign(is_profiling_allowed=False), config, "none")
 
 
