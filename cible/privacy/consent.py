@@ -73,7 +73,8 @@ def consent_summary(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     require_consent_state(con)
     return con.execute(
         f"select purpose, rule_applied, legal_basis, is_allowed, count(*) as customers "
-        f"from {CONSENT_STATE} group by all order by purpose, rule_applied"
+        f"from {CONSENT_STATE} group by purpose, rule_applied, legal_basis, is_allowed "
+        "order by purpose, rule_applied"
     ).df()
 
 

@@ -628,3 +628,26 @@ def test_the_scoring_graph_is_wired_to_the_dbt_sources_and_models(definitions):
     assert specs["score_drift_within_thresholds"].blocking
     assert graph.get(registry_key).tags.get("cible/cadence") == "weekly"
     assert "cible/cadence" not in graph.get(scores_key).tags
+
+
+def test_no_customer_without_profiling_consent_is_trained_on_scored_or_valued(run, build, registry):
+    """Enforced in code (cible/privacy/consent.py), over a real run on 20,000 customers."""
+    refused = set(
+        build.query(
+            "select customer_id from marts.fct_customer_consents "
+            "where purpose = 'profiling' and not is_allowed"
+        )["customer_id"]
+    )
+    assert len(refused) > 1000, "the demo has customers without profiling consent"
+    for relation in ("marts.fct_customer_scores", "ml.customer_lifetime_values"):
+        ids = set(build.query(f"select distinct customer_id from {relation}")["customer_id"])
+        assert len(ids) > 5000 and not ids & refused, relation
+    with registry() as models:
+        for target in ("purchase_30d", "churn_risk"):
+            version = models.current(target).model_version
+            trained_on = set(models.table(version, "evaluation")["customer_id"]) | set(
+                models.table(version, "out_of_fold")["customer_id"]
+            )
+            assert len(trained_on) > 5000 and not trained_on & refused, target
+            inputs = models.metadata(version)["features"]
+            assert not [c for c in inputs["numeric"] if c.endswith("_consent")], target
