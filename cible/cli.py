@@ -133,6 +133,7 @@ def summary_lines(warehouse: Path | None = None) -> list[str]:
             "unaccounted_rows from quality.rpt_source_reconciliation order by source_name"
         ).fetchall()
         segments_and_scores = _segment_and_score_lines(con)
+        consent = consent_line(con)
     lines = [
         f"Warehouse: {warehouse}",
         f"  {records} CRM records resolved into {customers} customers; {orders} clean orders.",
@@ -144,6 +145,7 @@ def summary_lines(warehouse: Path | None = None) -> list[str]:
     for name, in_files, clean, quarantined, duplicates, unaccounted in reconciliation:
         counts = f"{in_files:>10}{clean:>10}{quarantined:>13}{duplicates:>12}{unaccounted:>13}"
         lines.append(f"    {name:<20}{counts}")
+    lines += [f"  {consent}"] if consent else []
     lines += segments_and_scores
     lines += [
         "  Every rejected row, with its reason and payload: quality.fct_quarantined_rows",
@@ -152,6 +154,16 @@ def summary_lines(warehouse: Path | None = None) -> list[str]:
         f"      point a BI tool (DuckDB) at {warehouse} and read the `marts` schema.",
     ]
     return lines
+
+
+def consent_line(con) -> str | None:
+    """How profiling consent was decided (marts.fct_customer_consents), None before it exists."""
+    from cible import warehouse
+    from cible.privacy.consent import CONSENT_STATE, consent_summary, describe
+
+    if not warehouse.table_exists(con, CONSENT_STATE):
+        return None
+    return f"{describe(consent_summary(con))} ({CONSENT_STATE})."
 
 
 def _segment_and_score_lines(con) -> list[str]:

@@ -175,12 +175,18 @@ def build_segmentation_definitions(project: DbtProject) -> Definitions:
         """Segment every customer and publish the run to the `ml` schema if its gates pass."""
         from cible.ml.segmentation.store import run_and_publish
 
+        from cible.privacy.consent import consent_summary, describe
+
+        # Loud about the consent rule applied, above all when no event decided (docs/privacy.md).
+        with warehouse.connect(read_only=True) as con:
+            consent = describe(consent_summary(con))
+        (context.log.warning if "legitimate interest" in consent else context.log.info)(consent)
         result = run_and_publish(
             config_path=config.config_path or settings.segmentation_config_path(),
             refit=config.refit,
             warehouse_path=warehouse.file,
         )
-        figures = _figures(result)
+        figures = {**_figures(result), "profiling_consent": consent}
         context.log.info(f"Segmentation run {result.run_id}: {figures}")
         sizes = result.summary["sizes"]
         for table, key in sorted(table_keys.items()):

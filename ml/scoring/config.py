@@ -23,6 +23,7 @@ from pydantic import (
 )
 
 from cible import settings
+from cible.privacy.consent import is_consent_column
 
 CLASSIFIER_KINDS = ("purchase", "campaign_response", "churn")
 DEFAULT_PATH = settings.CONFIG_DIR / "scoring.yml"
@@ -96,6 +97,12 @@ class FeaturesConfig(Section):
     def _some_columns(cls, value: tuple[str, ...] | None) -> tuple[str, ...] | None:
         if value == ():
             raise ValueError("lists no column; use `all` or name some")
+        flags = [column for column in value or () if is_consent_column(column)]
+        if flags:
+            raise ValueError(
+                f"{', '.join(flags)}: consent flags are never model inputs (docs/privacy.md); "
+                "remove them"
+            )
         return value
 
 

@@ -14,7 +14,10 @@ from sklearn.impute import SimpleImputer
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardScaler
 
-# Never model inputs, whatever the configuration says: keys and timestamps.
+from cible.privacy.consent import is_consent_column
+
+# Never model inputs, whatever the configuration says: keys and timestamps; and the consent
+# flags, which decide who is profiled at all (cible/privacy/consent.py), not how.
 ALWAYS_EXCLUDED = ("customer_id", "as_of_at")
 
 
@@ -57,7 +60,7 @@ def select_features(
     dropped = set(exclude) | set(ALWAYS_EXCLUDED)
     numeric, categorical = [], []
     for column in wanted:
-        if column in dropped:
+        if column in dropped or is_consent_column(column):
             continue
         dtype = frame[column].dtype
         if pd.api.types.is_datetime64_any_dtype(dtype):

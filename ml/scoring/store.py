@@ -50,6 +50,7 @@ from cible.ml.scoring.training import (
 
 from cible import warehouse
 from cible.contract import TableSpec, load_tables
+from cible.privacy.consent import profiling_allowed_sql, require_consent_state
 
 SCHEMA = "ml"
 SOURCE_NAME = "scoring"
@@ -97,6 +98,17 @@ class ScoringStore:
     def _one(self, sql: str, params: list | None = None):
         return self.con.execute(sql, params or []).fetchall()[0][0]
 
+    @property
+    def allowed(self) -> str:
+        """The condition every read of customers' data carries: the customers the consent
+        state allows to be profiled (training and scored populations, lifetime value, drift).
+
+        Raises:
+            ConsentStateError: there is no consent state to obey.
+        """
+        require_consent_state(self.con)
+        return profiling_allowed_sql()
+
     # ---------- marts
 
     def current_as_of(self) -> pd.Timestamp:
@@ -127,8 +139,11 @@ class ScoringStore:
                 f"target {plan.target.name}: the training snapshot {relation} does not exist; "
                 f"{rebuild}"
             )
-        # Ordered, so that the same data always gives the same splits and folds.
-        features = self.con.execute(f"select * from {relation} order by customer_id").df()
+        # Ordered, so that the same data always gives the same splits and folds. Only the
+        # customers the consent state allows today: a model is trained now.
+        features = self.con.execute(
+            f"select * from {relation} where {self.allowed} order by customer_id"
+        ).df()
         check_snapshot(plan, features, rebuild)
         return features.set_index("customer_id")
 
@@ -136,7 +151,7 @@ class ScoringStore:
         self, start: pd.Timestamp | None = None, end: pd.Timestamp | None = None
     ) -> pd.DataFrame:
         """Orders (customer, time, amount in euros) in [start, end), either bound optional."""
-        conditions, params = [], []
+        conditions, params = [self.allowed], []
         if start is not None:
             conditions.append("ordered_at >= ?")
             params.append(start)
@@ -154,7 +169,7 @@ class ScoringStore:
         """Campaign events of known customers in [start, end)."""
         return self.con.execute(
             f"select customer_id, event_type, occurred_at from {CAMPAIGN_EVENTS} "
-            "where occurred_at >= ? and occurred_at < ?",
+            f"where occurred_at >= ? and occurred_at < ? and {self.allowed}",
             [start, end],
         ).df()
 
@@ -166,7 +181,9 @@ class ScoringStore:
         connection runs nothing else until the batches are exhausted."""
         vectors = max(batch_rows // 2048, 1)
         select = ", ".join(dict.fromkeys(["customer_id", *columns]))
-        result = self.con.execute(f"select {select} from {FEATURES} order by customer_id")
+        result = self.con.execute(
+            f"select {select} from {FEATURES} where {self.allowed} order by customer_id"
+        )
         while True:
             chunk = result.fetch_df_chunk(vectors)
             if chunk.empty:
@@ -175,14 +192,16 @@ class ScoringStore:
 
     def drift_sample(self, columns: list[str]) -> pd.DataFrame:
         """Up to `DRIFT_SAMPLE_ROWS` customers' current features, a repeatable sample."""
-        total = self._one(f"select count(*) from {FEATURES}")
+        total = self._one(f"select count(*) from {FEATURES} where {self.allowed}")
         sample = (
             f" using sample reservoir({DRIFT_SAMPLE_ROWS} rows) repeatable (42)"
             if total > DRIFT_SAMPLE_ROWS
             else ""
         )
         select = ", ".join(dict.fromkeys(columns))
-        return self.con.execute(f"select {select} from {FEATURES}{sample}").df()
+        return self.con.execute(
+            f"select {select} from (select * from {FEATURES} where {self.allowed}){sample}"
+        ).df()
 
     # ---------- ml tables
 

@@ -31,6 +31,7 @@ from pydantic import (
 )
 
 from cible import settings
+from cible.privacy.consent import PROFILING_ALLOWED, is_consent_column
 
 DEFAULT_CONFIG_PATH = settings.CONFIG_DIR / "segmentation.yml"
 
@@ -93,6 +94,31 @@ class ExcludedSegment(RuleSegment):
 
 class Population(Section):
     excluded_segments: tuple[ExcludedSegment, ...] = ()
+
+
+# Customers the consent state does not allow to be profiled (cible/privacy/consent.py): built
+# in, first, and in no configuration, so that no setting can cluster or rule-segment them.
+NOT_PROFILED = ExcludedSegment.model_construct(
+    id="not_profiled",
+    name=Texts.model_construct(
+        en="Not profiled (no consent)", fr="Non profilés (sans consentement)"
+    ),
+    description=Texts.model_construct(
+        en="Customers who may not be profiled (no profiling consent, a withdrawal or an "
+        "objection): neither clustered, nor scored, nor placed in rule segments.",
+        fr="Clients qui ne peuvent pas être profilés (sans consentement au profilage, retrait "
+        "ou opposition) : ni clustering, ni scores, ni segments à règles.",
+    ),
+    when={"column": PROFILING_ALLOWED, "op": "is_not_true"},
+    strategic_fit=1,
+    skip_rule_segments=True,
+)
+
+
+def with_not_profiled(segments: Iterable[ExcludedSegment]) -> tuple[ExcludedSegment, ...]:
+    """The excluded segments with the built-in `not_profiled` first (whatever a configuration
+    or a model saved by an earlier Cible says about it)."""
+    return (NOT_PROFILED, *(s for s in segments if s.id != NOT_PROFILED.id))
 
 
 class RuleGroup(Section):
@@ -327,7 +353,8 @@ class SegmentationConfig(ConfigFile):
 
     @property
     def excluded_segments(self) -> tuple[ExcludedSegment, ...]:
-        return self.population.excluded_segments
+        """The built-in `not_profiled`, then the configured excluded segments."""
+        return with_not_profiled(self.population.excluded_segments)
 
     @property
     def rule_groups(self) -> tuple[RuleGroup, ...]:
@@ -341,6 +368,13 @@ class SegmentationConfig(ConfigFile):
         first_of: dict[str, str] = {}
         for where, segment in _raw_segments(data):
             segment_id = at(segment, "id")
+            if segment_id == NOT_PROFILED.id:
+                message = (
+                    "is built in: customers without profiling consent are left out in code "
+                    "(cible/privacy/consent.py, docs/privacy.md); remove this segment"
+                )
+                problems.append((f"{where}.id", f"{segment_id!r} {message}"))
+                continue
             if isinstance(segment_id, str) and segment_id in first_of:
                 message = f"{segment_id!r} is already the id of {first_of[segment_id]}"
                 problems.append((f"{where}.id", f"{message}; segment ids must be unique"))
@@ -356,6 +390,14 @@ class SegmentationConfig(ConfigFile):
             for column, paths in _column_paths(data).items()
             if any(path.startswith("features.") for path in paths)
         ]
+        for column, paths in _column_paths(data).items():
+            for path in paths:
+                if path.startswith("features.") and is_consent_column(column):
+                    message = (
+                        f"{column!r} is a consent flag, never a model input (docs/privacy.md); "
+                        "remove it from the features"
+                    )
+                    problems.append((path, message))
         flags = at(data, "profiles", "derived_flags")
         for name in flags if isinstance(flags, Mapping) else ():
             if name in features:

@@ -20,9 +20,11 @@ from cible.ml.segmentation.clustering import (
     KMeansSegmenter,
     WardSegmenter,
 )
-from cible.ml.segmentation.config import RuleSegment, SegmentationConfig
+from cible.ml.segmentation.config import RuleSegment, SegmentationConfig, with_not_profiled
 from cible.ml.segmentation.preprocessing import build_preprocessor
 from sklearn.pipeline import Pipeline
+
+from cible.privacy.consent import PROFILING_ALLOWED
 
 # Bump when the persisted layout changes; `load` refuses other formats (a run then refits).
 # 2: the excluded segments are pydantic models (a format-1 pickle of them loads empty).
@@ -118,7 +120,7 @@ class SegmentationModel:
 
     def route(self, frame: pd.DataFrame) -> pd.Series:
         """The excluded segment of each customer, None for customers to cluster."""
-        return rules.first_match(frame, self.excluded_segments)
+        return route(frame, self.excluded_segments)
 
     def assign(self, frame: pd.DataFrame, id_column: str = "customer_id") -> pd.DataFrame:
         """Every customer's exclusive segment, without refitting anything.
@@ -184,3 +186,19 @@ class SegmentationModel:
                 f"{sklearn.__version__}: refit it (run the segmentation with refit)"
             )
         return model
+
+
+def route(frame: pd.DataFrame, excluded_segments) -> pd.Series:
+    """Each customer's excluded segment (None: to cluster), customers not allowed to be
+    profiled first, in `not_profiled`, whatever the segments given.
+
+    Raises:
+        ValueError: the frame does not say who may be profiled (read the features through
+            `ml.segmentation.store.read_features`, which joins the consent state).
+    """
+    if PROFILING_ALLOWED not in frame.columns:
+        raise ValueError(
+            f"the features have no {PROFILING_ALLOWED} column: nothing is segmented without "
+            "the consent state (read them with ml.segmentation.store.read_features)"
+        )
+    return rules.first_match(frame, with_not_profiled(excluded_segments))

@@ -18,8 +18,8 @@ import pandas as pd
 import sklearn
 from cible.ml.segmentation import identity, naming, profiles, quality, rules
 from cible.ml.segmentation.clustering import NOISE, SCORE_COLUMNS, cluster_indices, sample_rows
-from cible.ml.segmentation.config import SegmentationConfig
-from cible.ml.segmentation.model import SegmentationModel, build_pipeline
+from cible.ml.segmentation.config import SegmentationConfig, with_not_profiled
+from cible.ml.segmentation.model import SegmentationModel, build_pipeline, route
 from sklearn.decomposition import PCA
 from threadpoolctl import threadpool_limits
 
@@ -109,18 +109,29 @@ def _run(
     frame = profiles.add_derived_flags(
         features.reset_index(drop=True), config.profiles.derived_flags
     )
-    excluded_rules = config.excluded_segments if refit else model.excluded_segments
-    routed = rules.first_match(frame, excluded_rules)
+    excluded_rules = with_not_profiled(
+        config.excluded_segments if refit else model.excluded_segments
+    )
+    routed = route(frame, excluded_rules)
     clustered_mask = routed.isna().to_numpy()
     clustered = frame.loc[clustered_mask]
     n_clustered = len(clustered)
     minimum_size = config.quality.minimum_size(n_clustered)
     needed = max(10, 2 * config.algorithm.k_max)
     if n_clustered < needed:
+        counts = routed.value_counts()
+        excluded = ", ".join(f"{segment} {count}" for segment, count in counts.items())
+        why = ""
+        if counts.get("not_profiled", 0) * 2 > len(frame):
+            why = (
+                "; most customers may not be profiled: see how marts.fct_customer_consents "
+                "decided (rule_applied, proof) and the consent_when_absent setting "
+                "(docs/privacy.md)"
+            )
         raise SegmentationError(
             f"only {n_clustered} customers are left to cluster after the excluded segments "
-            f"({len(frame) - n_clustered} excluded); at least {needed} are needed for k up to "
-            f"{config.algorithm.k_max}"
+            f"({len(frame) - n_clustered} excluded: {excluded}); at least {needed} are needed "
+            f"for k up to {config.algorithm.k_max}{why}"
         )
 
     fit_rows = sample_rows(n_clustered, config.sampling.fit_sample_size, seed)

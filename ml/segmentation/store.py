@@ -27,6 +27,7 @@ from cible.ml.segmentation.runner import PreviousRun, SegmentationResult
 
 from cible import settings, warehouse
 from cible.contract import TableSpec, load_tables
+from cible.privacy.consent import PROFILING_ALLOWED, profiling_allowed_sql, require_consent_state
 
 ML_SCHEMA = "ml"
 SOURCE_NAME = "segmentation"
@@ -90,11 +91,20 @@ def prepare(
 
 
 def read_features(con: duckdb.DuckDBPyConnection, config: SegmentationConfig) -> pd.DataFrame:
-    """The columns of the features table the configuration needs, one row per customer."""
+    """The columns of the features table the configuration needs, one row per customer, and
+    whether the consent state allows each to be profiled (`is_profiling_allowed`).
+
+    Raises:
+        ConsentStateError: there is no consent state to obey.
+    """
+    require_consent_state(con)
     columns = ["customer_id", "as_of_at", *config.required_columns()]
-    columns = list(dict.fromkeys(columns))
+    columns = list(dict.fromkeys(column for column in columns if column != PROFILING_ALLOWED))
     quoted = ", ".join(f'"{column}"' for column in columns)
-    return con.execute(f"select {quoted} from {FEATURES_RELATION} order by customer_id").df()
+    return con.execute(
+        f"select {quoted}, {profiling_allowed_sql()} as {PROFILING_ALLOWED} "
+        f"from {FEATURES_RELATION} order by customer_id"
+    ).df()
 
 
 def _latest_published(con: duckdb.DuckDBPyConnection, column: str, condition: str = ""):

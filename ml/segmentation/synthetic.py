@@ -11,6 +11,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from cible.privacy.consent import PROFILING_ALLOWED
+
 CATEGORIES = (
     "leather_goods",
     "ready_to_wear",
@@ -133,6 +135,8 @@ def synthetic_features(
     frame["departement_code"] = departements
     frame["profile_completeness"] = rng.uniform(0.5, 1.0, n)
     frame["has_profiling_consent"] = rng.random(n) >= no_consent_share
+    # What the store reads from the consent state: the same decision as the flag here.
+    frame[PROFILING_ALLOWED] = frame["has_profiling_consent"]
     frame["has_email_consent"] = rng.random(n) < 0.7
     frame["has_sms_consent"] = rng.random(n) < 0.4
     frame["has_email"] = rng.random(n) < 0.95

@@ -355,3 +355,32 @@ def test_a_bad_configuration_stops_the_step_before_any_work(demo_build, tmp_path
     assert result.get_asset_materialization_events() == []
     schemas = query(warehouse_path, "select schema_name from information_schema.schemata")
     assert "ml" not in set(schemas["schema_name"])
+
+
+def test_not_profiled_is_exactly_the_consent_states_refusals(second_run, environment):
+    """Memberships of every kind (clusters, rule segments) leave out every customer the
+    consent state refuses, and dim_segments counts them in not_profiled."""
+    refused = set(
+        query(
+            environment["warehouse"],
+            "select customer_id from marts.fct_customer_consents "
+            "where purpose = 'profiling' and not is_allowed "
+            "and customer_id in (select customer_id from marts.fct_customer_features)",
+        )["customer_id"]
+    )
+    assert len(refused) > 300
+    memberships = query(
+        environment["warehouse"],
+        "select customer_id, segment_id, segment_kind from marts.fct_segment_memberships "
+        "where run_number = 2",
+    )
+    not_profiled = memberships[memberships["segment_id"] == "not_profiled"]
+    assert set(not_profiled["customer_id"]) == refused
+    others = memberships[memberships["segment_id"] != "not_profiled"]
+    assert {"cluster", "rule"} <= set(others["segment_kind"])
+    assert not set(others["customer_id"]) & refused
+    counted = query(
+        environment["warehouse"],
+        "select customers from marts.dim_segments where segment_id = 'not_profiled'",
+    )
+    assert counted["customers"].tolist() == [len(refused)]

@@ -160,3 +160,9 @@ def test_defaults_fill_what_a_minimal_file_leaves_out():
     assert config.gates.max_ltv_purchase_error == 0.15
     assert config.incremental.enabled and config.incremental.targets == ()
     assert config.source == "<memory>"
+
+
+def test_a_consent_flag_is_refused_as_a_feature():
+    raw = {**MINIMAL, "features": {"include": ["age", "has_profiling_consent"]}}
+    (problem,) = problems_of(raw)
+    assert problem.startswith("features.include: has_profiling_consent: consent flags are never")

@@ -104,8 +104,12 @@ def test_a_missing_feature_is_named(features_and_labels):
 def test_feature_kinds_and_exclusions(features_and_labels):
     frame, _ = features_and_labels
     spec = select_features(frame.reset_index(), None, ["age"])
-    assert "gender" in spec.categorical and "has_email_consent" in spec.numeric
+    assert "gender" in spec.categorical and "partner_is_property_owner" in spec.numeric
     assert not {"customer_id", "as_of_at", "last_order_at", "age"} & set(spec.columns)
+    # Consent flags decide who is profiled, never how: not inputs, even when listed.
+    assert "has_email_consent" in frame.columns and "has_email_consent" not in spec.columns
+    listed = select_features(frame.reset_index(), ["age", "has_email_consent"], [])
+    assert listed.columns == ["age"]
 
 
 def test_churn_scores_only_active_customers():

@@ -17,6 +17,7 @@ from cible.ml.scoring.registry import ModelRegistry
 from scoring_data import LIGHT_CONFIG, make_features
 
 from cible import warehouse
+from cible.privacy.consent import ConsentStateError
 
 CUTOFF = pd.Timestamp("2026-10-02")
 AS_OF = CUTOFF + pd.Timedelta(days=30)
@@ -63,7 +64,26 @@ def marts(tmp_path_factory):
         {"customer_id": ["c00000"], "event_type": ["send"], "occurred_at": [CUTOFF]}
     )
     _write(path, events, "marts.fct_campaign_events")
+    _write(path, consent_state(features.index), "marts.fct_customer_consents")
     return path
+
+
+def refused(ids) -> list[str]:
+    """The customers of the fixture the consent state does not allow to be profiled."""
+    return list(ids[::12])
+
+
+def consent_state(ids) -> pd.DataFrame:
+    """`marts.fct_customer_consents` (profiling rows): every twelfth customer withdrew."""
+    allowed = ~pd.Index(ids).isin(refused(ids))
+    return pd.DataFrame(
+        {
+            "customer_id": ids,
+            "purpose": "profiling",
+            "is_allowed": allowed,
+            "rule_applied": np.where(allowed, "latest_event_granted", "latest_event_withdrawn"),
+        }
+    )
 
 
 @pytest.fixture
@@ -94,6 +114,7 @@ def test_a_snapshot_of_another_date_is_refused(warehouse_path, tmp_path):
     other = tmp_path / "w.duckdb"
     features, _ = make_features(n=50)
     _write(other, features.reset_index(), "training_30d_marts.fct_customer_features")
+    _write(other, consent_state(features.index), "marts.fct_customer_consents")
     (plan,) = store.plan(_config(), warehouse_path)
     with store.ScoringStore.open(other, read_only=True) as scoring_store:
         with pytest.raises(TrainingDataError, match="as of 2026-10-02, not the cutoff"):
@@ -118,7 +139,7 @@ def test_each_target_publishes_on_its_own(warehouse_path, tmp_path):
     assert scored.versions == {"purchase_30d": "purchase_30d-v0001"}
     assert scored.skipped == {"strict": "no promoted version"}
     scores = _table(warehouse_path, "ml.customer_scores")
-    assert set(scores["target"]) == {"purchase_30d"} and len(scores) == 1200
+    assert set(scores["target"]) == {"purchase_30d"} and len(scores) == 1200 - 100
     assert scores["score"].between(0, 1).all()
 
     # Retrained with a floor it cannot reach: v0002 is rejected, v0001 still scores.
@@ -163,3 +184,49 @@ def test_online_models_learn_only_outcomes_newer_than_their_own(warehouse_path, 
         {"target": "purchase_30d", "status": "no new outcomes"}
     ]
     assert np.isfinite(online.score(make_features(n=5)[0])).all()
+
+
+def test_customers_not_allowed_are_neither_trained_on_nor_scored(warehouse_path, tmp_path):
+    models = tmp_path / "models"
+    config = _config()
+    (outcome,) = store.train_and_publish(config, models, warehouse_path)
+    ids = _table(warehouse_path, "marts.fct_customer_features")["customer_id"]
+    out = set(refused(ids))
+    with store.ScoringStore.open(warehouse_path, read_only=True) as scoring_store:
+        registry = ModelRegistry(models, scoring_store)
+        version = outcome.version.model_version
+        trained_on = set(registry.table(version, "evaluation")["customer_id"]) | set(
+            registry.table(version, "out_of_fold")["customer_id"]
+        )
+        features = registry.metadata(version)["features"]
+    assert len(trained_on) == len(ids) - len(out) and trained_on.isdisjoint(out)
+    inputs = [*features["numeric"], *features["categorical"]]
+    assert "has_email_consent" not in inputs and "age" in inputs
+    first = store.score_and_publish(config, models, warehouse_path)
+    scored = set(_table(warehouse_path, "ml.customer_scores")["customer_id"])
+    assert scored == set(ids) - out
+
+    # A withdrawal takes effect at the next run; a grant too.
+    with duckdb.connect(str(warehouse_path)) as con:
+        con.execute(
+            "update marts.fct_customer_consents set is_allowed = not is_allowed "
+            "where customer_id in (select customer_id from marts.fct_customer_consents "
+            "order by customer_id limit 24)"
+        )
+        flipped = con.execute(
+            "select customer_id, is_allowed from marts.fct_customer_consents "
+            "order by customer_id limit 24"
+        ).fetchall()
+    later = store.score_and_publish(
+        config, models, warehouse_path, scored_at=first.scored_at + pd.Timedelta(seconds=1)
+    )
+    latest = _table(warehouse_path, "ml.customer_scores")
+    latest = set(latest.loc[latest["scored_at"] == later.scored_at, "customer_id"])
+    assert all((customer in latest) == allowed for customer, allowed in flipped)
+
+
+def test_no_consent_state_no_scoring(warehouse_path, tmp_path):
+    with duckdb.connect(str(warehouse_path)) as con:
+        con.execute("drop table marts.fct_customer_consents")
+    with pytest.raises(ConsentStateError, match="profiles no one without a consent state"):
+        store.train_and_publish(_config(), tmp_path / "models", warehouse_path)

@@ -25,3 +25,23 @@ def config() -> SegmentationConfig:
     """config/segmentation.yml, validated against the synthetic frame's columns."""
     frame, _ = synthetic()
     return load_segmentation_config(columns=list(frame.columns))
+
+
+def consent_state(frame):
+    """The consent state rows (`marts.fct_customer_consents`, profiling) that decide the
+    synthetic frame's `is_profiling_allowed`."""
+    import pandas as pd
+
+    allowed = frame["is_profiling_allowed"].to_numpy()
+    return pd.DataFrame(
+        {
+            "customer_id": frame["customer_id"].to_numpy(),
+            "purpose": "profiling",
+            "is_allowed": allowed,
+            "legal_basis": "consent",
+            "rule_applied": pd.Series(allowed).map(
+                {True: "latest_event_granted", False: "absent_denied"}
+            ),
+            "proof": "synthetic",
+        }
+    )

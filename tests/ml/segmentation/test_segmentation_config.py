@@ -119,7 +119,7 @@ def test_segment_ids_must_be_unique_and_not_reserved(raw):
     problems = problems_of(raw)
     assert (
         "rule_segments[2].segments[0].id: 'prospects' is already the id of "
-        "population.excluded_segments[1]; segment ids must be unique"
+        "population.excluded_segments[0]; segment ids must be unique"
     ) in problems
     assert any(
         p.startswith("rule_segments[2].segments[1].id: 'cluster_07' is reserved") for p in problems
@@ -167,7 +167,8 @@ def test_an_almost_empty_file_takes_every_default(tmp_path):
     )
     assert config.algorithm.n_init == 20 and config.algorithm.dbscan_eps is None
     assert config.quality.bootstrap_resamples == 5
-    assert config.excluded_segments == () and config.rule_groups == ()
+    assert [s.id for s in config.excluded_segments] == ["not_profiled"]  # built in
+    assert config.rule_groups == ()
     assert config.source == str(path)
 
 
@@ -257,3 +258,29 @@ def test_a_rule_across_fields_is_reported_beside_an_invalid_field_of_its_section
     assert problems[0].startswith("algorithm.name: unknown value 'kmedoids'")
     assert problems[1].startswith("algorithm.k_min: the k range is empty: k_min (12) is above")
     assert len(problems) == 2
+
+
+def test_not_profiled_is_built_in_and_consent_flags_are_not_features(raw):
+    raw["population"]["excluded_segments"].insert(
+        0,
+        {
+            "id": "not_profiled",
+            "name": {"en": "Everyone", "fr": "Tout le monde"},
+            "description": {"en": "Profile them all.", "fr": "Tous."},
+            "when": {"column": "has_profiling_consent", "op": "is_null"},
+        },
+    )
+    raw["features"]["numeric"] = [*raw["features"].get("numeric", []), "has_email_consent"]
+    problems = problems_of(raw)
+    assert any(
+        p.startswith("population.excluded_segments[0].id: 'not_profiled' is built in")
+        for p in problems
+    )
+    assert any("'has_email_consent' is a consent flag, never a model input" in p for p in problems)
+
+
+def test_the_built_in_segment_comes_first_with_its_names(config):
+    first = config.excluded_segments[0]
+    assert first.id == "not_profiled" and first.skip_rule_segments
+    assert first.when == {"column": "is_profiling_allowed", "op": "is_not_true"}
+    assert config.segment_texts()["not_profiled"][0].fr == "Non profilés (sans consentement)"

@@ -169,8 +169,41 @@ def test_a_bad_model_fails_its_gates(synthetic, config):
 
 def test_too_few_customers_to_cluster_is_an_explained_error(synthetic, config):
     frame, _ = synthetic
-    with pytest.raises(SegmentationError, match="only 0 customers are left to cluster"):
-        run_segmentation(frame.assign(has_profiling_consent=False), config, "none")
+    with pytest.raises(
+        SegmentationError, match=r"only 0 customers .*not_profiled 2000.*consent_when_absent"
+    ):
+        run_segmentation(frame.assign(is_profiling_allowed=False), config, "none")
+
+
+def test_the_consent_state_routes_customers_whatever_the_configuration_says(synthetic, config):
+    """No setting can cluster a customer the consent state does not allow: not an empty list
+    of excluded segments, not a consent flag saying otherwise, not an old model."""
+    frame, _ = synthetic
+    rng = np.random.default_rng(3)
+    refused = rng.random(len(frame)) < 0.2
+    # The state rules, not the features' flag (a flag as of another date, or tampered with).
+    frame = frame.assign(has_profiling_consent=True, is_profiling_allowed=~refused)
+    bare = config.model_copy(
+        update={"population": config.population.model_copy(update={"excluded_segments": ()})}
+    )
+    result = run_segmentation(frame, bare, "bare")
+    assignments = result.tables["segment_assignments"]
+    assert (assignments.loc[refused, "segment_id"] == "not_profiled").all()
+    assert (assignments.loc[~refused, "segment_id"] != "not_profiled").all()
+    refused_ids = set(frame.loc[refused, "customer_id"])
+    in_rules = result.tables["rule_segment_memberships"]["customer_id"]
+    assert len(in_rules) and refused_ids.isdisjoint(in_rules), "no rule segment for them"
+    # A model saved without the built-in segment (an earlier Cible) routes the same.
+    model = result.model
+    model.excluded_segments = ()
+    assert (model.route(frame).loc[refused] == "not_profiled").all()
+    assert model.assign(frame)["segment_id"][refused].eq("not_profiled").all()
+
+
+def test_features_without_the_consent_state_are_refused(synthetic, config):
+    frame, _ = synthetic
+    with pytest.raises(ValueError, match="is_profiling_allowed"):
+        run_segmentation(frame.drop(columns="is_profiling_allowed"), config, "no_state")
 
 
 @pytest.mark.parametrize("algorithm", ["agglomerative", "dbscan", "hdbscan"])

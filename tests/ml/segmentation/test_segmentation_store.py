@@ -14,6 +14,7 @@ from cible.ml.segmentation.config import DEFAULT_CONFIG_PATH
 
 from cible import warehouse
 from cible.contract import ContractError
+from cible.privacy.consent import ConsentStateError
 
 
 @pytest.fixture(scope="module")
@@ -30,10 +31,14 @@ def config():
 
 @pytest.fixture
 def warehouse_path(tmp_path, synthetic, monkeypatch):
-    """A warehouse holding only a features table (synthetic customers)."""
+    """A warehouse holding only a features table and the consent state (synthetic)."""
     frame, _ = synthetic
     path = tmp_path / "warehouse.duckdb"
-    warehouse.write_table(frame, "marts.fct_customer_features", path)
+    features = frame.drop(columns="is_profiling_allowed")
+    warehouse.write_table(features, "marts.fct_customer_features", path)
+    warehouse.write_table(
+        segmentation_data.consent_state(frame), "marts.fct_customer_consents", path
+    )
     monkeypatch.setenv("CIBLE_MODELS_DIR", str(tmp_path / "models"))
     return path
 
@@ -163,3 +168,30 @@ def test_every_table_is_created_as_declared_and_checked_against_it(warehouse_pat
     with duckdb.connect(str(warehouse_path), read_only=True) as con:
         runs = con.execute("select run_id from ml.segment_runs").fetchall()
     assert runs == [("r1",)]
+
+
+def test_the_consent_state_decides_who_is_profiled_not_the_features_flag(warehouse_path, synthetic):
+    frame, _ = synthetic
+    withdrawn = frame.loc[frame["is_profiling_allowed"], "customer_id"].iloc[:100].tolist()
+    with duckdb.connect(str(warehouse_path)) as con:
+        con.execute(
+            "update marts.fct_customer_consents set is_allowed = false, "
+            "rule_applied = 'latest_event_withdrawn' where list_contains(?, customer_id)",
+            [withdrawn],
+        )
+    result = store.run_and_publish(warehouse_path=warehouse_path, refit=True, run_id="r1")
+    assignments = result.tables["segment_assignments"].set_index("customer_id")
+    assert (assignments.loc[withdrawn, "segment_id"] == "not_profiled").all()
+    refused = set(frame.loc[~frame["is_profiling_allowed"], "customer_id"]) | set(withdrawn)
+    assert set(assignments.index[assignments["segment_id"] == "not_profiled"]) == refused
+    members = result.tables["rule_segment_memberships"]["customer_id"]
+    assert refused.isdisjoint(members)
+
+
+def test_no_consent_state_no_segmentation(warehouse_path):
+    with duckdb.connect(str(warehouse_path)) as con:
+        con.execute("drop table marts.fct_customer_consents")
+    with pytest.raises(ConsentStateError, match="profiles no one without a consent state"):
+        store.run_and_publish(warehouse_path=warehouse_path, refit=True, run_id="r1")
+    with duckdb.connect(str(warehouse_path), read_only=True) as con:
+        assert not warehouse.table_exists(con, "ml.segment_runs"), "nothing was written"

@@ -51,9 +51,19 @@ declared_features as (
 
 ),
 
+{#- The consent state pivoted, one flag per purpose. The flags describe who can be reached;
+    they are not model inputs (cible/privacy/consent.py keeps them out). #}
 consents as (
 
-    select * from {{ ref('int_customer_consents_as_of') }}
+    select
+        customer_id,
+        {%- for purpose in cible.consent_purposes() %}
+        max(case when purpose = '{{ purpose }}' then is_allowed end)
+            as has_{{ purpose }}_consent{{ "," if not loop.last }}
+        {%- endfor %}
+
+    from {{ ref('int_customer_consents_as_of') }}
+    group by customer_id
 
 ),
 
@@ -158,11 +168,10 @@ joined as (
         declared_features.partner_has_children,
         cast(declared_features.partner_luxury_affinity as {{ int }}) as partner_luxury_affinity,
 
-        ---------- consent on the as-of date
-        coalesce(consents.has_profiling_consent, false) as has_profiling_consent,
-        coalesce(consents.has_email_consent, false) as has_email_consent,
-        coalesce(consents.has_sms_consent, false) as has_sms_consent,
-        coalesce(consents.has_ads_consent, false) as has_ads_consent,
+        ---------- consent on the as-of date (the consent state, int_customer_consents_as_of)
+        {%- for purpose in cible.consent_purposes() %}
+        coalesce(consents.has_{{ purpose }}_consent, false) as has_{{ purpose }}_consent,
+        {%- endfor %}
 
         customers.birth_date is not null as has_birth_date,
         customers.postcode is not null as has_postcode

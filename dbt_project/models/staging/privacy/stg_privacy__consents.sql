@@ -42,8 +42,9 @@ validated as (
             when {{ cible.failed_to_parse('source_occurred_at', 'occurred_at') }} then 'unparseable_timestamp'
             when occurred_at is null then 'missing_required_value'
             when {{ cible.is_in_future('occurred_at') }} then 'future_timestamp'
-            when purpose not in ('profiling', 'email', 'sms', 'ads') then 'unknown_value'
-            when consent_status not in ('granted', 'withdrawn') then 'unknown_value'
+            when purpose not in ('{{ cible.consent_purposes() | join("', '") }}') then 'unknown_value'
+            {#- An objection (GDPR art. 21) withdraws the purpose it names, whatever came before. #}
+            when consent_status not in ('granted', 'withdrawn', 'objected') then 'unknown_value'
         end as invalid_reason
 
     from renamed
