@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from cible import settings
+from cible.live.consent import with_profiling_decision
 from cible.ml.scoring.models import ClassifierModel
 from cible.ml.scoring.registry import ModelRegistry
 from cible.ml.scoring.store import ScoringStore
@@ -55,7 +56,8 @@ class LiveModels:
         """Each customer's exclusive segment (`customer_id`, `segment_id`, `segment_kind`)."""
         if self.segmentation is None or rows.empty:
             return pd.DataFrame(columns=["customer_id", "segment_id", "segment_kind"])
-        return self.segmentation.assign(rows)[["customer_id", "segment_id", "segment_kind"]]
+        assigned = self.segmentation.assign(with_profiling_decision(rows))
+        return assigned[["customer_id", "segment_id", "segment_kind"]]
 
     def score(self, rows: pd.DataFrame, target: str) -> np.ndarray:
         """The calibrated probability of `target` for each row."""
