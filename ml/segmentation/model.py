@@ -131,8 +131,12 @@ class SegmentationModel:
         """
         excluded = self.route(frame)
         clustered = excluded.isna().to_numpy()
+        if not clustered.any():
+            # Nobody to embed (a live batch of prospects, say): scikit-learn refuses 0 rows.
+            empty = np.empty((0, 0)), np.empty(0, dtype=int)
+            return self.assignments(frame, excluded, *empty, id_column)
         X = self.embed(frame.loc[clustered])
-        labels = self.clusterer.predict(X) if len(X) else np.empty(0, dtype=int)
+        labels = self.clusterer.predict(X)
         return self.assignments(frame, excluded, X, labels, id_column)
 
     def assignments(

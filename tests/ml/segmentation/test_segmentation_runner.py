@@ -200,6 +200,17 @@ def test_the_consent_state_routes_customers_whatever_the_configuration_says(synt
     assert model.assign(frame)["segment_id"][refused].eq("not_profiled").all()
 
 
+def test_a_batch_with_nobody_to_cluster_is_assigned(first, synthetic):
+    """A live micro-batch may hold only excluded customers: no embedding of 0 rows."""
+    frame, _ = synthetic
+    prospects = frame[frame["is_profiling_allowed"] & frame["orders_count"].eq(0)].head(3)
+    refused = frame[~frame["is_profiling_allowed"]].head(2)
+    assigned = first.model.assign(pd.concat([prospects, refused]))
+    assert assigned["segment_id"].tolist() == ["prospects"] * 3 + ["not_profiled"] * 2
+    assert (assigned["segment_kind"] == "excluded").all()
+    assert first.model.assign(frame.head(0)).empty
+
+
 def test_features_without_the_consent_state_are_refused(synthetic, config):
     frame, _ = synthetic
     with pytest.raises(ValueError, match="is_profiling_allowed"):
