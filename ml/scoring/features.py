@@ -98,6 +98,11 @@ def as_float(frame: pd.DataFrame) -> np.ndarray:
     """Numbers and booleans (nullable or not) as a float matrix, missing values as NaN."""
     if not frame.shape[1]:
         return np.empty((len(frame), 0))
+    kinds = frame.dtypes
+    if all(pd.api.types.is_numeric_dtype(k) or pd.api.types.is_bool_dtype(k) for k in kinds):
+        # One conversion for the whole block: column by column cost the live path about
+        # 35 ms per model call on a 20-row micro-batch (2026-12-05, docs/live.md).
+        return frame.to_numpy(dtype="float64", na_value=np.nan)
     return np.column_stack([to_float(frame[column]) for column in frame.columns])
 
 

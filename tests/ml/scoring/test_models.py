@@ -146,3 +146,34 @@ def test_the_online_model_learns_later_outcomes_and_keeps_its_cutoff(trained):
     # The model owns its state: the cutoff of the newest outcomes and each update's figures.
     assert online.cutoff == later
     assert online.updates == [{**figures, "cutoff": later.isoformat()}]
+
+
+def test_the_float_block_equals_the_column_by_column_conversion():
+    """as_float's one-call path gives the same matrix as converting each column."""
+    from cible.ml.scoring.features import as_float, to_float
+
+    rng = np.random.default_rng(0)
+    n = 50
+    frame = pd.DataFrame(
+        {
+            "ints": rng.integers(0, 9, n),
+            "nullable_ints": pd.array(
+                np.where(rng.random(n) < 0.3, None, rng.integers(0, 9, n)), dtype="Int64"
+            ),
+            "floats": np.where(rng.random(n) < 0.2, np.nan, rng.normal(size=n)),
+            "float32": rng.normal(size=n).astype("float32"),
+            "bools": rng.random(n) < 0.5,
+            "nullable_bools": pd.array(
+                np.where(rng.random(n) < 0.3, None, rng.random(n) < 0.5), dtype="boolean"
+            ),
+            "nullable_floats": pd.array(
+                np.where(rng.random(n) < 0.3, None, rng.normal(size=n)), dtype="Float64"
+            ),
+        }
+    )
+    expected = np.column_stack([to_float(frame[c]) for c in frame.columns])
+    np.testing.assert_array_equal(as_float(frame), expected)
+    assert np.isnan(as_float(frame)).sum() == np.isnan(expected).sum() > 0
+    # A text column takes the column-by-column path (numbers in text are parsed, others NaN).
+    mixed = frame.assign(text=["1.5", "x"] * (n // 2))
+    np.testing.assert_array_equal(as_float(mixed)[:, -1][:2], [1.5, np.nan])
