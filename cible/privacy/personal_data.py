@@ -95,3 +95,39 @@ def personal_data_markdown(dbt_project_dir: Path | None = None) -> str:
             description = render_description(column.description, docs).replace("|", "\\|")
             lines.append(f"| `{column.name}` | {description} |")
     return "\n".join(lines) + "\n"
+
+
+def untagged_personal_columns(
+    warehouse_columns: list[tuple[str, str, str]],
+    raw_schema: str = "raw",
+    dbt_project_dir: Path | None = None,
+) -> list[str]:
+    """Warehouse columns named like a tagged column but not declared and tagged in their yml.
+
+    Args:
+        warehouse_columns: (schema, relation, column) of every table and view built.
+        raw_schema: the loader's schema, declared by the sources yml; other schemas by models.
+        dbt_project_dir: the dbt project; defaults to ``settings.DBT_PROJECT_DIR``.
+
+    Returns:
+        One message per offending column, naming it and the yml to fix.
+    """
+    columns = list(declared_columns(dbt_project_dir))
+    personal_names = {column.name for column in columns if column.pii}
+    tagged = {
+        ("raw" if column.layer == "raw" else "model", column.relation.split(".")[-1], column.name)
+        for column in columns
+        if column.pii
+    }
+    problems = []
+    for schema, relation, name in warehouse_columns:
+        if name.lower() not in personal_names:
+            continue
+        kind = "raw" if schema == raw_schema else "model"
+        if (kind, relation, name.lower()) not in tagged:
+            where = "its sources yml" if kind == "raw" else "its models yml"
+            problems.append(
+                f"{schema}.{relation}.{name} holds personal data: declare it in {where}"
+                " with meta: {pii: true}"
+            )
+    return problems
