@@ -42,7 +42,8 @@ def declared_columns(dbt_project_dir: Path | None = None) -> Iterator[Column]:
         layer = path.relative_to(project / "models").parts[0]
         for source in document.get("sources") or []:
             for table in source.get("tables") or []:
-                relation = f"{source['name']}.{table['name']}"
+                # The warehouse name is the identifier when set (loader._load_rejects).
+                relation = f"{source['name']}.{table.get('identifier') or table['name']}"
                 yield from _columns(path, "raw", relation, table)
         for model in document.get("models") or []:
             yield from _columns(path, layer, model["name"], model)

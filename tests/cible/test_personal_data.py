@@ -3,7 +3,6 @@
 from pathlib import Path
 
 import duckdb
-import pytest
 
 from cible.privacy.personal_data import personal_columns, untagged_personal_columns
 
@@ -53,9 +52,6 @@ def test_the_project_tags_direct_identifiers() -> None:
     assert ("dim_customers", "customer_id") in tagged
 
 
-# 2026-12-05: about 97 built columns (staging raw_payload, customer_number, ...) are not yet
-# declared in their models yml; strict, so this fails once they are and the mark must go.
-@pytest.mark.xfail(strict=True, reason="personal columns not yet declared in models yml (#12.6)")
 def test_every_personal_column_of_the_built_warehouse_is_tagged(demo_build) -> None:
     problems = untagged_personal_columns(_warehouse_columns(demo_build.warehouse))
 
