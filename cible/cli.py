@@ -5,6 +5,7 @@
     cible summary                print where the results are and the headline figures
     cible load                   only load the landing folder into the raw schema
     cible contract               print the source contract as Markdown (docs/source_contract.md)
+    cible pii                    print the personal data columns as Markdown (docs/personal_data.md)
     cible dev [--port P]         open the Dagster UI on the landing folder and warehouse
     cible live ...               live segments: collector, worker, look-up (docs/live.md)
 
@@ -225,6 +226,7 @@ def main(argv: list[str] | None = None) -> int:
     commands.add_parser("summary", help="print where the results are")
     commands.add_parser("load", help="only load the landing folder into the raw schema")
     commands.add_parser("contract", help="print the source contract as Markdown")
+    commands.add_parser("pii", help="print the personal data columns as Markdown")
     dev_command = commands.add_parser("dev", help="open the Dagster UI (http://localhost:3000)")
     dev_command.add_argument("--port", type=int, default=3000)
     commands.add_parser("live", help="live segments (cible live --help)", add_help=False)
@@ -232,6 +234,11 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.command == "contract":
         print(contract_document(), end="")
+        return 0
+    if args.command == "pii":
+        from cible.privacy.personal_data import personal_data_markdown
+
+        print(personal_data_markdown(), end="")
         return 0
     if args.command == "dev":
         return dev(args.port)

@@ -268,3 +268,13 @@ def test_the_published_contract_document_is_up_to_date():
         encoding="utf-8"
     )
     assert published == contract_document(), "run `cible contract > docs/source_contract.md`"
+
+
+def test_the_published_personal_data_document_is_up_to_date():
+    """docs/personal_data.md is generated from the yml `meta.pii` tags: regenerate it on change."""
+    from cible.privacy.personal_data import personal_data_markdown
+
+    published = (Path(__file__).resolve().parents[2] / "docs" / "personal_data.md").read_text(
+        encoding="utf-8"
+    )
+    assert published == personal_data_markdown(), "run `cible pii > docs/personal_data.md`"
