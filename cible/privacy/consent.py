@@ -20,9 +20,6 @@ from cible import warehouse
 
 CONSENT_STATE = "marts.fct_customer_consents"
 PROFILING = "profiling"
-PURPOSES = ("profiling", "email", "sms", "ads")
-# The features mart's pivot of the consent state, one flag per purpose.
-CONSENT_COLUMNS = tuple(f"has_{purpose}_consent" for purpose in PURPOSES)
 # The column a profiling step's population carries: allowed by the consent state today.
 PROFILING_ALLOWED = "is_profiling_allowed"
 
@@ -33,7 +30,7 @@ class ConsentStateError(RuntimeError):
 
 def is_consent_column(name: str) -> bool:
     """Whether a column is a consent flag (`has_<purpose>_consent`): never a model input."""
-    return name in CONSENT_COLUMNS or (name.startswith("has_") and name.endswith("_consent"))
+    return name.startswith("has_") and name.endswith("_consent")
 
 
 def profiling_allowed_sql(column: str = "customer_id") -> str:
@@ -58,15 +55,6 @@ def require_consent_state(con: duckdb.DuckDBPyConnection) -> None:
         )
 
 
-def profiling_allowed_ids(con: duckdb.DuckDBPyConnection) -> set[str]:
-    """The customers the consent state allows to be profiled."""
-    require_consent_state(con)
-    rows = con.execute(
-        f"select customer_id from {CONSENT_STATE} where purpose = ? and is_allowed", [PROFILING]
-    ).fetchall()
-    return {row[0] for row in rows}
-
-
 def consent_summary(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     """Customers per purpose and rule applied (`purpose`, `rule_applied`, `legal_basis`,
     `is_allowed`, `customers`): what a run reports so that the rule it applied is visible."""
@@ -85,7 +73,7 @@ def describe(summary: pd.DataFrame) -> str:
     total = int(rows["customers"].sum())
     parts = [f"{r.customers} {r.rule_applied}" for r in rows.itertuples()]
     line = f"profiling consent: {allowed} of {total} customers allowed ({', '.join(parts)})"
-    assumed = rows[(rows["rule_applied"] == "absent_granted")]
+    assumed = rows[rows["rule_applied"] == "absent_granted"]
     if not assumed.empty:
         line += (
             f"; {int(assumed['customers'].sum())} customers have no consent event and are "

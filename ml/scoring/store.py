@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import cached_property
 from pathlib import Path
 
 import duckdb
@@ -98,10 +99,11 @@ class ScoringStore:
     def _one(self, sql: str, params: list | None = None):
         return self.con.execute(sql, params or []).fetchall()[0][0]
 
-    @property
+    @cached_property
     def allowed(self) -> str:
         """The condition every read of customers' data carries: the customers the consent
         state allows to be profiled (training and scored populations, lifetime value, drift).
+        Checked once per store: a job holds one connection from its first read to its last.
 
         Raises:
             ConsentStateError: there is no consent state to obey.
