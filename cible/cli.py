@@ -135,6 +135,7 @@ def summary_lines(warehouse: Path | None = None) -> list[str]:
         ).fetchall()
         segments_and_scores = _segment_and_score_lines(con)
         consent = consent_line(con)
+        erasure = erasure_line(con)
     lines = [
         f"Warehouse: {warehouse}",
         f"  {records} CRM records resolved into {customers} customers; {orders} clean orders.",
@@ -147,6 +148,7 @@ def summary_lines(warehouse: Path | None = None) -> list[str]:
         counts = f"{in_files:>10}{clean:>10}{quarantined:>13}{duplicates:>12}{unaccounted:>13}"
         lines.append(f"    {name:<20}{counts}")
     lines += [f"  {consent}"] if consent else []
+    lines += [f"  {erasure}"] if erasure else []
     lines += segments_and_scores
     lines += [
         "  Every rejected row, with its reason and payload: quality.fct_quarantined_rows",
@@ -165,6 +167,47 @@ def consent_line(con) -> str | None:
     if not warehouse.table_exists(con, CONSENT_STATE):
         return None
     return f"{describe(consent_summary(con))} ({CONSENT_STATE})."
+
+
+def erasure_line(con) -> str | None:
+    """Erasures applied and verified (privacy schema), None before the erasure step ran."""
+    from cible import warehouse
+    from cible.privacy.erasure import ERASURES, VERIFICATIONS
+
+    if not warehouse.table_exists(con, ERASURES):
+        return None
+    rows = con.execute(
+        f"""
+        select e.origin, count(*), count(v.request_id), coalesce(sum(v.remaining), 0)
+        from {ERASURES} e
+        left join (
+            select request_id, remaining,
+                row_number() over (partition by request_id order by verified_at desc) as recency
+            from {VERIFICATIONS}
+        ) v on v.request_id = e.request_id and v.recency = 1
+        group by e.origin order by e.origin
+        """
+    ).fetchall()
+    suppressed = (
+        con.execute(
+            "select coalesce(sum(rows_suppressed), 0) from staging.stg_loader__load_files "
+            "where (source_name, loaded_at) in (select source_name, max(loaded_at) "
+            "from staging.stg_loader__load_files group by 1)"
+        ).fetchall()[0][0]
+        if warehouse.table_exists(con, "staging.stg_loader__load_files")
+        else 0
+    )
+    if not rows and not suppressed:
+        return "erasure: no erasure request, nobody past retention (marts.rpt_erasure_requests)."
+    parts = [
+        f"{count} {'requested' if origin == 'request' else 'past retention'}"
+        f" ({verified} verified, {remaining} rows remaining)"
+        for origin, count, verified, remaining in rows
+    ]
+    return (
+        f"erasure: {', '.join(parts) or 'none this run'}; {suppressed} rows of erased persons"
+        " kept out at the last load (marts.rpt_erasure_requests)."
+    )
 
 
 def _segment_and_score_lines(con) -> list[str]:

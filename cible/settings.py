@@ -127,6 +127,28 @@ def warehouse_path(value: str | None = None) -> Path:
     return _resolve(value or os.environ.get(WAREHOUSE_ENV, "data/warehouse/cible.duckdb"))
 
 
+PRIVACY_KEY_ENV = "CIBLE_PRIVACY_KEY"
+PRIVACY_KEY_FILE_ENV = "CIBLE_PRIVACY_KEY_FILE"
+# The demo's key file, created by `cible demo` when no key is set; a user sets one of the two
+# settings above instead (docs/privacy.md).
+DEMO_PRIVACY_KEY_FILE = "data/secrets/privacy.key"
+
+
+def privacy_key_file() -> tuple[Path, bool]:
+    """The file holding the suppression list's HMAC key, and whether the user named it
+    (``CIBLE_PRIVACY_KEY_FILE``) rather than it being the demo's default."""
+    explicit = os.environ.get(PRIVACY_KEY_FILE_ENV)
+    return _resolve(explicit or DEMO_PRIVACY_KEY_FILE), bool(explicit)
+
+
+PRIVACY_CONFIG_ENV = "CIBLE_PRIVACY_CONFIG"
+
+
+def privacy_config_path() -> Path:
+    """The privacy settings (``CIBLE_PRIVACY_CONFIG``, default ``config/privacy.yml``)."""
+    return _resolve(os.environ.get(PRIVACY_CONFIG_ENV, str(CONFIG_DIR / "privacy.yml")))
+
+
 def truth_dir() -> Path:
     """Where the demo generator writes its truth files (never read by the pipeline)."""
     return _resolve(os.environ.get(TRUTH_DIR_ENV, "data/truth"))

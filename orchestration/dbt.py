@@ -92,6 +92,19 @@ def _layer(dbt_resource_props: Mapping[str, Any]) -> str:
     return fqn[1] if len(fqn) > 2 else "warehouse"
 
 
+# The erasure step's asset (orchestration/privacy.py), keyed as its dbt source.
+ERASURE_KEY = AssetKey(["privacy", "privacy_store", "erasures"])
+
+
+def _reads_raw(manifest: Mapping[str, Any], node: Mapping[str, Any]) -> bool:
+    """The model reads a table of the raw schema (a dbt source the loader fills)."""
+    sources = manifest.get("sources", {})
+    return any(
+        sources.get(parent, {}).get("schema") == settings.RAW_SCHEMA
+        for parent in node.get("depends_on", {}).get("nodes", [])
+    )
+
+
 class CibleDbtTranslator(DagsterDbtTranslator):
     """Groups assets by warehouse layer; a dbt source is keyed by its schema (`raw`, `ml`)."""
 
@@ -111,7 +124,12 @@ class CibleDbtTranslator(DagsterDbtTranslator):
     ) -> AssetSpec:
         spec = super().get_asset_spec(manifest, unique_id, project)
         node = manifest.get("nodes", {}).get(unique_id, {})
-        if node.get("resource_type") == "model" and _layer(node) == "marts":
+        if node.get("resource_type") != "model":
+            return spec
+        if _reads_raw(manifest, node):
+            # Erasure and retention come between the load and anything built from it.
+            spec = spec.merge_attributes(deps=[ERASURE_KEY])
+        if _layer(node) == "marts":
             return spec.replace_attributes(freshness_policy=MARTS_FRESHNESS)
         return spec
 

@@ -8,6 +8,7 @@ from cible.orchestration.automation import build_automation_definitions
 from cible.orchestration.dbt import build_warehouse_definitions, cible_dbt_project
 from cible.orchestration.ingest import build_ingestion_definitions
 from cible.orchestration.live import build_live_definitions
+from cible.orchestration.privacy import build_privacy_definitions
 from cible.orchestration.scoring import build_scoring_definitions
 from cible.orchestration.segmentation import build_segmentation_definitions
 from dagster import Definitions, definitions
@@ -19,6 +20,7 @@ def build_definitions(with_demo: bool | None = None) -> Definitions:
     project = cible_dbt_project()
     return Definitions.merge(
         build_ingestion_definitions(project, with_demo),
+        build_privacy_definitions(project),
         build_warehouse_definitions(project),
         build_segmentation_definitions(project),
         build_scoring_definitions(project),

@@ -38,7 +38,11 @@ class DemoDataConfig(Config):
 def demo_landing_files(config: DemoDataConfig) -> MaterializeResult:
     """Demo files of a French luxury house in the landing folder (refuses a user's own folder)."""
     from cible.demo import generate
+    from cible.privacy.fingerprints import write_demo_key
 
+    # The demo holds erasure requests: it needs the suppression list's key. A user's own data
+    # never gets one made up (docs/privacy.md); the demo's is a random file under the home.
+    demo_key = write_demo_key()
     manifest = generate(
         landing_dir=settings.landing_dir(),
         truth_dir=settings.truth_dir(),
@@ -54,6 +58,7 @@ def demo_landing_files(config: DemoDataConfig) -> MaterializeResult:
             "seed": config.seed,
             "rows": MetadataValue.json(rows),
             "defects_injected": MetadataValue.json(manifest["defects"]),
+            "privacy_key": "created for the demo" if demo_key else "configured",
         }
     )
 

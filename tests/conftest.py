@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 from pipeline_support import Build, generate_and_build
 
@@ -16,6 +18,9 @@ def pytest_configure(config):
 
     Under pytest-xdist the controller writes it once, before the workers start.
     """
+    # The suppression list's HMAC key, as a user sets it (docs/privacy.md); the test of a missing
+    # key removes it.
+    os.environ.setdefault("CIBLE_PRIVACY_KEY", "cible-tests-privacy-key-0123456789")
     if not hasattr(config, "workerinput"):
         parse_project()
 

@@ -3,8 +3,8 @@ helpers for SQL text and messages."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
@@ -24,6 +24,10 @@ class Context:
     landing: Path
     load_id: str
     loaded_at: datetime
+    # The suppression list's fingerprints by identifier kind, and the key to compare with
+    # (cible.privacy.suppression); empty when nobody was erased.
+    suppressed: Mapping[str, set[str]] = field(default_factory=dict)
+    key: bytes | None = None
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from contextlib import ExitStack
@@ -18,6 +19,7 @@ from cible.loader.discovery import discover, format_of, select_sources
 from cible.loader.jsonl import load_jsonl
 from cible.loader.parquet import attached_select, load_parquet
 from cible.loader.reports import (
+    REJECTS_TABLE,
     FileReport,
     LoadReport,
     SourceReport,
@@ -26,6 +28,7 @@ from cible.loader.reports import (
     log_file,
     source_report,
 )
+from cible.privacy import fingerprints, suppression
 from cible.warehouse import WarehouseNameError, connect, display
 
 MEMORY_LIMIT = "3GB"
@@ -79,11 +82,6 @@ def load_landing(
         found = {spec.landing: discover(landing, spec) for spec in specs}
     except OSError as error:
         raise LoadError(f"cannot read the landing folder {display(landing)}: {error}") from error
-    context = Context(
-        landing=landing,
-        load_id=str(uuid.uuid4()),
-        loaded_at=datetime.now(UTC).replace(tzinfo=None),
-    )
     loaded: list[SourceReport] = []
     with ExitStack() as stack:
         # Only opening the warehouse is guarded here: errors of a source's load carry its name.
@@ -94,6 +92,12 @@ def load_landing(
         except (OSError, duckdb.Error) as error:
             raise LoadError(f"cannot open the warehouse {display(path)}: {error}") from error
         create_log_tables(con)
+        context = Context(
+            landing=landing,
+            load_id=str(uuid.uuid4()),
+            loaded_at=datetime.now(UTC).replace(tzinfo=None),
+            **_suppression_list(con),
+        )
         for spec in specs:
             paths, warnings = found[spec.landing]
             try:
@@ -110,6 +114,20 @@ def load_landing(
         warehouse=path,
         sources=tuple(loaded),
     )
+
+
+def _suppression_list(con: duckdb.DuckDBPyConnection) -> dict[str, object]:
+    """The erased persons' fingerprints and the key to match them, when there are any."""
+    suppressed = suppression.read(con)
+    if not suppressed:
+        return {}
+    try:
+        key = fingerprints.load_key(
+            "the suppression list (erased persons kept out at load)", "Nothing was loaded."
+        )
+    except fingerprints.PrivacyKeyError as error:
+        raise LoadError(str(error)) from error
+    return {"suppressed": suppressed, "key": key}
 
 
 def _replace_source(
@@ -134,11 +152,10 @@ def _replace_source(
     try:
         _drop_raw_relation(con, spec.landing)
         clear_rejects(con, spec.landing)
+        kind = None
         if select is not None:
             con.execute(f"create {relation} {table} as {select}")
             kind = f"parquet ({'attached' if relation == 'view' else 'copied'})"
-            for report in files:
-                log_file(con, context, spec.landing, report, kind)
         else:
             columns = [f"{ident(name)} varchar" for name in spec.column_names]
             columns += [
@@ -150,8 +167,12 @@ def _replace_source(
                 current = path
                 job = FileJob(con, context, spec, table, path, relative(context.landing, path))
                 files.append(_load_file(job))
-                log_file(con, context, spec.landing, files[-1])
             _drop_temp_tables(con)
+        current = None
+        files, note = _suppress(con, context, spec, table, select, relation, files)
+        warnings = [*warnings, *note]
+        for report in files:
+            log_file(con, context, spec.landing, report, kind)
         con.commit()
     except (duckdb.Error, OSError, EOFError) as error:
         con.rollback()
@@ -161,6 +182,79 @@ def _replace_source(
         con.rollback()
         raise
     return source_report(spec.landing, bool(paths), files, warnings)
+
+
+def _suppress(
+    con: duckdb.DuckDBPyConnection,
+    context: Context,
+    spec: SourceSpec,
+    table: str,
+    select: str | None,
+    relation: str,
+    files: list[FileReport],
+) -> tuple[list[FileReport], list[str]]:
+    """Keep erased persons out of a source just written: their rows and rejected lines are
+    removed and counted per file as suppressed.
+
+    Parquet attached in place cannot be edited (they are the user's files): a source whose files
+    still hold erased persons is copied instead, without them, and the files are named.
+    """
+    columns = suppression.identifier_columns(spec.column_names)
+    if not context.suppressed or context.key is None:
+        return files, []
+    note: list[str] = []
+    if relation == "view" and columns:
+        hits = suppression.matching_values(con, table, columns, context.suppressed, context.key)
+        if hits:
+            con.execute(f"drop view {table}")
+            con.execute(f"create table {table} as {select}")
+    counts = (
+        suppression.suppress_rows(con, table, columns, context.suppressed, context.key)
+        if columns
+        else {}
+    )
+    if relation == "view" and counts:
+        note.append(
+            f"{sum(counts.values()):,} rows of erased persons are still in the landing files"
+            f" {', '.join(sorted(counts))}: Cible keeps them out at every load (this load"
+            " copied the source instead of attaching it); delete them in the system that"
+            " exports these files"
+        )
+    rejected = _suppress_rejects(con, context, spec)
+    updated = []
+    for report in files:
+        removed, lines = counts.get(report.source_file, 0), rejected.get(report.source_file, 0)
+        if removed or lines:
+            report = dataclasses.replace(
+                report,
+                rows_loaded=report.rows_loaded - removed,
+                rows_rejected=report.rows_rejected - lines,
+                rows_suppressed=report.rows_suppressed + removed + lines,
+            )
+        updated.append(report)
+    return updated, note
+
+
+def _suppress_rejects(
+    con: duckdb.DuckDBPyConnection, context: Context, spec: SourceSpec
+) -> dict[str, int]:
+    """Remove this load's rejected lines of the source that name an erased person."""
+    rejects = f"{ident(settings.RAW_SCHEMA)}.{ident(REJECTS_TABLE)}"
+    rows = con.execute(
+        f"select rowid, source_file, payload from {rejects} where source = ? and load_id = ?",
+        [spec.landing, context.load_id],
+    ).fetchall()
+    assert context.key is not None
+    hits = [
+        (rowid, file)
+        for rowid, file, payload in rows
+        if suppression.line_is_suppressed(payload, context.suppressed, context.key)
+    ]
+    counts: dict[str, int] = {}
+    for rowid, file in hits:
+        con.execute(f"delete from {rejects} where rowid = ?", [rowid])
+        counts[file] = counts.get(file, 0) + 1
+    return counts
 
 
 def _drop_raw_relation(con: duckdb.DuckDBPyConnection, name: str) -> None:

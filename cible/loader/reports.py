@@ -24,7 +24,8 @@ class FileReport:
 
     ``rows_in_file`` is counted independently of the parse (data lines or records of a CSV,
     non-blank lines of a JSONL, rows of a Parquet file), so ``reconciled`` proves that no row
-    was lost.
+    was lost. ``rows_suppressed`` are rows of erased persons the suppression list kept out
+    (cible.privacy.suppression).
     """
 
     source_file: str
@@ -34,10 +35,11 @@ class FileReport:
     rows_loaded: int
     rows_rejected: int
     warnings: tuple[str, ...] = ()
+    rows_suppressed: int = 0
 
     @property
     def reconciled(self) -> bool:
-        return self.rows_in_file == self.rows_loaded + self.rows_rejected
+        return self.rows_in_file == self.rows_loaded + self.rows_rejected + self.rows_suppressed
 
 
 @dataclass(frozen=True)
@@ -57,6 +59,10 @@ class SourceReport:
     @property
     def rows_rejected(self) -> int:
         return sum(file.rows_rejected for file in self.files)
+
+    @property
+    def rows_suppressed(self) -> int:
+        return sum(file.rows_suppressed for file in self.files)
 
     @property
     def rows_in_files(self) -> int:
@@ -98,6 +104,10 @@ class LoadReport:
         return sum(source.rows_rejected for source in self.sources)
 
     @property
+    def rows_suppressed(self) -> int:
+        return sum(source.rows_suppressed for source in self.sources)
+
+    @property
     def warnings(self) -> list[str]:
         return [
             f"{source.name}: {warning}" for source in self.sources for warning in source.warnings
@@ -128,8 +138,16 @@ class LoadReport:
         )
         if self.rows_rejected:
             lines.append(f"Rejected lines are in {settings.RAW_SCHEMA}.{REJECTS_TABLE}.")
+        if self.rows_suppressed:
+            lines.append(
+                f"{self.rows_suppressed:,} rows of erased persons were kept out by the"
+                " suppression list (counted per file in"
+                f" {settings.RAW_SCHEMA}.{FILES_TABLE}.rows_suppressed)."
+            )
         if not self.reconciled:
-            lines.append("Some files do not reconcile (rows in file <> loaded + rejected).")
+            lines.append(
+                "Some files do not reconcile (rows in file <> loaded + rejected + suppressed)."
+            )
         if self.warnings:
             lines.append("Warnings:")
             lines += [f"  - {warning}" for warning in self.warnings]
@@ -167,6 +185,9 @@ def create_log_tables(con: duckdb.DuckDBPyConnection) -> None:
             rows_loaded bigint, rows_rejected bigint, bytes bigint, loaded_at timestamp,
             warnings varchar
         )""",
+        # Added with the suppression list; a warehouse from an earlier Cible gains it.
+        f"alter table {raw}.{FILES_TABLE} add column if not exists rows_suppressed bigint"
+        " default 0",
     ]
     try:
         for statement in statements:
@@ -192,7 +213,9 @@ def log_file(
     """Log one file read in ``raw._load_files`` (``file_format`` overrides the report's)."""
     raw = ident(settings.RAW_SCHEMA)
     con.execute(
-        f"insert into {raw}.{FILES_TABLE} values (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        f"insert into {raw}.{FILES_TABLE} (load_id, source, source_file, file_format,"
+        " rows_loaded, rows_rejected, bytes, loaded_at, warnings, rows_suppressed)"
+        " values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [
             context.load_id,
             source,
@@ -203,6 +226,7 @@ def log_file(
             report.bytes,
             context.loaded_at,
             "\n".join(report.warnings) or None,
+            report.rows_suppressed,
         ],
     )
 

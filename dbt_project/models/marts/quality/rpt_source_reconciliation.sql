@@ -1,6 +1,7 @@
 {#
     Row accounting per source, from the files to the clean tables:
-    rows in files = clean + rejected at load + quarantined + duplicates removed.
+    rows in files = clean + rejected at load + suppressed at load (erased persons, kept out by
+    the suppression list) + quarantined + duplicates removed.
     `unaccounted_rows` must be 0 (a test checks it), and the loader's own count of the rows it
     wrote must match the raw table (`rows_loaded_reported`).
 #}
@@ -37,7 +38,8 @@ reported as (
 
     select
         load_files.source_name,
-        sum(load_files.rows_loaded) as rows_loaded_reported
+        sum(load_files.rows_loaded) as rows_loaded_reported,
+        sum(load_files.rows_suppressed) as rows_suppressed_at_load
 
     from load_files
     inner join latest_loads
@@ -122,17 +124,23 @@ final as (
 
     select
         counts.source_name,
-        cast(counts.rows_in_raw + coalesce(load_rejects.rows_rejected_at_load, 0) as {{ bigint }})
-            as rows_in_files,
+        cast(
+            counts.rows_in_raw + coalesce(load_rejects.rows_rejected_at_load, 0)
+            + coalesce(reported.rows_suppressed_at_load, 0)
+            as {{ bigint }}
+        ) as rows_in_files,
         cast(counts.rows_in_raw as {{ bigint }}) as rows_in_raw,
         cast(coalesce(reported.rows_loaded_reported, 0) as {{ bigint }}) as rows_loaded_reported,
         cast(coalesce(load_rejects.rows_rejected_at_load, 0) as {{ bigint }}) as rows_rejected_at_load,
+        cast(coalesce(reported.rows_suppressed_at_load, 0) as {{ bigint }}) as rows_suppressed_at_load,
         cast(counts.rows_invalid as {{ bigint }}) as rows_quarantined_at_staging,
         cast(counts.rows_quarantined_after_identity as {{ bigint }}) as rows_quarantined_after_identity,
         cast(counts.duplicates_removed as {{ bigint }}) as duplicates_removed,
         cast(counts.rows_clean as {{ bigint }}) as rows_clean,
         cast(
             counts.rows_in_raw + coalesce(load_rejects.rows_rejected_at_load, 0)
+            + coalesce(reported.rows_suppressed_at_load, 0)
+            - coalesce(reported.rows_suppressed_at_load, 0)
             - counts.rows_clean
             - coalesce(load_rejects.rows_rejected_at_load, 0)
             - counts.rows_invalid

@@ -21,6 +21,7 @@ renamed as (
         ---------- numerics
         cast(rows_loaded as {{ dbt.type_bigint() }}) as rows_loaded,
         cast(rows_rejected as {{ dbt.type_bigint() }}) as rows_rejected,
+        cast(coalesce(rows_suppressed, 0) as {{ dbt.type_bigint() }}) as rows_suppressed,
         cast(bytes as {{ dbt.type_bigint() }}) as file_bytes,
 
         ---------- timestamps

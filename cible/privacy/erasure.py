@@ -1,0 +1,685 @@
+"""Erasure (GDPR art. 17) that reaches every place Cible keeps a person, and proves it.
+
+A request names a person by ``customer_number`` or ``email_sha256``. :func:`resolve` finds
+every identifier the warehouse holds for them (merged CRM records, their e-mails and phones,
+the anonymous ids their logins linked, their customer id); those identifiers exist in plain
+text only in memory, for the time of the purge. What is kept afterwards are keyed fingerprints
+(:mod:`cible.privacy.fingerprints`) on the suppression list, and the bookkeeping in the
+``privacy`` schema: which request was applied when, and how many rows each place lost.
+
+Purge and verification work the same way, by fingerprint: every column that holds an
+identifier (named in :data:`COLUMN_KINDS`, or a free-text column in :data:`TEXT_COLUMNS`
+whose tokens are compared one by one) of every table and view in every schema, every
+Parquet table of the model store, and the online store when one is configured, is read as
+distinct values; a value whose fingerprint belongs to a request is that request's. So a
+verification needs no plain identifier: it runs again, days later, from the list alone.
+
+All or nothing per run: the key is loaded and every request resolved before the first delete,
+and the warehouse's deletes, the suppression list and the bookkeeping commit in one
+transaction.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+
+from cible import settings
+from cible.privacy import fingerprints as fp
+from cible.privacy import suppression
+
+SCHEMA = suppression.SCHEMA
+ERASURES = f"{SCHEMA}.erasures"
+PLACES = f"{SCHEMA}.erasure_places"
+VERIFICATIONS = f"{SCHEMA}.erasure_verifications"
+REQUESTS = f"{settings.RAW_SCHEMA}.erasure_requests"
+
+REQUEST = "request"
+RETENTION = "retention"
+
+# Columns that hold one identifier, by name (the personal data register tags them; see
+# docs/personal_data.md), with the kind of identifier.
+COLUMN_KINDS = {
+    "customer_id": "customer_id",
+    "login_customer_id": "customer_id",
+    "min_login_customer_id": "customer_id",
+    "linked_customer_id": "customer_id",
+    "customer_number": "customer_number",
+    "anchor_customer_number": "customer_number",
+    "record_number": "customer_number",
+    "linked_record_number": "customer_number",
+    "anonymous_id": "anonymous_id",
+    "email": "email",
+    "email_sha256": "email_sha256",
+    "phone": "phone",
+    "phone_e164": "phone",
+}
+# Free text that may copy identifiers (raw rows, lists of numbers, match evidence): split into
+# tokens, each compared as every kind. Scanned in tables only: in a view such text is computed
+# from the same rows' identifier columns, which are scanned.
+TEXT_COLUMNS = ("payload", "raw_payload", "customer_numbers", "evidence", "proof")
+# Never scanned: the fingerprints and the bookkeeping themselves.
+SKIPPED_SCHEMAS = (SCHEMA, "information_schema", "pg_catalog")
+_TOKENS = re.compile(r"[,;\t|\"'\s{}\[\]:]+")
+_FIELDS = re.compile(r"[,;\t|\"{}\[\]]+")
+
+
+class ErasureError(Exception):
+    """An erasure that cannot be applied; nothing was erased."""
+
+
+@dataclass(frozen=True)
+class ErasureRequest:
+    """One person to erase: by customer number, hashed e-mail or (retention) customer id."""
+
+    request_id: str
+    origin: str
+    received_at: datetime | None
+    customer_number: str | None = None
+    email_sha256: str | None = None
+    customer_id: str | None = None
+
+
+@dataclass
+class Outcome:
+    """What one run of :func:`apply` did."""
+
+    applied: list[str] = field(default_factory=list)
+    rows_by_place: dict[str, int] = field(default_factory=dict)
+    landing_files: dict[str, int] = field(default_factory=dict)
+    seconds: float = 0.0
+
+    @property
+    def rows_purged(self) -> int:
+        return sum(self.rows_by_place.values())
+
+
+# ---------- bookkeeping tables
+
+
+def create_tables(con: duckdb.DuckDBPyConnection) -> None:
+    """The privacy schema's tables (empty until the first erasure), so dbt always finds them."""
+    suppression.create_table(con)
+    con.execute(
+        f"""create table if not exists {ERASURES} (
+            request_id varchar, origin varchar, received_at timestamp, applied_at timestamp,
+            customers_found bigint, identifiers_found bigint, status varchar
+        )"""
+    )
+    con.execute(
+        f"""create table if not exists {PLACES} (
+            request_id varchar, place varchar, place_kind varchar, rows_purged bigint,
+            applied_at timestamp
+        )"""
+    )
+    con.execute(
+        f"""create table if not exists {VERIFICATIONS} (
+            request_id varchar, verified_at timestamp, places_scanned bigint,
+            remaining bigint, remaining_places varchar
+        )"""
+    )
+
+
+def relation_exists(con: duckdb.DuckDBPyConnection, relation: str) -> bool:
+    schema, name = relation.split(".")
+    return bool(
+        con.execute(
+            "select count(*) from information_schema.tables where table_schema = ? "
+            "and table_name = ?",
+            [schema, name],
+        ).fetchall()[0][0]
+    )
+
+
+def pending_requests(con: duckdb.DuckDBPyConnection) -> list[ErasureRequest]:
+    """Valid requests of ``raw.erasure_requests`` not applied yet (invalid ones are quarantined
+    by ``stg_privacy__erasure_requests`` with their reason)."""
+    if not relation_exists(con, REQUESTS):
+        return []
+    applied = (
+        {row[0] for row in con.execute(f"select request_id from {ERASURES}").fetchall()}
+        if relation_exists(con, ERASURES)
+        else set()
+    )
+    rows = con.execute(
+        f"select trim(request_id), nullif(trim(customer_number), ''),"
+        f" nullif(lower(trim(email_sha256)), ''), cast(requested_at as varchar) from {REQUESTS}"
+    ).fetchall()
+    requests = []
+    for request_id, number, digest, requested in rows:
+        if not request_id or request_id in applied or (number is None and digest is None):
+            continue
+        if digest is not None and fp.normalise("email_sha256", digest) is None:
+            continue
+        received = pd.to_datetime(requested, errors="coerce", utc=True)
+        requests.append(
+            ErasureRequest(
+                request_id=request_id,
+                origin=REQUEST,
+                received_at=None if pd.isna(received) else received.tz_localize(None),
+                customer_number=number,
+                email_sha256=digest,
+            )
+        )
+    return sorted(requests, key=lambda request: request.request_id)
+
+
+# ---------- finding a person
+
+
+def _values(con: duckdb.DuckDBPyConnection, sql: str, parameters: Sequence[object]) -> set[str]:
+    return {str(row[0]) for row in con.execute(sql, list(parameters)).fetchall() if row[0]}
+
+
+def _in(values: Iterable[str]) -> tuple[str, list[str]]:
+    items = sorted(values)
+    return ", ".join("?" for _ in items) or "null", items
+
+
+def resolve(con: duckdb.DuckDBPyConnection, request: ErasureRequest) -> dict[str, set[str]]:
+    """Every identifier the warehouse holds for the request's person, by kind (plain text)."""
+    numbers = {request.customer_number.strip().upper()} if request.customer_number else set()
+    email_keys: set[str] = set()
+    ids = {request.customer_id} if request.customer_id else set()
+    found: dict[str, set[str]] = defaultdict(set)
+    customers = f"{settings.RAW_SCHEMA}.customers"
+    identities = "intermediate.int_customer_identities_resolved"
+    has_customers, has_identities = (
+        relation_exists(con, customers),
+        relation_exists(con, identities),
+    )
+    email_key = "lower(strip_accents(trim(cast(email as varchar))))"
+    if request.email_sha256 and has_customers:
+        email_keys |= _values(
+            con,
+            f"select distinct {email_key} from {customers} where sha256({email_key}) = ?",
+            [request.email_sha256],
+        )
+    # A fixed point: CRM records sharing an e-mail, records merged into one customer id.
+    for _ in range(4):
+        before = (len(numbers), len(email_keys), len(ids))
+        if has_identities and ids:
+            marks, items = _in(ids)
+            numbers |= _values(
+                con,
+                f"select customer_number from {identities} where customer_id in ({marks})",
+                items,
+            )
+        if has_customers and (numbers or email_keys):
+            n_marks, n_items = _in(numbers)
+            e_marks, e_items = _in(email_keys)
+            rows = con.execute(
+                f"select customer_number, email, phone, {email_key} from {customers} "
+                f"where upper(trim(customer_number)) in ({n_marks}) "
+                f"or {email_key} in ({e_marks})",
+                [*n_items, *e_items],
+            ).fetchall()
+            for number, email, phone, key in rows:
+                if number:
+                    numbers.add(str(number).strip().upper())
+                if email:
+                    found["email"].add(str(email))
+                if key and "@" in key:
+                    email_keys.add(key)
+                if phone:
+                    found["phone"].add(str(phone))
+        if has_identities and numbers:
+            marks, items = _in(numbers)
+            ids |= _values(
+                con,
+                f"select customer_id from {identities} where customer_number in ({marks})",
+                items,
+            )
+        if (len(numbers), len(email_keys), len(ids)) == before:
+            break
+    found["customer_number"] |= numbers
+    found["customer_id"] |= ids
+    found["email"] |= email_keys
+    found["email_sha256"] |= {hashlib.sha256(key.encode("utf-8")).hexdigest() for key in email_keys}
+    if request.email_sha256:
+        found["email_sha256"].add(request.email_sha256)
+    events = f"{settings.RAW_SCHEMA}.events"
+    if numbers and relation_exists(con, events):
+        marks, items = _in(numbers)
+        found["anonymous_id"] |= _values(
+            con,
+            f"select distinct anonymous_id from {events} "
+            f"where upper(trim(cast(customer_number as varchar))) in ({marks})",
+            items,
+        )
+    devices = "intermediate.int_devices_resolved"
+    if ids and relation_exists(con, devices):
+        marks, items = _in(ids)
+        found["anonymous_id"] |= _values(
+            con,
+            f"select anonymous_id from {devices} where customer_id in ({marks}) "
+            "and not is_shared_device",
+            items,
+        )
+    return {kind: values for kind, values in found.items() if values}
+
+
+def fingerprint_map(
+    key: bytes, identifiers: Mapping[str, Mapping[str, set[str]]]
+) -> dict[str, str]:
+    """Fingerprint -> request id, from each request's plain identifiers."""
+    owner: dict[str, str] = {}
+    for request_id, by_kind in identifiers.items():
+        for kind, values in by_kind.items():
+            for digest in fp.fingerprints(key, kind, values).values():
+                owner.setdefault(digest, request_id)
+    return owner
+
+
+# ---------- scanning by fingerprint
+
+
+@dataclass(frozen=True)
+class Relation:
+    schema: str
+    name: str
+    is_view: bool
+    key_columns: dict[str, str]  # column -> kind
+    text_columns: tuple[str, ...]
+
+    @property
+    def place(self) -> str:
+        return f"{self.schema}.{self.name}"
+
+    @property
+    def sql(self) -> str:
+        return f'"{self.schema}"."{self.name}"'
+
+
+def relations(con: duckdb.DuckDBPyConnection) -> list[Relation]:
+    """Every table and view with a column that can hold an identifier."""
+    rows = con.execute(
+        "select t.table_schema, t.table_name, t.table_type, c.column_name "
+        "from information_schema.tables t join information_schema.columns c "
+        "on c.table_schema = t.table_schema and c.table_name = t.table_name "
+        "order by t.table_schema, t.table_name, c.ordinal_position"
+    ).fetchall()
+    grouped: dict[tuple[str, str], tuple[bool, dict[str, str], list[str]]] = {}
+    for schema, name, kind, column in rows:
+        if schema in SKIPPED_SCHEMAS or name.startswith("_cible_"):
+            continue
+        is_view, keys, texts = grouped.setdefault((schema, name), (kind == "VIEW", {}, []))
+        lowered = column.lower()
+        if lowered in COLUMN_KINDS:
+            keys[column] = COLUMN_KINDS[lowered]
+        elif lowered in TEXT_COLUMNS and not is_view:
+            texts.append(column)
+    return [
+        Relation(schema, name, is_view, keys, tuple(texts))
+        for (schema, name), (is_view, keys, texts) in grouped.items()
+        if keys or texts
+    ]
+
+
+def _tokens(text: str) -> set[str]:
+    fields = {part.strip() for part in _FIELDS.split(text) if part.strip()}
+    return fields | {part for part in _TOKENS.split(text) if part}
+
+
+def matches(
+    con: duckdb.DuckDBPyConnection,
+    relation: Relation,
+    owner: Mapping[str, str],
+    key: bytes,
+) -> dict[str, dict[str, list[str]]]:
+    """Request id -> column -> the distinct values (text) of that column that are theirs."""
+    hits: dict[str, dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))
+    for column, kind in relation.key_columns.items():
+        values = con.execute(
+            f'select distinct cast("{column}" as varchar) from {relation.sql} '
+            f'where "{column}" is not null'
+        ).fetchall()
+        for (value,) in values:
+            request_id = owner.get(fp.fingerprint(key, kind, value) or "")
+            if request_id is not None:
+                hits[request_id][column].append(value)
+    for column in relation.text_columns:
+        values = con.execute(
+            f'select distinct cast("{column}" as varchar) from {relation.sql} '
+            f'where "{column}" is not null'
+        ).fetchall()
+        for (value,) in values:
+            for token in _tokens(value):
+                request_id = next(
+                    (
+                        owner[digest]
+                        for kind in fp.KINDS
+                        if (digest := fp.fingerprint(key, kind, token)) in owner
+                    ),
+                    None,
+                )
+                if request_id is not None:
+                    hits[request_id][column].append(value)
+                    break
+    return {request_id: dict(columns) for request_id, columns in hits.items()}
+
+
+def _predicate(con: duckdb.DuckDBPyConnection, columns: Mapping[str, list[str]]) -> str:
+    con.execute("create or replace temp table _cible_erase (col varchar, value varchar)")
+    con.executemany(
+        "insert into _cible_erase values (?, ?)",
+        [[column, value] for column, values in columns.items() for value in values],
+    )
+    return " or ".join(
+        f"cast(\"{column}\" as varchar) in (select value from _cible_erase where col = '{column}')"
+        for column in columns
+    )
+
+
+def count_rows(
+    con: duckdb.DuckDBPyConnection, relation: Relation, columns: Mapping[str, list[str]]
+) -> int:
+    predicate = _predicate(con, columns)
+    return int(
+        con.execute(f"select count(*) from {relation.sql} where {predicate}").fetchall()[0][0]
+    )
+
+
+# ---------- applying
+
+
+def apply(
+    con: duckdb.DuckDBPyConnection,
+    requests: Sequence[ErasureRequest],
+    key: bytes,
+    now: datetime,
+    models_dir: Path | None = None,
+    online_store=None,
+) -> Outcome:
+    """Purge every listed person from the warehouse, the model store and the online store.
+
+    Args:
+        con: a writable connection to the warehouse (the caller holds the only writer).
+        requests: what to erase (see :func:`pending_requests`, :mod:`cible.privacy.retention`).
+        key: the HMAC key (:func:`cible.privacy.fingerprints.load_key`).
+        now: the applied-at time (UTC, naive).
+        models_dir: the model store folder; its Parquet tables are purged too.
+        online_store: an :class:`cible.privacy.online_store.OnlineStore`, when live is on.
+    """
+    import time
+
+    started = time.perf_counter()
+    outcome = Outcome()
+    if not requests:
+        return outcome
+    create_tables(con)
+    identifiers = {request.request_id: resolve(con, request) for request in requests}
+    owner = fingerprint_map(key, identifiers)
+    places: list[list[object]] = []
+    file_changes: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0])
+    con.begin()
+    try:
+        for relation in relations(con):
+            found = matches(con, relation, owner, key)
+            if not found:
+                continue
+            if relation.is_view:
+                if relation.schema != settings.RAW_SCHEMA:
+                    continue  # a view over purged tables: it follows them
+                _materialise_view(con, relation)
+                for file, rows in _rows_per_file(con, relation, found).items():
+                    outcome.landing_files[file] = outcome.landing_files.get(file, 0) + rows
+            for request_id, columns in found.items():
+                predicate = _predicate(con, columns)
+                if relation.schema == settings.RAW_SCHEMA:
+                    _note_files(con, relation, predicate, file_changes)
+                rows = con.execute(
+                    f"select count(*) from {relation.sql} where {predicate}"
+                ).fetchall()[0][0]
+                con.execute(f"delete from {relation.sql} where {predicate}")
+                places.append([request_id, relation.place, "warehouse", int(rows), now])
+        _update_load_files(con, file_changes)
+        entries = [
+            suppression.Entry(
+                digest,
+                _kind_of(digest, identifiers[request_id], key),
+                suppression.ERASED if _origin(requests, request_id) == REQUEST else RETENTION,
+                request_id,
+            )
+            for digest, request_id in owner.items()
+        ]
+        suppression.add(con, entries, now)
+        for request in requests:
+            found = identifiers[request.request_id]
+            con.execute(
+                f"insert into {ERASURES} values (?, ?, ?, ?, ?, ?, ?)",
+                [
+                    request.request_id,
+                    request.origin,
+                    request.received_at,
+                    now,
+                    len(found.get("customer_id", ())),
+                    sum(len(values) for values in found.values()),
+                    "applied",
+                ],
+            )
+        if places:
+            con.executemany(f"insert into {PLACES} values (?, ?, ?, ?, ?)", places)
+        con.execute("drop table if exists _cible_erase")
+        con.commit()
+    except BaseException:
+        con.rollback()
+        raise
+    # Outside the warehouse: not transactional, but idempotent (a rerun finds what is left by
+    # fingerprint, without the plain identifiers).
+    extra: list[list[object]] = []
+    if models_dir is not None:
+        for place, per_request in purge_model_store(models_dir, owner, key).items():
+            extra += [[rid, place, "model_store", rows, now] for rid, rows in per_request.items()]
+    if online_store is not None:
+        for rid, rows in online_store.purge(owner, key).items():
+            extra.append([rid, online_store.place, "online_store", rows, now])
+    for file, rows in outcome.landing_files.items():
+        extra.append(["*", f"landing:{file}", "landing_file_still_holds", rows, now])
+    if extra:
+        con.executemany(f"insert into {PLACES} values (?, ?, ?, ?, ?)", extra)
+    for row in [*places, *extra]:
+        if row[2] != "landing_file_still_holds":
+            outcome.rows_by_place[row[1]] = outcome.rows_by_place.get(row[1], 0) + row[3]
+    outcome.applied = [request.request_id for request in requests]
+    outcome.seconds = time.perf_counter() - started
+    return outcome
+
+
+def _origin(requests: Sequence[ErasureRequest], request_id: str) -> str:
+    return next(request.origin for request in requests if request.request_id == request_id)
+
+
+def _kind_of(digest: str, by_kind: Mapping[str, set[str]], key: bytes) -> str:
+    for kind, values in by_kind.items():
+        if digest in fp.fingerprints(key, kind, values).values():
+            return kind
+    return "unknown"
+
+
+def _materialise_view(con: duckdb.DuckDBPyConnection, relation: Relation) -> None:
+    """A raw view over the user's Parquet files becomes a table, so rows can be removed (the
+    files stay the user's; the next load keeps the rows out by the suppression list)."""
+    temporary = f'"{relation.schema}"."_cible_materialised"'
+    con.execute(f"create or replace table {temporary} as select * from {relation.sql}")
+    con.execute(f"drop view {relation.sql}")
+    con.execute(f'alter table {temporary} rename to "{relation.name}"')
+
+
+def _rows_per_file(
+    con: duckdb.DuckDBPyConnection, relation: Relation, found: Mapping[str, Mapping[str, list]]
+) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for columns in found.values():
+        predicate = _predicate(con, columns)
+        for file, rows in con.execute(
+            f"select _source_file, count(*) from {relation.sql} where {predicate} group by 1"
+        ).fetchall():
+            counts[str(file)] = counts.get(str(file), 0) + int(rows)
+    return counts
+
+
+def _note_files(
+    con: duckdb.DuckDBPyConnection,
+    relation: Relation,
+    predicate: str,
+    changes: dict[tuple[str, str], list[int]],
+) -> None:
+    """Count, per landing file, the raw rows (index 0) or rejected lines (index 1) removed, so
+    the load's bookkeeping still reconciles (they become ``rows_suppressed``)."""
+    if relation.name == "_load_rejects":
+        sql = (
+            f"select source, source_file, count(*) from {relation.sql} where {predicate} "
+            "group by 1, 2"
+        )
+        for source, file, rows in con.execute(sql).fetchall():
+            changes[(str(source), str(file))][1] += int(rows)
+        return
+    if relation.name.startswith("_"):
+        return
+    sql = f"select _source_file, count(*) from {relation.sql} where {predicate} group by 1"
+    for file, rows in con.execute(sql).fetchall():
+        changes[(relation.name, str(file))][0] += int(rows)
+
+
+def _update_load_files(
+    con: duckdb.DuckDBPyConnection, changes: Mapping[tuple[str, str], list[int]]
+) -> None:
+    files = f"{settings.RAW_SCHEMA}._load_files"
+    if not changes or not relation_exists(con, files):
+        return
+    con.execute(f"alter table {files} add column if not exists rows_suppressed bigint default 0")
+    for (source, file), (rows, lines) in changes.items():
+        con.execute(
+            f"""
+            update {files} set rows_loaded = rows_loaded - ?, rows_rejected = rows_rejected - ?,
+                rows_suppressed = coalesce(rows_suppressed, 0) + ?
+            where source = ? and source_file = ?
+              and loaded_at = (select max(loaded_at) from {files} where source = ?)
+            """,
+            [rows, lines, rows + lines, source, file, source],
+        )
+
+
+# ---------- the model store
+
+
+def purge_model_store(
+    models_dir: Path, owner: Mapping[str, str], key: bytes, dry_run: bool = False
+) -> dict[str, dict[str, int]]:
+    """Remove the requests' rows from the model store's Parquet tables (evaluation and
+    out-of-fold predictions are per customer). Fitted pipelines hold parameters, not rows.
+
+    Returns:
+        Place (file path) -> request id -> rows removed (or found, with ``dry_run``).
+    """
+    result: dict[str, dict[str, int]] = {}
+    if not Path(models_dir).is_dir():
+        return result
+    for path in sorted(Path(models_dir).rglob("*.parquet")):
+        frame = pd.read_parquet(path)
+        columns = {
+            column: COLUMN_KINDS[column.lower()]
+            for column in frame.columns
+            if column.lower() in COLUMN_KINDS
+        }
+        if not columns:
+            continue
+        owners = pd.Series(None, index=frame.index, dtype=object)
+        for column, kind in columns.items():
+            digests = fp.fingerprints(key, kind, frame[column].dropna().astype(str).unique())
+            mine = {value: owner[d] for value, d in digests.items() if d in owner}
+            if mine:
+                found = frame[column].astype(str).map(mine)
+                owners = owners.fillna(found)
+        hit = owners.notna()
+        if not hit.any():
+            continue
+        result[str(path)] = owners[hit].value_counts().astype(int).to_dict()
+        if not dry_run:
+            frame.loc[~hit].to_parquet(path, index=False)
+    return result
+
+
+# ---------- verifying
+
+
+@dataclass(frozen=True)
+class Verification:
+    request_id: str
+    places_scanned: int
+    remaining: int
+    remaining_places: tuple[str, ...]
+
+
+def verify(
+    con: duckdb.DuckDBPyConnection,
+    key: bytes,
+    now: datetime,
+    models_dir: Path | None = None,
+    online_store=None,
+    request_ids: Iterable[str] | None = None,
+    record: bool = True,
+) -> list[Verification]:
+    """Scan every table and view, the model store and the online store for the fingerprints
+    on the suppression list; record per request what remains (0 when verified).
+
+    Args:
+        request_ids: only these requests (default: every request on the list).
+        record: append the results to ``privacy.erasure_verifications``.
+    """
+    create_tables(con)
+    wanted = set(request_ids) if request_ids is not None else None
+    owner = {
+        digest: request_id
+        for digest, request_id in con.execute(
+            f"select fingerprint, request_id from {suppression.RELATION}"
+        ).fetchall()
+        if wanted is None or request_id in wanted
+    }
+    requests = sorted(set(owner.values()))
+    if not requests:
+        return []
+    remaining: dict[str, dict[str, int]] = {request_id: {} for request_id in requests}
+    scanned = 0
+    for relation in relations(con):
+        scanned += 1
+        for request_id, columns in matches(con, relation, owner, key).items():
+            remaining[request_id][relation.place] = count_rows(con, relation, columns)
+    if models_dir is not None:
+        files = purge_model_store(models_dir, owner, key, dry_run=True)
+        scanned += 1
+        for place, per_request in files.items():
+            for request_id, rows in per_request.items():
+                remaining[request_id][place] = rows
+    if online_store is not None:
+        scanned += 1
+        for request_id, rows in online_store.purge(owner, key, dry_run=True).items():
+            remaining[request_id][online_store.place] = rows
+    con.execute("drop table if exists _cible_erase")
+    results = [
+        Verification(
+            request_id,
+            scanned,
+            sum(places.values()),
+            tuple(f"{place}: {rows}" for place, rows in sorted(places.items())),
+        )
+        for request_id, places in remaining.items()
+    ]
+    if record:
+        con.executemany(
+            f"insert into {VERIFICATIONS} values (?, ?, ?, ?, ?)",
+            [
+                [r.request_id, now, r.places_scanned, r.remaining, "; ".join(r.remaining_places)]
+                for r in results
+            ],
+        )
+    return results

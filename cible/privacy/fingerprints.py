@@ -1,0 +1,181 @@
+"""Keyed fingerprints of a person's identifiers: what the suppression list keeps of an erased
+person, and how the loader recognises them when a later file brings them back.
+
+A fingerprint is HMAC-SHA256 over ``<kind>:<normalised value>`` with a secret key kept outside
+the warehouse (``CIBLE_PRIVACY_KEY``, or a file named by ``CIBLE_PRIVACY_KEY_FILE``). Without
+the key a fingerprint cannot be reversed nor recomputed from a guessed e-mail, which is what the
+CNIL asks of a suppression list ("liste d'opposition" kept as hashes). See docs/privacy.md.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+import re
+import unicodedata
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+from cible import settings
+
+KEY_ENV = settings.PRIVACY_KEY_ENV
+KEY_FILE_ENV = settings.PRIVACY_KEY_FILE_ENV
+MIN_KEY_BYTES = 16
+
+
+class PrivacyKeyError(Exception):
+    """The HMAC key is missing or unusable; the message names the setting."""
+
+
+def _email(value: str) -> str | None:
+    text = _strip_accents(value.strip().lower())
+    return text if "@" in text else None
+
+
+def _email_sha256(value: str) -> str | None:
+    text = value.strip().lower()
+    return text if re.fullmatch(r"[0-9a-f]{64}", text) else None
+
+
+def _phone(value: str) -> str | None:
+    """E.164 as the warehouse's ``normalise_phone_e164`` macro gives it (French national
+    numbers become +33...), or the bare digits when the number fits no rule."""
+    text = value.strip()
+    digits = re.sub(r"[^0-9]", "", text)
+    if not digits:
+        return None
+    if text.startswith("+33") and digits.startswith("330"):
+        return "+33" + digits[3:]
+    if text.startswith("+"):
+        return "+" + digits
+    if digits.startswith("00"):
+        return "+" + digits[2:]
+    if digits.startswith("0") and len(digits) == 10:
+        return "+33" + digits[1:]
+    if len(digits) == 9:
+        return "+33" + digits
+    return digits
+
+
+def _customer_number(value: str) -> str | None:
+    return value.strip().upper() or None
+
+
+def _plain(value: str) -> str | None:
+    return value.strip() or None
+
+
+def _strip_accents(text: str) -> str:
+    decomposed = unicodedata.normalize("NFKD", text)
+    return "".join(char for char in decomposed if not unicodedata.combining(char))
+
+
+# The identifiers a fingerprint is kept for, each with its normalisation. E-mail, phone and
+# customer number are how a person comes back in a later file; the hashed e-mail is how an
+# erasure request may name them; the anonymous id is how the web events of a person who logged
+# in come back after the login that linked them is gone; the customer id (Cible's own) is how
+# the warehouse, the model store and the online store key what they derived.
+NORMALISERS: dict[str, Callable[[str], str | None]] = {
+    "customer_number": _customer_number,
+    "email": _email,
+    "email_sha256": _email_sha256,
+    "phone": _phone,
+    "anonymous_id": _plain,
+    "customer_id": _plain,
+}
+KINDS = tuple(NORMALISERS)
+
+
+def normalise(kind: str, value: object) -> str | None:
+    """The value as it is fingerprinted, or None when there is nothing to fingerprint."""
+    if value is None:
+        return None
+    text = str(value)
+    return NORMALISERS[kind](text) if text.strip() else None
+
+
+def email_sha256(email: str) -> str | None:
+    """The SHA-256 of a normalised e-mail, as erasure requests name a person."""
+    key = _email(email)
+    return hashlib.sha256(key.encode("utf-8")).hexdigest() if key else None
+
+
+def load_key(purpose: str = "erasure", consequence: str = "Nothing was erased.") -> bytes:
+    """The HMAC key from ``CIBLE_PRIVACY_KEY`` or the file ``CIBLE_PRIVACY_KEY_FILE``.
+
+    Args:
+        purpose: what needs the key, for the message.
+        consequence: what the message says the failure left undone.
+
+    Raises:
+        PrivacyKeyError: neither setting is given, the file cannot be read or the key is
+            shorter than 16 bytes.
+    """
+    value = os.environ.get(KEY_ENV)
+    source = KEY_ENV
+    if not value:
+        path, named = settings.privacy_key_file()
+        source = f"{KEY_FILE_ENV} ({path})"
+        if not named and not path.is_file():
+            raise PrivacyKeyError(
+                f"{purpose} needs the privacy key, and none is set: set {KEY_ENV} to a secret of"
+                f" at least {MIN_KEY_BYTES} characters, or {KEY_FILE_ENV} to a file holding one"
+                f" (kept outside the warehouse and its backups; see docs/privacy.md). {consequence}"
+            )
+        try:
+            value = path.read_text(encoding="utf-8").strip()
+        except OSError as error:
+            raise PrivacyKeyError(
+                f"{purpose} needs the privacy key, and {source} cannot be read: {error}."
+                f" {consequence}"
+            ) from error
+    key = value.encode("utf-8")
+    if len(key) < MIN_KEY_BYTES:
+        raise PrivacyKeyError(
+            f"the privacy key from {source} is {len(key)} bytes long; use at least"
+            f" {MIN_KEY_BYTES}. {consequence}"
+        )
+    return key
+
+
+def key_configured() -> bool:
+    """A key is set (or the demo's key file exists)."""
+    try:
+        load_key()
+    except PrivacyKeyError:
+        return False
+    return True
+
+
+def fingerprint(key: bytes, kind: str, value: object) -> str | None:
+    """HMAC-SHA256 (hex) of the normalised value, or None when it normalises to nothing."""
+    normalised = normalise(kind, value)
+    if normalised is None:
+        return None
+    return hmac.new(key, f"{kind}:{normalised}".encode(), hashlib.sha256).hexdigest()
+
+
+def fingerprints(key: bytes, kind: str, values: Iterable[object]) -> dict[str, str]:
+    """Each value (as text) with its fingerprint; values with nothing to fingerprint are left
+    out."""
+    result = {}
+    for value in values:
+        digest = fingerprint(key, kind, value)
+        if digest is not None:
+            result[str(value)] = digest
+    return result
+
+
+def write_demo_key() -> Path | None:
+    """Create the demo's key file (random, owner-only) when no key is configured.
+
+    Returns the file written, or None when a key is already configured.
+    """
+    path, named = settings.privacy_key_file()
+    if os.environ.get(KEY_ENV) or named or path.is_file():
+        return None
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(os.urandom(32).hex() + "\n", encoding="utf-8")
+    path.chmod(0o600)
+    return path

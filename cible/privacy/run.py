@@ -1,0 +1,118 @@
+"""The privacy step of a run: pending erasure requests, then retention, applied together.
+
+Called by the Dagster asset ``privacy/erasure`` right after the load and before dbt builds
+anything from the raw tables, so every table built afterwards is built without the erased.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import duckdb
+
+from cible.privacy import erasure, retention, suppression
+from cible.privacy import fingerprints as fp
+from cible.privacy.config import PrivacyConfig, load_privacy_config
+
+
+@dataclass
+class PrivacyReport:
+    """What the privacy step did."""
+
+    requests: list[str] = field(default_factory=list)
+    retention: list[str] = field(default_factory=list)
+    outcome: erasure.Outcome = field(default_factory=erasure.Outcome)
+    retention_cutoff: date | None = None
+
+    def summary(self) -> str:
+        if not self.requests and not self.retention:
+            cutoff = f" (retention: no contact since {self.retention_cutoff})" * bool(
+                self.retention_cutoff
+            )
+            return f"erasure: nothing to erase{cutoff}."
+        text = (
+            f"erasure: {len(self.requests)} request(s) and {len(self.retention)} customer(s)"
+            f" past retention erased, {self.outcome.rows_purged:,} rows purged in"
+            f" {len(self.outcome.rows_by_place)} places in {self.outcome.seconds:.1f} s"
+        )
+        if self.outcome.landing_files:
+            files = ", ".join(sorted(self.outcome.landing_files))
+            text += (
+                f"; the landing files {files} still hold erased persons: Cible keeps them out"
+                " at every load, delete them in the system that exports them"
+            )
+        return text + "."
+
+
+def apply_privacy(
+    con: duckdb.DuckDBPyConnection,
+    today: date | None = None,
+    models_dir: Path | None = None,
+    online_store=None,
+    config: PrivacyConfig | None = None,
+) -> PrivacyReport:
+    """Erase the persons of pending requests and those past retention.
+
+    Raises:
+        PrivacyKeyError: someone is to be erased and no HMAC key is configured; nothing was
+            erased.
+    """
+    config = config or load_privacy_config()
+    today = today or datetime.now(UTC).date()
+    erasure.create_tables(con)
+    pending = erasure.pending_requests(con)
+    stale = retention.stale_customers(con, config.retention, today)
+    report = PrivacyReport(
+        retention_cutoff=retention.cutoff(config.retention, today)
+        if config.retention.enabled
+        else None
+    )
+    if not pending and not stale:
+        return report
+    key = fp.load_key(f"erasing {len(pending)} requested person(s) and {len(stale)} past retention")
+    already = {
+        row[0] for row in con.execute(f"select request_id from {erasure.ERASURES}").fetchall()
+    }
+    late = [r for r in retention.requests_for(stale, today, key) if r.request_id not in already]
+    now = datetime.now(UTC).replace(tzinfo=None)
+    report.outcome = erasure.apply(
+        con, [*pending, *late], key, now, models_dir=models_dir, online_store=online_store
+    )
+    report.requests = [request.request_id for request in pending]
+    report.retention = [request.request_id for request in late]
+    return report
+
+
+def verify_erasures(
+    con: duckdb.DuckDBPyConnection, models_dir: Path | None = None, online_store=None
+) -> tuple[list[erasure.Verification], float]:
+    """Verify every erasure on the suppression list; then forget the fingerprints of retention
+    purges (kept only so that this scan can prove them: a person past retention who comes back
+    with a new contact is welcome).
+
+    Returns:
+        The verifications and the seconds the scan took.
+    """
+    import time
+
+    started = time.perf_counter()
+    erasure.create_tables(con)
+    listed = con.execute(f"select count(*) from {suppression.RELATION}").fetchall()[0][0]
+    if not listed:
+        return [], time.perf_counter() - started
+    key = fp.load_key("verifying erasures", "Nothing was verified.")
+    now = datetime.now(UTC).replace(tzinfo=None)
+    results = erasure.verify(con, key, now, models_dir=models_dir, online_store=online_store)
+    done = [
+        r.request_id for r in results if r.remaining == 0 and r.request_id.startswith("retention-")
+    ]
+    if done:
+        marks = ", ".join("?" for _ in done)
+        con.execute(
+            f"delete from {suppression.RELATION} where reason = '{retention.RETENTION}' "
+            f"and request_id in ({marks})",
+            done,
+        )
+    return results, time.perf_counter() - started

@@ -1,0 +1,204 @@
+"""The suppression list: what Cible keeps of an erased (or objecting) person, and the filter
+that keeps them out of every later load.
+
+``privacy.suppression_list`` holds one row per keyed fingerprint (see
+:mod:`cible.privacy.fingerprints`), never a plain identifier. The loader calls
+:func:`suppress_rows` on each raw relation it writes: rows whose identifier matches an erased
+person's fingerprint are removed and counted per file as ``suppressed`` in the load's
+bookkeeping and in reconciliation; they are never silently dropped.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+import duckdb
+
+from cible.privacy import fingerprints as fp
+
+SCHEMA = "privacy"
+LIST_TABLE = "suppression_list"
+RELATION = f"{SCHEMA}.{LIST_TABLE}"
+# Reasons a fingerprint is on the list; only erased persons are filtered at load (an objecting
+# customer still buys: their orders load, their profiling and marketing stop).
+ERASED = "erased"
+OBJECTED = "objected"
+FILTERED_AT_LOAD = (ERASED,)
+
+# Contract columns holding an identifier, by the kind of identifier they hold.
+IDENTIFIER_COLUMNS = {
+    "customer_number": "customer_number",
+    "email": "email",
+    "email_sha256": "email_sha256",
+    "phone": "phone",
+    "anonymous_id": "anonymous_id",
+}
+# Unparsed lines (the loader's rejects) are split into tokens on these characters and each
+# token is fingerprinted as every kind.
+_FIELD_SPLIT = re.compile(r"[,;\t|\"{}\[\]]+")
+_TOKEN_SPLIT = re.compile(r"[,;\t|\"'\s{}\[\]:]+")
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One fingerprint to add to the list."""
+
+    fingerprint: str
+    identifier_kind: str
+    reason: str
+    request_id: str
+
+
+def create_table(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute(f"create schema if not exists {SCHEMA}")
+    con.execute(
+        f"""
+        create table if not exists {RELATION} (
+            fingerprint varchar, identifier_kind varchar, reason varchar, request_id varchar,
+            added_at timestamp
+        )"""
+    )
+
+
+def exists(con: duckdb.DuckDBPyConnection) -> bool:
+    return bool(
+        con.execute(
+            "select count(*) from information_schema.tables where table_schema = ? "
+            "and table_name = ?",
+            [SCHEMA, LIST_TABLE],
+        ).fetchall()[0][0]
+    )
+
+
+def read(
+    con: duckdb.DuckDBPyConnection, reasons: Sequence[str] = FILTERED_AT_LOAD
+) -> dict[str, set[str]]:
+    """The fingerprints on the list for ``reasons``, by identifier kind."""
+    if not exists(con):
+        return {}
+    placeholders = ", ".join("?" for _ in reasons)
+    rows = con.execute(
+        f"select identifier_kind, fingerprint from {RELATION} where reason in ({placeholders})",
+        list(reasons),
+    ).fetchall()
+    found: dict[str, set[str]] = defaultdict(set)
+    for kind, digest in rows:
+        found[kind].add(digest)
+    return dict(found)
+
+
+def add(con: duckdb.DuckDBPyConnection, entries: Iterable[Entry], added_at: datetime) -> int:
+    """Add entries not already on the list (same fingerprint and reason); returns how many."""
+    create_table(con)
+    known = {
+        (digest, reason)
+        for digest, reason in con.execute(f"select fingerprint, reason from {RELATION}").fetchall()
+    }
+    new = []
+    for entry in entries:
+        if (entry.fingerprint, entry.reason) in known:
+            continue
+        known.add((entry.fingerprint, entry.reason))
+        new.append(
+            [entry.fingerprint, entry.identifier_kind, entry.reason, entry.request_id, added_at]
+        )
+    if new:
+        con.executemany(f"insert into {RELATION} values (?, ?, ?, ?, ?)", new)
+    return len(new)
+
+
+def identifier_columns(columns: Iterable[str]) -> dict[str, str]:
+    """The columns of a relation that hold an identifier, with its kind."""
+    return {name: IDENTIFIER_COLUMNS[name] for name in columns if name in IDENTIFIER_COLUMNS}
+
+
+def _q(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def matching_values(
+    con: duckdb.DuckDBPyConnection,
+    relation: str,
+    columns: Mapping[str, str],
+    suppressed: Mapping[str, set[str]],
+    key: bytes,
+) -> dict[str, list[str]]:
+    """Per column, the distinct values (as text) whose fingerprint is on the list."""
+    found: dict[str, list[str]] = {}
+    for column, kind in columns.items():
+        wanted = suppressed.get(kind)
+        if not wanted:
+            continue
+        values = [
+            row[0]
+            for row in con.execute(
+                f"select distinct cast({_q(column)} as varchar) from {relation} "
+                f"where {_q(column)} is not null"
+            ).fetchall()
+        ]
+        digests = fp.fingerprints(key, kind, values)
+        hits = [value for value, digest in digests.items() if digest in wanted]
+        if hits:
+            found[column] = hits
+    return found
+
+
+def match_predicate(con: duckdb.DuckDBPyConnection, hits: Mapping[str, list[str]]) -> str:
+    """A predicate true for rows holding one of ``hits``; the values go to a temp table (in
+    memory, for this connection only) rather than into SQL text."""
+    con.execute("create or replace temp table _cible_suppressed (col varchar, value varchar)")
+    con.executemany(
+        "insert into _cible_suppressed values (?, ?)",
+        [[column, value] for column, values in hits.items() for value in values],
+    )
+    return " or ".join(
+        f"cast({_q(column)} as varchar) in (select value from _cible_suppressed "
+        f"where col = '{column}')"
+        for column in hits
+    )
+
+
+def suppress_rows(
+    con: duckdb.DuckDBPyConnection,
+    relation: str,
+    columns: Mapping[str, str],
+    suppressed: Mapping[str, set[str]],
+    key: bytes,
+    file_column: str = "_source_file",
+) -> dict[str, int]:
+    """Delete from ``relation`` (a table) the rows of suppressed persons.
+
+    Returns:
+        Rows removed per value of ``file_column`` (the landing file they came from).
+    """
+    hits = matching_values(con, relation, columns, suppressed, key)
+    if not hits:
+        return {}
+    predicate = match_predicate(con, hits)
+    counts = {
+        str(file): int(rows)
+        for file, rows in con.execute(
+            f"select {_q(file_column)}, count(*) from {relation} where {predicate} group by 1"
+        ).fetchall()
+    }
+    con.execute(f"delete from {relation} where {predicate}")
+    con.execute("drop table if exists _cible_suppressed")
+    return counts
+
+
+def line_is_suppressed(line: str, suppressed: Mapping[str, set[str]], key: bytes) -> bool:
+    """Whether an unparsed line (a rejected one) holds a suppressed identifier."""
+    text = line or ""
+    tokens = {field.strip() for field in _FIELD_SPLIT.split(text) if field.strip()}
+    tokens |= {token for token in _TOKEN_SPLIT.split(text) if token}
+    for kind, wanted in suppressed.items():
+        if not wanted:
+            continue
+        for token in tokens:
+            if fp.fingerprint(key, kind, token) in wanted:
+                return True
+    return False

@@ -1,0 +1,136 @@
+"""Privacy: erasure and retention right after the load, verification after everything.
+
+`privacy_erasure` applies pending erasure requests and retention between the loader and dbt:
+every dbt model that reads a raw table depends on it (`CibleDbtTranslator`), so nothing is built
+from an erased person. `erasure_verification` runs once every mart is published and scans the
+whole warehouse, the model store and the online store by fingerprint; its check fails when
+anything of an erased person remains. Thin wiring: the work is in `cible/privacy/`.
+"""
+
+from cible.orchestration.dbt import ERASURE_KEY
+from cible.orchestration.ingest import raw_table_keys
+from cible.orchestration.partitions import event_backfill_policy
+from cible.orchestration.resources import WarehouseResource
+from cible.orchestration.scoring import score_models
+from cible.orchestration.segmentation import segment_models
+from dagster import (
+    AssetCheckResult,
+    AssetCheckSeverity,
+    AssetCheckSpec,
+    AssetExecutionContext,
+    AssetKey,
+    AssetSpec,
+    Definitions,
+    Failure,
+    MaterializeResult,
+    MetadataValue,
+    asset,
+    multi_asset,
+)
+from dagster_dbt import DbtProject
+
+from cible import settings
+
+GROUP = "privacy"
+# The erasure step's tables, keyed as the dbt source `privacy_store` (schema `privacy`).
+TABLES = ("erasures", "erasure_places", "suppression_list")
+# Not the dbt source's key (`privacy_store.erasure_verifications`): dbt reads that table through
+# a view, and keying it here would make the dbt step both upstream and downstream of this one.
+VERIFICATIONS_KEY = AssetKey(["privacy", "erasure_verification"])
+VERIFIED_CHECK = "erasures_verified"
+
+
+def build_privacy_definitions(project: DbtProject) -> Definitions:
+    """The erasure step after the loader, and the verification after the published marts."""
+    raw_keys = list(raw_table_keys(project).values())
+
+    @multi_asset(
+        name="privacy_erasure",
+        specs=[
+            AssetSpec(
+                AssetKey(["privacy", "privacy_store", table]),
+                deps=raw_keys,
+                group_name=GROUP,
+                description=f"`privacy.{table}`, written by the erasure step.",
+                kinds={"python", "duckdb"},
+            )
+            for table in TABLES
+        ],
+        backfill_policy=event_backfill_policy,
+    )
+    def privacy_erasure(context: AssetExecutionContext, warehouse: WarehouseResource):
+        """Erase the persons of pending requests and those past retention, everywhere."""
+        from cible.privacy.fingerprints import PrivacyKeyError
+        from cible.privacy.online_store import configured_store
+        from cible.privacy.run import apply_privacy
+
+        try:
+            with warehouse.connect() as con:
+                report = apply_privacy(
+                    con, models_dir=settings.models_dir(), online_store=configured_store()
+                )
+        except PrivacyKeyError as error:
+            raise Failure(description=str(error), allow_retries=False) from None
+        context.log.info(report.summary())
+        metadata = {
+            "requests_applied": len(report.requests),
+            "retention_applied": len(report.retention),
+            "rows_purged": report.outcome.rows_purged,
+            "places": len(report.outcome.rows_by_place),
+            "seconds": round(report.outcome.seconds, 2),
+            "summary": MetadataValue.text(report.summary()),
+        }
+        for table in TABLES:
+            yield MaterializeResult(
+                asset_key=AssetKey(["privacy", "privacy_store", table]),
+                metadata=metadata if table == TABLES[0] else {},
+            )
+
+    published = [*score_models(project).keys, *segment_models(project).keys]
+
+    @asset(
+        key=VERIFICATIONS_KEY,
+        deps=[ERASURE_KEY, *published],
+        group_name=GROUP,
+        kinds={"python", "duckdb"},
+        backfill_policy=event_backfill_policy,
+        check_specs=[
+            AssetCheckSpec(
+                VERIFIED_CHECK,
+                asset=VERIFICATIONS_KEY,
+                description="Nothing of an erased person remains in any table, view, the model "
+                "store or the online store.",
+            )
+        ],
+    )
+    def erasure_verification(context: AssetExecutionContext, warehouse: WarehouseResource):
+        """Scan every place Cible keeps data for every erased person's fingerprints."""
+        from cible.privacy.online_store import configured_store
+        from cible.privacy.run import verify_erasures
+
+        with warehouse.connect() as con:
+            results, seconds = verify_erasures(
+                con, models_dir=settings.models_dir(), online_store=configured_store()
+            )
+        remaining = {r.request_id: r.remaining_places for r in results if r.remaining}
+        context.log.info(
+            f"erasure verification: {len(results)} erasure(s) scanned in {seconds:.1f} s,"
+            f" {len(remaining)} with something left"
+        )
+        yield MaterializeResult(
+            metadata={"erasures_scanned": len(results), "seconds": round(seconds, 2)}
+        )
+        yield AssetCheckResult(
+            check_name=VERIFIED_CHECK,
+            passed=not remaining,
+            severity=AssetCheckSeverity.ERROR,
+            metadata={
+                "erasures_scanned": len(results),
+                "with_remaining_rows": len(remaining),
+                "remaining": MetadataValue.json(
+                    {request: list(places) for request, places in list(remaining.items())[:20]}
+                ),
+            },
+        )
+
+    return Definitions(assets=[privacy_erasure, erasure_verification])
