@@ -66,6 +66,10 @@ COLUMN_KINDS = {
 # tokens, each compared as every kind. Scanned in tables only: in a view such text is computed
 # from the same rows' identifier columns, which are scanned.
 TEXT_COLUMNS = ("payload", "raw_payload", "customer_numbers", "evidence", "proof")
+# Tagged personal columns that identify nobody alone (many people share a name, a birth date,
+# a postcode): their rows go with the identifier column of the same row. Every tagged column
+# name is in one of the three lists (tests/cible/privacy/test_erasure_columns.py).
+DESCRIPTIVE_COLUMNS = ("first_name", "last_name", "birth_date", "postcode", "city")
 # Never scanned: the fingerprints and the bookkeeping themselves.
 SKIPPED_SCHEMAS = (SCHEMA, "information_schema", "pg_catalog")
 _TOKENS = re.compile(r"[,;\t|\"'\s{}\[\]:]+")

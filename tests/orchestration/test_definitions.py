@@ -71,7 +71,9 @@ def test_every_dbt_model_and_seed_is_an_asset_grouped_by_layer():
 def test_raw_tables_are_the_dbt_sources_so_lineage_is_one_graph():
     snapshot = graph_snapshot()
     staging = snapshot[key_of("stg_crm__customers")]
-    assert staging["upstream"] == ["raw/crm/customers"]
+    # The raw table, and the erasure step that runs between the load and dbt.
+    assert staging["upstream"] == ["privacy/privacy_store/erasures", "raw/crm/customers"]
+    assert "raw/crm/customers" in snapshot["privacy/privacy_store/erasures"]["upstream"]
     assert snapshot["raw/crm/customers"]["upstream"] == ["demo_landing_files"]
     assert snapshot["raw/crm/customers"]["group"] == "ingestion"
     assert "raw/loader/load_rejects" in snapshot[key_of("stg_loader__load_rejects")]["upstream"]

@@ -22,14 +22,39 @@ def test_materialize_all_runs_every_asset_and_check(materialized_run):
     assert loader_metadata["rows_rejected"].value > 0
     with duckdb.connect(str(materialized_run["warehouse"]), read_only=True) as con:
         built = con.execute("select count(*) from marts.fct_customer_features").fetchall()[0][0]
-    assert built == customers
+    assert built == customers - erased_customers(materialized_run)
+
+
+def erased_customers(materialized_run) -> int:
+    """Customers the demo's erasure requests (and retention) removed in the run."""
+    with duckdb.connect(str(materialized_run["warehouse"]), read_only=True) as con:
+        return con.execute("select sum(customers_found) from privacy.erasures").fetchall()[0][0]
+
+
+def test_the_run_erases_the_demos_requests_and_verifies_them(materialized_run):
+    metadata = materialized_run["metadata"][AssetKey(["privacy", "privacy_store", "erasures"])]
+    assert metadata["requests_applied"].value >= 1
+    assert metadata["rows_purged"].value > 0
+    assert (
+        1
+        <= erased_customers(materialized_run)
+        <= metadata["requests_applied"].value + (metadata["retention_applied"].value)
+    )
+    verified = [c for c in materialized_run["checks"] if c.check_name == "erasures_verified"]
+    assert [check.passed for check in verified] == [True]
+    with duckdb.connect(str(materialized_run["warehouse"]), read_only=True) as con:
+        statuses = con.execute(
+            "select status, count(*) from marts.rpt_erasure_requests group by 1"
+        ).fetchall()
+    applied = metadata["requests_applied"].value + metadata["retention_applied"].value
+    assert dict(statuses) == {"verified": applied}
 
 
 def test_dbt_materializations_carry_warehouse_figures(materialized_run):
     customers = materialized_run["customers"]
     metadata = materialized_run["metadata"]
     features = metadata[AssetKey(["marts", "fct_customer_features"])]
-    assert features["dagster/row_count"].value == customers
+    assert features["dagster/row_count"].value == customers - erased_customers(materialized_run)
     assert "prospect" in features["lifecycle_stages"].value
     quarantine = metadata[AssetKey(["quality", "fct_quarantined_rows"])]
     assert "malformed_line" in quarantine["quarantine_by_reason"].value
