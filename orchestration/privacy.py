@@ -32,8 +32,9 @@ from dagster_dbt import DbtProject
 from cible import settings
 
 GROUP = "privacy"
-# The erasure step's tables, keyed as the dbt source `privacy_store` (schema `privacy`).
-TABLES = ("erasures", "erasure_places", "suppression_list")
+# The erasure step's tables, keyed as the dbt source `privacy_store` (schema `privacy`). It
+# creates `erasure_verifications` too, which the verification step appends to.
+TABLES = ("erasures", "erasure_places", "erasure_verifications", "suppression_list")
 # Not the dbt source's key (`privacy_store.erasure_verifications`): dbt reads that table through
 # a view, and keying it here would make the dbt step both upstream and downstream of this one.
 VERIFICATIONS_KEY = AssetKey(["privacy", "erasure_verification"])

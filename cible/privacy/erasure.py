@@ -44,6 +44,8 @@ REQUESTS = f"{settings.RAW_SCHEMA}.erasure_requests"
 
 REQUEST = "request"
 RETENTION = "retention"
+# Not an identifier kind: the CRM records found, counted in the bookkeeping.
+CRM_RECORD = "crm_record"
 
 # Columns that hold one identifier, by name (the personal data register tags them; see
 # docs/personal_data.md), with the kind of identifier.
@@ -65,7 +67,15 @@ COLUMN_KINDS = {
 # Free text that may copy identifiers (raw rows, lists of numbers, match evidence): split into
 # tokens, each compared as every kind. Scanned in tables only: in a view such text is computed
 # from the same rows' identifier columns, which are scanned.
-TEXT_COLUMNS = ("payload", "raw_payload", "customer_numbers", "evidence", "proof")
+TEXT_COLUMNS = (
+    "payload",
+    "raw_payload",
+    "customer_numbers",
+    "evidence",
+    "proof",
+    "identifier",
+    "linked_to",
+)
 # Tagged personal columns that identify nobody alone (many people share a name, a birth date,
 # a postcode): their rows go with the identifier column of the same row. Every tagged column
 # name is in one of the three lists (tests/cible/privacy/test_erasure_columns.py).
@@ -115,7 +125,7 @@ def create_tables(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(
         f"""create table if not exists {ERASURES} (
             request_id varchar, origin varchar, received_at timestamp, applied_at timestamp,
-            customers_found bigint, identifiers_found bigint, status varchar
+            crm_records_found bigint, identifiers_found bigint, status varchar
         )"""
     )
     con.execute(
@@ -229,6 +239,7 @@ def resolve(con: duckdb.DuckDBPyConnection, request: ErasureRequest) -> dict[str
             for number, email, phone, key in rows:
                 if number:
                     numbers.add(str(number).strip().upper())
+                    found[CRM_RECORD].add(str(number).strip().upper())
                 if email:
                     found["email"].add(str(email))
                 if key and "@" in key:
@@ -278,6 +289,8 @@ def fingerprint_map(
     owner: dict[str, str] = {}
     for request_id, by_kind in identifiers.items():
         for kind, values in by_kind.items():
+            if kind not in fp.KINDS:
+                continue
             for digest in fp.fingerprints(key, kind, values).values():
                 owner.setdefault(digest, request_id)
     return owner
@@ -427,12 +440,12 @@ def apply(
     con.begin()
     try:
         for relation in relations(con):
+            if relation.is_view and relation.schema != settings.RAW_SCHEMA:
+                continue  # a view over purged tables follows them
             found = matches(con, relation, owner, key)
             if not found:
                 continue
             if relation.is_view:
-                if relation.schema != settings.RAW_SCHEMA:
-                    continue  # a view over purged tables: it follows them
                 _materialise_view(con, relation)
                 for file, rows in _rows_per_file(con, relation, found).items():
                     outcome.landing_files[file] = outcome.landing_files.get(file, 0) + rows
@@ -465,8 +478,8 @@ def apply(
                     request.origin,
                     request.received_at,
                     now,
-                    len(found.get("customer_id", ())),
-                    sum(len(values) for values in found.values()),
+                    len(found.get(CRM_RECORD, ())),
+                    sum(len(values) for kind, values in found.items() if kind in fp.KINDS),
                     "applied",
                 ],
             )
@@ -504,6 +517,8 @@ def _origin(requests: Sequence[ErasureRequest], request_id: str) -> str:
 
 def _kind_of(digest: str, by_kind: Mapping[str, set[str]], key: bytes) -> str:
     for kind, values in by_kind.items():
+        if kind not in fp.KINDS:
+            continue
         if digest in fp.fingerprints(key, kind, values).values():
             return kind
     return "unknown"

@@ -72,7 +72,7 @@ pending as (
         'request' as origin,
         requests.received_at,
         cast(null as {{ dbt.type_timestamp() }}) as applied_at,
-        cast(null as {{ dbt.type_bigint() }}) as customers_found
+        cast(null as {{ dbt.type_bigint() }}) as crm_records_found
 
     from requests
     left join erasures on requests.request_id = erasures.request_id
@@ -82,9 +82,9 @@ pending as (
 
 all_requests as (
 
-    select request_id, origin, received_at, applied_at, customers_found from erasures
+    select request_id, origin, received_at, applied_at, crm_records_found from erasures
     union all
-    select request_id, origin, received_at, applied_at, customers_found from pending
+    select request_id, origin, received_at, applied_at, crm_records_found from pending
 
 ),
 
@@ -110,7 +110,7 @@ final as (
             all_requests.applied_at,
             {{ dbt.current_timestamp() }}
         ) <= {{ dbt.dateadd('month', 1, 'all_requests.received_at') }} as is_within_legal_limit,
-        all_requests.customers_found,
+        all_requests.crm_records_found,
         coalesce(places.places_reached, 0) as places_reached,
         coalesce(places.rows_purged, 0) as rows_purged,
         places.places_purged,
