@@ -35,6 +35,7 @@ import pandas as pd
 from cible import settings
 from cible.privacy import fingerprints as fp
 from cible.privacy import suppression
+from cible.warehouse import table_exists
 
 SCHEMA = suppression.SCHEMA
 ERASURES = f"{SCHEMA}.erasures"
@@ -142,25 +143,14 @@ def create_tables(con: duckdb.DuckDBPyConnection) -> None:
     )
 
 
-def relation_exists(con: duckdb.DuckDBPyConnection, relation: str) -> bool:
-    schema, name = relation.split(".")
-    return bool(
-        con.execute(
-            "select count(*) from information_schema.tables where table_schema = ? "
-            "and table_name = ?",
-            [schema, name],
-        ).fetchall()[0][0]
-    )
-
-
 def pending_requests(con: duckdb.DuckDBPyConnection) -> list[ErasureRequest]:
     """Valid requests of ``raw.erasure_requests`` not applied yet (invalid ones are quarantined
     by ``stg_privacy__erasure_requests`` with their reason)."""
-    if not relation_exists(con, REQUESTS):
+    if not table_exists(con, REQUESTS):
         return []
     applied = (
         {row[0] for row in con.execute(f"select request_id from {ERASURES}").fetchall()}
-        if relation_exists(con, ERASURES)
+        if table_exists(con, ERASURES)
         else set()
     )
     rows = con.execute(
@@ -207,8 +197,8 @@ def resolve(con: duckdb.DuckDBPyConnection, request: ErasureRequest) -> dict[str
     customers = f"{settings.RAW_SCHEMA}.customers"
     identities = "intermediate.int_customer_identities_resolved"
     has_customers, has_identities = (
-        relation_exists(con, customers),
-        relation_exists(con, identities),
+        table_exists(con, customers),
+        table_exists(con, identities),
     )
     email_key = "lower(strip_accents(trim(cast(email as varchar))))"
     if request.email_sha256 and has_customers:
@@ -262,7 +252,7 @@ def resolve(con: duckdb.DuckDBPyConnection, request: ErasureRequest) -> dict[str
     if request.email_sha256:
         found["email_sha256"].add(request.email_sha256)
     events = f"{settings.RAW_SCHEMA}.events"
-    if numbers and relation_exists(con, events):
+    if numbers and table_exists(con, events):
         marks, items = _in(numbers)
         found["anonymous_id"] |= _values(
             con,
@@ -271,7 +261,7 @@ def resolve(con: duckdb.DuckDBPyConnection, request: ErasureRequest) -> dict[str
             items,
         )
     devices = "intermediate.int_devices_resolved"
-    if ids and relation_exists(con, devices):
+    if ids and table_exists(con, devices):
         marks, items = _in(ids)
         found["anonymous_id"] |= _values(
             con,
@@ -573,7 +563,7 @@ def _update_load_files(
     con: duckdb.DuckDBPyConnection, changes: Mapping[tuple[str, str], list[int]]
 ) -> None:
     files = f"{settings.RAW_SCHEMA}._load_files"
-    if not changes or not relation_exists(con, files):
+    if not changes or not table_exists(con, files):
         return
     con.execute(f"alter table {files} add column if not exists rows_suppressed bigint default 0")
     for (source, file), (rows, lines) in changes.items():
@@ -660,7 +650,8 @@ def verify(
     owner = {
         digest: request_id
         for digest, request_id in con.execute(
-            f"select fingerprint, request_id from {suppression.RELATION}"
+            f"select fingerprint, request_id from {suppression.RELATION} where reason <> ?",
+            [suppression.OBJECTED],
         ).fetchall()
         if wanted is None or request_id in wanted
     }

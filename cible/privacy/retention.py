@@ -17,7 +17,8 @@ import pandas as pd
 
 from cible.privacy import fingerprints as fp
 from cible.privacy.config import RetentionConfig
-from cible.privacy.erasure import RETENTION, ErasureRequest, relation_exists
+from cible.privacy.erasure import RETENTION, ErasureRequest
+from cible.warehouse import table_exists
 
 # (relation, customer column, time column, extra condition) of each kind of contact, read from
 # the previous build's intermediate tables.
@@ -35,7 +36,7 @@ def last_contacts(con: duckdb.DuckDBPyConnection, config: RetentionConfig) -> pd
     """``customer_id``, ``last_contact_at`` for every customer of the last build."""
     parts = []
     for relation, customer, moment, condition in CONTACTS:
-        if not relation_exists(con, relation):
+        if not table_exists(con, relation):
             continue
         where = f"{customer} is not null"
         if condition == "campaign":
@@ -45,7 +46,7 @@ def last_contacts(con: duckdb.DuckDBPyConnection, config: RetentionConfig) -> pd
             f"select {customer} as customer_id, cast({moment} as timestamp) as contact_at "
             f"from {relation} where {where}"
         )
-    if not parts or not relation_exists(con, "intermediate.int_customers_merged"):
+    if not parts or not table_exists(con, "intermediate.int_customers_merged"):
         return pd.DataFrame({"customer_id": [], "last_contact_at": []})
     union = " union all ".join(parts)
     return con.execute(

@@ -25,18 +25,26 @@ class PrivacyReport:
     retention: list[str] = field(default_factory=list)
     outcome: erasure.Outcome = field(default_factory=erasure.Outcome)
     retention_cutoff: date | None = None
+    objecting: int | None = None  # customers listed as objecting; None without a key
 
     def summary(self) -> str:
         if not self.requests and not self.retention:
             cutoff = f" (retention: no contact since {self.retention_cutoff})" * bool(
                 self.retention_cutoff
             )
-            return f"erasure: nothing to erase{cutoff}."
+            objecting = (
+                f"; {self.objecting} objecting customer(s) on the suppression list"
+                if self.objecting is not None
+                else ""
+            )
+            return f"erasure: nothing to erase{cutoff}{objecting}."
         text = (
             f"erasure: {len(self.requests)} request(s) and {len(self.retention)} customer(s)"
             f" past retention erased, {self.outcome.rows_purged:,} rows purged in"
             f" {len(self.outcome.rows_by_place)} places in {self.outcome.seconds:.1f} s"
         )
+        if self.objecting is not None:
+            text += f"; {self.objecting} objecting customer(s) on the suppression list"
         if self.outcome.landing_files:
             files = ", ".join(sorted(self.outcome.landing_files))
             text += (
@@ -70,6 +78,9 @@ def apply_privacy(
         else None
     )
     if not pending and not stale:
+        if fp.key_configured():
+            now = datetime.now(UTC).replace(tzinfo=None)
+            report.objecting = suppression.refresh_objections(con, fp.load_key(), now)
         return report
     key = fp.load_key(f"erasing {len(pending)} requested person(s) and {len(stale)} past retention")
     already = {
@@ -82,6 +93,7 @@ def apply_privacy(
     )
     report.requests = [request.request_id for request in pending]
     report.retention = [request.request_id for request in late]
+    report.objecting = suppression.refresh_objections(con, key, now)
     return report
 
 
@@ -99,7 +111,9 @@ def verify_erasures(
 
     started = time.perf_counter()
     erasure.create_tables(con)
-    listed = con.execute(f"select count(*) from {suppression.RELATION}").fetchall()[0][0]
+    listed = con.execute(
+        f"select count(*) from {suppression.RELATION} where reason <> ?", [suppression.OBJECTED]
+    ).fetchall()[0][0]
     if not listed:
         return [], time.perf_counter() - started
     key = fp.load_key("verifying erasures", "Nothing was verified.")

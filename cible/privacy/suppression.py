@@ -19,6 +19,7 @@ from datetime import datetime
 import duckdb
 
 from cible.privacy import fingerprints as fp
+from cible.warehouse import table_exists
 
 SCHEMA = "privacy"
 LIST_TABLE = "suppression_list"
@@ -65,13 +66,7 @@ def create_table(con: duckdb.DuckDBPyConnection) -> None:
 
 
 def exists(con: duckdb.DuckDBPyConnection) -> bool:
-    return bool(
-        con.execute(
-            "select count(*) from information_schema.tables where table_schema = ? "
-            "and table_name = ?",
-            [SCHEMA, LIST_TABLE],
-        ).fetchall()[0][0]
-    )
+    return table_exists(con, RELATION)
 
 
 def read(
@@ -202,3 +197,44 @@ def line_is_suppressed(line: str, suppressed: Mapping[str, set[str]], key: bytes
             if fp.fingerprint(key, kind, token) in wanted:
                 return True
     return False
+
+
+def refresh_objections(con: duckdb.DuckDBPyConnection, key: bytes, added_at: datetime) -> int:
+    """Put on the list, with the reason ``objected``, the fingerprints of every customer whose
+    consent state records an objection (``marts.fct_customer_consents``, last build), and only
+    them: a person who granted again since leaves it. Exports read it; the load does not filter
+    them (an objecting customer still buys).
+
+    Returns:
+        The number of objecting customers listed.
+    """
+    create_table(con)
+    consents = "marts.fct_customer_consents"
+    identities = "intermediate.int_customer_identities_resolved"
+    if not all(table_exists(con, name) for name in (consents, identities, "raw.customers")):
+        return 0
+    rows = con.execute(
+        f"""
+        with objecting as (
+            select distinct customer_id from {consents} where rule_applied = 'objection'
+        )
+        select o.customer_id, i.customer_number, c.email, c.phone
+        from objecting o
+        join {identities} i on i.customer_id = o.customer_id
+        left join raw.customers c on upper(trim(c.customer_number)) = i.customer_number
+        """
+    ).fetchall()
+    entries = []
+    for customer_id, number, email, phone in rows:
+        for kind, value in (
+            ("customer_id", customer_id),
+            ("customer_number", number),
+            ("email", email),
+            ("phone", phone),
+        ):
+            digest = fp.fingerprint(key, kind, value)
+            if digest is not None:
+                entries.append(Entry(digest, kind, OBJECTED, "objection"))
+    con.execute(f"delete from {RELATION} where reason = ?", [OBJECTED])
+    add(con, entries, added_at)
+    return len({row[0] for row in rows})

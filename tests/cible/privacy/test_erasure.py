@@ -446,3 +446,40 @@ def test_retention_purges_three_years_and_a_day_and_keeps_two_years_364_days(tmp
     assert report.requests == []
     digest = hashlib.sha256(b"ancien.prospect@example.fr").hexdigest()
     assert digest not in str(report.summary())
+
+
+def test_objecting_customers_are_listed_by_fingerprint_and_leave_when_they_grant_again(
+    erased, tmp_path
+):
+    from cible.privacy import fingerprints as fp
+    from cible.privacy import suppression
+
+    warehouse = tmp_path / "copy.duckdb"
+    shutil.copy(erased["warehouse"], warehouse)
+    key, now = fp.load_key(), datetime.now(UTC).replace(tzinfo=None)
+    with duckdb.connect(str(warehouse)) as con:
+        objecting = [
+            row[0]
+            for row in con.execute(
+                "select customer_id from marts.fct_customer_consents where purpose = 'email' "
+                "order by customer_id limit 3"
+            ).fetchall()
+        ]
+        marks = ", ".join("?" for _ in objecting)
+        con.execute(
+            f"update marts.fct_customer_consents set rule_applied = 'objection' "
+            f"where purpose = 'email' and customer_id in ({marks})",
+            objecting,
+        )
+        assert suppression.refresh_objections(con, key, now) == 3
+        listed = suppression.read(con, reasons=(suppression.OBJECTED,))
+        assert {fp.fingerprint(key, "customer_id", c) for c in objecting} == listed["customer_id"]
+        # Not erased: the load does not filter them and the verification does not count them.
+        assert suppression.read(con) == suppression.read(con, reasons=(suppression.ERASED,))
+        assert all(v.remaining == 0 for v in verify_erasures(con)[0])
+        con.execute(
+            "update marts.fct_customer_consents set rule_applied = 'latest_event_granted' "
+            "where rule_applied = 'objection'"
+        )
+        assert suppression.refresh_objections(con, key, now) == 0
+        assert suppression.read(con, reasons=(suppression.OBJECTED,)) == {}
