@@ -253,6 +253,7 @@ def build_scoring_definitions(project: DbtProject) -> Definitions:
         context.log.info(
             f"Scoring run {outcome.scoring_run_id}: {outcome.customers} customers, "
             f"versions {outcome.versions}, skipped {outcome.skipped}"
+            + (", NOT published: a drift blocks (see the checks)" if outcome.blocked else "")
         )
         drift = outcome.drift
         for table in SCORING_TABLES:
@@ -260,6 +261,7 @@ def build_scoring_definitions(project: DbtProject) -> Definitions:
             if table == "customer_scores":
                 metadata.update(
                     {
+                        "published": not outcome.blocked,
                         "customers": outcome.customers,
                         "versions": MetadataValue.json(outcome.versions),
                         "skipped": MetadataValue.json(outcome.skipped),

@@ -52,6 +52,11 @@ class ScoringOutcome:
         statuses = set(self.drift.loc[self.drift["kind"] == kind, "status"])
         return next((s for s in ("block", "warn") if s in statuses), "ok")
 
+    @property
+    def blocked(self) -> bool:
+        """A drift past `drift.psi_block`: the run's scores must not be published."""
+        return "block" in set(self.drift.get("status", pd.Series(dtype=object)))
+
 
 def classifiers(published: dict[str, PublishedVersion]) -> dict[str, PublishedVersion]:
     """The published versions that score probabilities (lifetime value aside)."""

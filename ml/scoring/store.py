@@ -360,6 +360,10 @@ def published_versions(
     return published, skipped
 
 
+# What a scoring run whose drift blocks does not publish.
+BLOCKED_BY_DRIFT = ("customer_scores", "customer_lifetime_values")
+
+
 def score_and_publish(
     config: ScoringConfig,
     models_dir: Path,
@@ -368,7 +372,8 @@ def score_and_publish(
 ) -> ScoringOutcome:
     """Score every current customer with each target's promoted version; append the scores,
     lifetime values and drift of this run to the `ml` tables. A target without a promoted
-    version is skipped (the outcome says so); the others are scored."""
+    version is skipped (the outcome says so); the others are scored. A run whose drift blocks
+    (`drift.psi_block`) appends its drift only: the published scores stay the last good run's."""
     scored_at = scored_at or pd.Timestamp.now(tz="UTC").tz_localize(None).floor("s")
     with ScoringStore.open(warehouse_path) as store:
         as_of = store.current_as_of()
@@ -390,6 +395,11 @@ def score_and_publish(
             scored_at,
         )
         for table, rows in outcome.tables.items():
+            # A blocking drift keeps the run's scores and values out of the `ml` tables, so the
+            # marts (and the next `dbt build`) keep the last run that passed; the drift rows
+            # are written, to show why.
+            if outcome.blocked and table in BLOCKED_BY_DRIFT:
+                continue
             store.append(table, rows)
         store.purge_old_runs(config.scoring.keep_runs)
     return outcome

@@ -170,6 +170,34 @@ def test_each_target_publishes_on_its_own(warehouse_path, tmp_path):
     assert {"test", "cv", "online"} <= set(metrics["dataset"])
 
 
+def test_a_run_whose_drift_blocks_publishes_no_score(warehouse_path, tmp_path):
+    models = tmp_path / "models"
+    config = _config()
+    store.train_and_publish(config, models, warehouse_path)
+    first = store.score_and_publish(config, models, warehouse_path)
+    assert not first.blocked
+    published = _table(warehouse_path, "ml.customer_scores")
+    # Today's customers moved far from the training population on one blocking feature: the
+    # second run is computed, its drift written, its scores not.
+    features = set(_table(warehouse_path, "marts.fct_customer_features").columns)
+    drifted = first.drift.loc[first.drift["kind"] == "feature", "name"]
+    column = next(name for name in drifted if name in features)
+    with duckdb.connect(str(warehouse_path)) as con:
+        con.execute(f'update marts.fct_customer_features set "{column}" = "{column}" * 50 + 1000')
+    touchy = config.model_copy(
+        update={"drift": config.drift.model_copy(update={"psi_warn": 0.0, "psi_block": 0.0})}
+    )
+    second = store.score_and_publish(
+        touchy, models, warehouse_path, scored_at=first.scored_at + pd.Timedelta(seconds=1)
+    )
+    assert second.blocked and not second.tables["customer_scores"].empty
+    after = _table(warehouse_path, "ml.customer_scores")
+    assert set(after["scoring_run_id"]) == {first.scoring_run_id}
+    assert len(after) == len(published)
+    drift = _table(warehouse_path, "ml.feature_drift")
+    assert second.scoring_run_id in set(drift["scoring_run_id"])
+
+
 def test_online_models_learn_only_outcomes_newer_than_their_own(warehouse_path, tmp_path):
     models = tmp_path / "models"
     config = _config()
