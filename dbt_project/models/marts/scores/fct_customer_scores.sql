@@ -70,11 +70,31 @@ scores_by_customer as (
 
 ),
 
-customers as (
+{#-
+    Consent is read again here: a run that published nothing (its drift blocked) leaves the
+    previous run's scores, and a customer who withdrew since must leave them at this run.
+#}
+profiling_allowed as (
+
+    select customer_id
+    from {{ ref('fct_customer_consents') }}
+    where purpose = 'profiling' and is_allowed
+
+),
+
+scored as (
 
     select customer_id from scores_by_customer
     union
     select customer_id from values_of_latest_run
+
+),
+
+customers as (
+
+    select scored.customer_id
+    from scored
+    inner join profiling_allowed on scored.customer_id = profiling_allowed.customer_id
 
 ),
 
