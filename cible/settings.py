@@ -92,8 +92,9 @@ EVENT_PARTITIONS_START_ENV = "CIBLE_EVENT_PARTITIONS_START"
 def event_partitions_start() -> str:
     """The first daily event partition (``CIBLE_EVENT_PARTITIONS_START``, ``YYYY-MM-DD``).
 
-    The default comes before the demo's events (the year up to 2026-10-31); set it to your
-    first event day. Events before it are processed only by builds without a window.
+    Where the daily partitions start in the Dagster UI, nothing more: the first partition
+    also processes every event before it (orchestration/partitions.py), so a history older
+    than this day is never left out.
     """
     value = os.environ.get(EVENT_PARTITIONS_START_ENV, "2025-10-01").strip()
     try:

@@ -1,16 +1,20 @@
 """Daily partitions of event data, and how a partition becomes dbt vars."""
 
-from datetime import datetime
+from datetime import UTC, datetime
 
 from dagster import BackfillPolicy, DailyPartitionsDefinition
 
 from cible import settings
 
-# From `CIBLE_EVENT_PARTITIONS_START` (your first event day). Events before it are processed
-# only by builds without a window.
+# From `CIBLE_EVENT_PARTITIONS_START`. The first partition also takes every event before it,
+# and the latest every event after it (today's, before the schedule), so that no event in raw
+# is left out of the event tables whatever the history's true start (issue #13).
 event_partitions = DailyPartitionsDefinition(
     start_date=settings.event_partitions_start(), timezone="UTC"
 )
+# The open ends of the first and latest windows, as far as every engine's timestamps reach.
+OPEN_START = datetime(1900, 1, 1)
+OPEN_END = datetime(9999, 1, 1)
 
 # A range of days (a backfill, "Materialize all") runs as one dbt invocation over the whole
 # window instead of one run per day. Unpartitioned assets carry the same policy: the CLI runs
@@ -18,10 +22,21 @@ event_partitions = DailyPartitionsDefinition(
 event_backfill_policy = BackfillPolicy.single_run()
 
 
-def event_window_vars(start: datetime, end: datetime) -> dict[str, str]:
-    """dbt vars selecting the events that happened in [start, end)."""
+def event_window_vars(
+    start: datetime, end: datetime, today: datetime | None = None
+) -> dict[str, str]:
+    """dbt vars selecting the events that happened in [start, end); a window from the first
+    partition starts at :data:`OPEN_START`, one that reaches today ends at :data:`OPEN_END`."""
     if end <= start:
         raise ValueError(f"empty event window: {start:%Y-%m-%d} to {end:%Y-%m-%d}")
+    start, end = start.replace(tzinfo=None), end.replace(tzinfo=None)
+    first = datetime.strptime(settings.event_partitions_start(), "%Y-%m-%d")
+    today = (today or datetime.now(UTC)).replace(tzinfo=None)
+    today = today.replace(hour=0, minute=0, second=0, microsecond=0)
+    if start <= first:
+        start = OPEN_START
+    if end >= today:
+        end = OPEN_END
     return {
         "event_window_start": start.strftime("%Y-%m-%d %H:%M:%S"),
         "event_window_end": end.strftime("%Y-%m-%d %H:%M:%S"),

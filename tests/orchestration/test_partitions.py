@@ -30,6 +30,27 @@ def test_a_partition_window_becomes_dbt_vars():
         event_window_vars(datetime(2026, 11, 2), datetime(2026, 11, 2))
 
 
+def test_the_first_window_takes_every_older_event_and_the_latest_every_newer_one(monkeypatch):
+    # With a history older than the first partition (a user's two years of events), nothing
+    # is left out: the first partition's window is open at the start.
+    monkeypatch.setenv("CIBLE_EVENT_PARTITIONS_START", "2025-10-01")
+    today = datetime(2026, 12, 5, 6, 0)
+    first = event_window_vars(datetime(2025, 10, 1), datetime(2025, 10, 2), today)
+    assert first["event_window_start"] == "1900-01-01 00:00:00"
+    assert first["event_window_end"] == "2025-10-02 00:00:00"
+    # Yesterday's partition, run this morning: today's events so far come with it.
+    latest = event_window_vars(datetime(2026, 12, 4), datetime(2026, 12, 5), today)
+    assert latest == {
+        "event_window_start": "2026-12-04 00:00:00",
+        "event_window_end": "9999-01-01 00:00:00",
+    }
+    everything = event_window_vars(datetime(2025, 10, 1), datetime(2026, 12, 5), today)
+    assert everything == {
+        "event_window_start": "1900-01-01 00:00:00",
+        "event_window_end": "9999-01-01 00:00:00",
+    }
+
+
 def test_the_command_line_runs_every_event_partition_dagster_defines():
     # `cible run` computes the range without importing the orchestration layer.
     first, last = event_partition_range().split("...")
