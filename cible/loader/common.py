@@ -56,6 +56,7 @@ class Counts:
     rows_loaded: int
     rows_rejected: int
     warnings: list[str]
+    lines_in_file: int | None = None  # physical lines by a byte scan, for text files
 
 
 def fetch_one(con: duckdb.DuckDBPyConnection, sql: str, parameters: Sequence[object] = ()):

@@ -180,7 +180,7 @@ def _load_file(job: FileJob) -> FileReport:
     size = job.path.stat().st_size
     _drop_temp_tables(job.con)
     if size == 0:
-        return FileReport(job.relative, fmt, 0, 0, 0, 0, ("empty file",))
+        return FileReport(job.relative, fmt, 0, 0, 0, 0, ("empty file",), lines_in_file=0)
     # Parquet rows carry their own row number; CSV and JSONL lines get theirs from the order
     # in which they are stored, which holds only while DuckDB preserves insertion order.
     job.con.execute(f"set preserve_insertion_order = {str(fmt != 'parquet').lower()}")
@@ -193,6 +193,7 @@ def _load_file(job: FileJob) -> FileReport:
         counts.rows_loaded,
         counts.rows_rejected,
         tuple(counts.warnings),
+        lines_in_file=counts.lines_in_file,
     )
 
 
