@@ -158,6 +158,15 @@ SEGMENTATION_CONFIG_ENV = "CIBLE_SEGMENTATION_CONFIG"
 SCORING_CONFIG_ENV = "CIBLE_SCORING_CONFIG"
 
 
+SOURCES_CONFIG_ENV = "CIBLE_SOURCES_CONFIG"
+
+
+def sources_config_path() -> Path:
+    """How the landing files are written (``CIBLE_SOURCES_CONFIG``, default
+    ``config/sources.yml``)."""
+    return _resolve(os.environ.get(SOURCES_CONFIG_ENV, str(CONFIG_DIR / "sources.yml")))
+
+
 def segmentation_config_path() -> Path:
     """The segmentation settings (``CIBLE_SEGMENTATION_CONFIG``, default
     ``config/segmentation.yml``); a run's ``config_path`` overrides it."""

@@ -1,7 +1,7 @@
-"""Moved to :mod:`cible.config` (#16, 2026-12), where the loader's source settings reach it
+"""Moved to :mod:`cible.yaml_config` (#16, 2026-12), where the loader's source settings reach it
 without importing the ML package; kept so that imports of ``cible.ml.config`` still work."""
 
-from cible.config import (  # noqa: F401
+from cible.yaml_config import (  # noqa: F401
     ConfigError,
     ConfigFile,
     Problems,

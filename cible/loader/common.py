@@ -4,13 +4,14 @@ helpers for SQL text and messages."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
 import duckdb
 
 from cible.contract import SourceSpec
+from cible.loader.source_settings import SourceFormat, SourcesConfig
 
 
 class LoadError(Exception):
@@ -24,6 +25,7 @@ class Context:
     landing: Path
     load_id: str
     loaded_at: datetime
+    formats: SourcesConfig = field(default_factory=SourcesConfig)
 
 
 @dataclass(frozen=True)
@@ -41,6 +43,11 @@ class FileJob:
     def file(self) -> str:
         """The file's path as a SQL literal."""
         return lit(str(self.path))
+
+    @property
+    def fmt(self) -> SourceFormat:
+        """How this source's files are written (``config/sources.yml``)."""
+        return self.context.formats.of(self.spec.landing)
 
     @property
     def metadata(self) -> list[object]:

@@ -26,7 +26,9 @@ from cible.loader.reports import (
     log_file,
     source_report,
 )
+from cible.loader.source_settings import load_sources_config
 from cible.warehouse import WarehouseNameError, connect, display
+from cible.yaml_config import ConfigError
 
 MEMORY_LIMIT = "3GB"
 _READERS = {"csv": load_csv, "jsonl": load_jsonl, "parquet": load_parquet}
@@ -53,6 +55,7 @@ def load_landing(
     warehouse: Path | None = None,
     sources: Iterable[str] | None = None,
     contract: Mapping[str, SourceSpec] | None = None,
+    sources_config: Path | None = None,
 ) -> LoadReport:
     """Load landing files into ``raw.<source>`` tables, one full reload per source.
 
@@ -61,6 +64,8 @@ def load_landing(
         warehouse: the DuckDB file; defaults to ``settings.warehouse_path()``.
         sources: landing names to reload (others are left untouched); defaults to all.
         contract: the source contract; defaults to :func:`cible.contract.load_contract`.
+        sources_config: how the files are written; defaults to ``config/sources.yml``
+            (``CIBLE_SOURCES_CONFIG``), every setting ``auto`` when absent.
 
     Returns:
         A :class:`LoadReport` of files, rows loaded and rejected, and warnings.
@@ -72,6 +77,11 @@ def load_landing(
     landing = Path(landing_dir) if landing_dir is not None else settings.landing_dir()
     path = Path(warehouse) if warehouse is not None else settings.warehouse_path()
     contract = contract if contract is not None else load_contract()
+    try:
+        formats = load_sources_config(sources_config)
+        formats.check(contract)
+    except ConfigError as error:
+        raise LoadError(str(error)) from error
     specs = select_sources(contract, sources)
     # Find every source's files before writing anything, so that a missing required source
     # stops the load before it starts.
@@ -83,6 +93,7 @@ def load_landing(
         landing=landing,
         load_id=str(uuid.uuid4()),
         loaded_at=datetime.now(UTC).replace(tzinfo=None),
+        formats=formats,
     )
     loaded: list[SourceReport] = []
     with ExitStack() as stack:

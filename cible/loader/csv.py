@@ -17,6 +17,7 @@ import duckdb
 
 from cible.loader.columns import extras_warning, match_columns
 from cible.loader.common import Counts, FileJob, LoadError, fetch_one, lit
+from cible.loader.formats import normalise
 from cible.loader.lines import (
     INVALID_ENCODING,
     ByteScan,
@@ -34,6 +35,7 @@ from cible.loader.repair import (
     write_repaired,
 )
 from cible.loader.reports import insert_reject_rows, insert_rejects
+from cible.loader.source_settings import column_aliases
 
 DELIMITERS = (",", ";", "\t", "|")
 _SCAN_TABLES = (
@@ -56,17 +58,20 @@ def load_csv(job: FileJob) -> Counts:
 
 def _load_readable(job: FileJob, scan: ByteScan, scratch: Path) -> Counts:
     warnings: list[str] = []
+    fmt = job.fmt
     encoding = scan.bom if scan.bom == "utf-16" else scan.encoding_guess
-    if encoding is not None:
+    why = "its byte-order mark" if scan.bom else "no line is valid UTF-8"
+    if fmt.encoding != "auto":
+        encoding, why = fmt.encoding, f"sources.{job.spec.landing}.encoding"
+    if encoding not in (None, "utf-8"):
         job = replace(job, path=transcode(job.path, encoding, scratch / "utf8.csv", job.relative))
         scan = scan_bytes(job.path)
-        why = "its byte-order mark" if scan.bom else "no line is valid UTF-8"
-        warnings.append(f"read as {ENCODING_NAMES[encoding]} ({why})")
-    head = csv_head(job.path, job.relative)
+        warnings.append(f"read as {ENCODING_NAMES.get(encoding, encoding)} ({why})")
+    head = csv_head(job.path, job.relative, None if fmt.separator == "auto" else fmt.separator)
     if head is None:
         return Counts(0, 0, 0, ["no header line (blank file)"], lines_in_file=scan.lines)
     skip, delimiter, names = head
-    matched, extras = match_columns(job.spec, names, job.relative)
+    matched, extras = match_columns(job.spec, names, job.relative, aliases=column_aliases(fmt))
     warnings += extras_warning(extras)
     con = job.con
     header = skip + 1
@@ -185,6 +190,7 @@ def _load_readable(job: FileJob, scan: ByteScan, scratch: Path) -> Counts:
         """,
         job.metadata,
     )
+    warnings += normalise(job, fmt)
     if rejected:
         _insert_rejects(job, mapped, bad_encoding)
     if bad_encoding:
@@ -226,8 +232,11 @@ def _insert_rejects(job: FileJob, mapped: bool, bad_encoding: bool) -> None:
         job.con.unregister("_cible_payloads")
 
 
-def csv_head(path: Path, relative: str) -> tuple[int, str, list[str]] | None:
-    """Leading blank lines, delimiter and column names of a CSV (None if it has no header)."""
+def csv_head(
+    path: Path, relative: str, delimiter: str | None = None
+) -> tuple[int, str, list[str]] | None:
+    """Leading blank lines, delimiter (the one given, else the most frequent outside quotes)
+    and column names of a CSV (None if it has no header)."""
     skip = 0
     try:
         with open_file(path) as handle:
@@ -245,7 +254,8 @@ def csv_head(path: Path, relative: str) -> tuple[int, str, list[str]] | None:
     except UnicodeDecodeError:
         text = raw.decode("latin-1")
     text = text.rstrip("\r\n")
-    delimiter = max(DELIMITERS, key=lambda candidate: _count_unquoted(text, candidate))
+    if delimiter is None:
+        delimiter = max(DELIMITERS, key=lambda candidate: _count_unquoted(text, candidate))
     try:
         names = next(csv.reader([text], delimiter=delimiter))
     except csv.Error as error:

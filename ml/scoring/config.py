@@ -1,7 +1,7 @@
 """The scoring configuration (`config/scoring.yml`), read and validated before any work: one
 pydantic model per section, defaults written once, in the model.
 
-Every problem is raised at once in a :class:`~cible.config.ConfigError` naming the setting
+Every problem is raised at once in a :class:`~cible.yaml_config.ConfigError` naming the setting
 (``targets.purchase_30d.horizon_days: ...``), so a user fixes the file in one pass instead of
 meeting the errors one training run at a time.
 """
@@ -22,8 +22,17 @@ from pydantic import (
 )
 
 from cible import settings
-from cible.config import ConfigError, ConfigFile, Problems, Section, at, items, parse, read_yaml
 from cible.privacy.consent import is_consent_column
+from cible.yaml_config import (
+    ConfigError,
+    ConfigFile,
+    Problems,
+    Section,
+    at,
+    items,
+    parse,
+    read_yaml,
+)
 
 CLASSIFIER_KINDS = ("purchase", "campaign_response", "churn")
 DEFAULT_PATH = settings.CONFIG_DIR / "scoring.yml"

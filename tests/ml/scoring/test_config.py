@@ -3,7 +3,7 @@
 import pytest
 from cible.ml.scoring.config import load_scoring_config, parse_scoring_config
 
-from cible.config import ConfigError
+from cible.yaml_config import ConfigError
 
 MINIMAL = {
     "targets": {"p": {"kind": "purchase", "horizon_days": 30}},

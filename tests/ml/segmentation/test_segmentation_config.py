@@ -12,7 +12,7 @@ from cible.ml.segmentation.config import (
     parse_segmentation_config,
 )
 
-from cible.config import ConfigError
+from cible.yaml_config import ConfigError
 
 
 @pytest.fixture(scope="module")

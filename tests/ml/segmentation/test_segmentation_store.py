@@ -12,9 +12,9 @@ from cible.ml.segmentation import store
 from cible.ml.segmentation.config import DEFAULT_CONFIG_PATH
 
 from cible import warehouse
-from cible.config import ConfigError
 from cible.contract import ContractError
 from cible.privacy.consent import ConsentStateError
+from cible.yaml_config import ConfigError
 
 
 @pytest.fixture(scope="module")
