@@ -222,9 +222,16 @@ def main(argv: list[str] | None = None) -> int:
     demo = commands.add_parser("demo", help="generate demo data, load it and build everything")
     demo.add_argument("--customers", type=int, default=20_000)
     demo.add_argument("--seed", type=int, default=42)
-    commands.add_parser("run", help="load the landing folder and build everything")
+    run_command = commands.add_parser("run", help="load the landing folder and build everything")
     commands.add_parser("summary", help="print where the results are")
-    commands.add_parser("load", help="only load the landing folder into the raw schema")
+    load_command = commands.add_parser("load", help="only load the landing folder")
+    for command in (run_command, load_command):
+        command.add_argument(
+            "--accept-shrink",
+            action="store_true",
+            help="load a required source even if empty or much shorter than at the last load "
+            f"(recorded in the load's warnings; or {settings.ACCEPT_SHRINK_ENV}=1)",
+        )
     commands.add_parser("contract", help="print the source contract as Markdown")
     commands.add_parser("pii", help="print the personal data columns as Markdown")
     dev_command = commands.add_parser("dev", help="open the Dagster UI (http://localhost:3000)")
@@ -242,6 +249,9 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.command == "dev":
         return dev(args.port)
+    if getattr(args, "accept_shrink", False):
+        # The load runs in a Dagster step process: the environment carries the override.
+        os.environ[settings.ACCEPT_SHRINK_ENV] = "1"
     started = time.perf_counter()
     try:
         if args.command == "demo":

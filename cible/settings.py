@@ -159,6 +159,13 @@ SCORING_CONFIG_ENV = "CIBLE_SCORING_CONFIG"
 
 
 SOURCES_CONFIG_ENV = "CIBLE_SOURCES_CONFIG"
+ACCEPT_SHRINK_ENV = "CIBLE_ACCEPT_SHRINK"
+
+
+def accept_shrink() -> bool:
+    """Load a required source even when it is empty or shrank past the guard
+    (``CIBLE_ACCEPT_SHRINK=1``, or ``--accept-shrink`` on ``cible run`` and ``cible load``)."""
+    return os.environ.get(ACCEPT_SHRINK_ENV, "").strip().lower() in {"1", "true", "yes"}
 
 
 def sources_config_path() -> Path:

@@ -30,10 +30,18 @@ class SourceFormat(Section):
     values: dict[str, dict[str, str]] = Field(default_factory=dict)
 
 
+class Guards(Section):
+    """When a load of a required source is refused as a likely failed export."""
+
+    # Share of the rows a required source may lose since its last load.
+    max_shrink_share: float = Field(default=0.5, ge=0, le=1)
+
+
 class SourcesConfig(ConfigFile):
-    """``config/sources.yml``: settings per landing source name."""
+    """``config/sources.yml``: settings per landing source name, and the load guards."""
 
     sources: dict[str, SourceFormat] = Field(default_factory=dict)
+    guards: Guards = Field(default_factory=Guards)
 
     def of(self, landing: str) -> SourceFormat:
         return self.sources.get(landing) or SourceFormat()
