@@ -62,6 +62,11 @@ def dbt_target_dir() -> Path:
     return DBT_PROJECT_DIR / "target" if IS_CHECKOUT else home() / "data" / "dbt" / "target"
 
 
+def logs_dir() -> Path:
+    """Where `cible run` and `cible demo` write Dagster's full output (``data/logs``)."""
+    return home() / "data" / "logs"
+
+
 def dagster_home() -> Path:
     """The Dagster instance folder (``DAGSTER_HOME`` if set, else ``.dagster`` under the home)."""
     explicit = os.environ.get("DAGSTER_HOME")
