@@ -27,6 +27,7 @@ from pathlib import Path
 
 from cible import settings
 from cible.dbt_cli import console_script, parse_project
+from cible.run_output import RunOutput
 
 # The Dagster code location, run by `dagster` in its own processes (never imported here: the
 # command line sits below the orchestration layer).
@@ -93,7 +94,41 @@ def materialize_all(demo: bool, run_config: dict | None = None) -> None:
     # UI or by schedules keep Dagster's multiprocess executor, which survives a crashed step.
     config = {"execution": {"config": {"in_process": {}}}, **(run_config or {})}
     command += ["--config-json", json.dumps(config)]
-    subprocess.run(command, check=True, env=env, cwd=settings.home())
+    run_logged(command, env, "demo" if demo else "run")
+
+
+class RunFailed(Exception):
+    """A pipeline run failed; the message is the paragraph for the user."""
+
+
+def run_logged(command: list[str], env: dict[str, str], name: str) -> None:
+    """Run Dagster with its output in a log file, printing one line per step; raises
+    :class:`RunFailed` with the reason as one paragraph when the run fails."""
+    folder = settings.logs_dir()
+    folder.mkdir(parents=True, exist_ok=True)
+    log = folder / f"cible-{name}-{datetime.now(UTC):%Y%m%d-%H%M%S}.log"
+    output = RunOutput()
+    print(f"Running the pipeline (Dagster's output: {log})")
+    with (
+        log.open("w", encoding="utf-8") as sink,
+        subprocess.Popen(
+            command,
+            env=env,
+            cwd=settings.home(),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            errors="replace",
+        ) as process,
+    ):
+        assert process.stdout is not None
+        for line in process.stdout:
+            sink.write(line)
+            shown = output.feed(line)
+            if shown is not None:
+                print(shown, flush=True)
+    if process.returncode != 0:
+        raise RunFailed(output.failure_paragraph(name, str(log)))
 
 
 def _default_signals() -> None:
@@ -265,9 +300,16 @@ def main(argv: list[str] | None = None) -> int:
     demo = commands.add_parser("demo", help="generate demo data, load it and build everything")
     demo.add_argument("--customers", type=int, default=20_000)
     demo.add_argument("--seed", type=int, default=42)
-    commands.add_parser("run", help="load the landing folder and build everything")
+    run_command = commands.add_parser("run", help="load the landing folder and build everything")
     commands.add_parser("summary", help="print where the results are")
-    commands.add_parser("load", help="only load the landing folder into the raw schema")
+    load_command = commands.add_parser("load", help="only load the landing folder")
+    for command in (run_command, load_command):
+        command.add_argument(
+            "--accept-shrink",
+            action="store_true",
+            help="load a required source even if empty or much shorter than at the last load "
+            f"(recorded in the load's warnings; or {settings.ACCEPT_SHRINK_ENV}=1)",
+        )
     commands.add_parser("contract", help="print the source contract as Markdown")
     commands.add_parser("pii", help="print the personal data columns as Markdown")
     dev_command = commands.add_parser("dev", help="open the Dagster UI (http://localhost:3000)")
@@ -285,6 +327,9 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.command == "dev":
         return dev(args.port)
+    if getattr(args, "accept_shrink", False):
+        # The load runs in a Dagster step process: the environment carries the override.
+        os.environ[settings.ACCEPT_SHRINK_ENV] = "1"
     started = time.perf_counter()
     try:
         if args.command == "demo":
@@ -302,6 +347,9 @@ def main(argv: list[str] | None = None) -> int:
             from cible import loader
 
             return loader.main([])
+    except RunFailed as error:
+        print(str(error), file=sys.stderr)
+        return 1
     except subprocess.CalledProcessError as error:
         print(
             f"cible: {Path(error.cmd[0]).name} failed (exit {error.returncode}); see above.",

@@ -62,6 +62,11 @@ def dbt_target_dir() -> Path:
     return DBT_PROJECT_DIR / "target" if IS_CHECKOUT else home() / "data" / "dbt" / "target"
 
 
+def logs_dir() -> Path:
+    """Where `cible run` and `cible demo` write Dagster's full output (``data/logs``)."""
+    return home() / "data" / "logs"
+
+
 def dagster_home() -> Path:
     """The Dagster instance folder (``DAGSTER_HOME`` if set, else ``.dagster`` under the home)."""
     explicit = os.environ.get("DAGSTER_HOME")
@@ -179,6 +184,22 @@ def models_dir() -> Path:
 
 SEGMENTATION_CONFIG_ENV = "CIBLE_SEGMENTATION_CONFIG"
 SCORING_CONFIG_ENV = "CIBLE_SCORING_CONFIG"
+
+
+SOURCES_CONFIG_ENV = "CIBLE_SOURCES_CONFIG"
+ACCEPT_SHRINK_ENV = "CIBLE_ACCEPT_SHRINK"
+
+
+def accept_shrink() -> bool:
+    """Load a required source even when it is empty or shrank past the guard
+    (``CIBLE_ACCEPT_SHRINK=1``, or ``--accept-shrink`` on ``cible run`` and ``cible load``)."""
+    return os.environ.get(ACCEPT_SHRINK_ENV, "").strip().lower() in {"1", "true", "yes"}
+
+
+def sources_config_path() -> Path:
+    """How the landing files are written (``CIBLE_SOURCES_CONFIG``, default
+    ``config/sources.yml``)."""
+    return _resolve(os.environ.get(SOURCES_CONFIG_ENV, str(CONFIG_DIR / "sources.yml")))
 
 
 def segmentation_config_path() -> Path:

@@ -6,9 +6,11 @@ such files (:mod:`~cible.loader.discovery`). A load replaces ``raw.<name>`` with
 source's rows, every contract column in contract order, then ``_source_file``,
 ``_source_line``, ``_loaded_at`` and ``_load_id``. Columns are text, except in a source made
 only of Parquet files, where a typed contract column that every file stores with one type
-holding it exactly keeps that type (:mod:`~cible.loader.parquet`). Each source is loaded in
-its own transaction (:mod:`~cible.loader.core`), so a refused file leaves the previous table
-in place.
+holding it exactly keeps that type (:mod:`~cible.loader.parquet`). All sources of a load
+are loaded in one transaction (:mod:`~cible.loader.core`), so a refused file, or a required
+source empty or much shorter than at the last load, leaves the whole warehouse as it was.
+How files are written (encoding, separators, dates, column names) is set or detected per
+source (:mod:`~cible.loader.source_settings`, ``config/sources.yml``).
 
 Data errors never abort a load: a malformed line lands in ``raw._load_rejects`` with its
 line number and raw text, and every file read is logged in ``raw._load_files``

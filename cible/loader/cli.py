@@ -27,9 +27,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         metavar="NAME",
         help="reload only this source (repeatable; default: all)",
     )
+    parser.add_argument(
+        "--accept-shrink",
+        action="store_true",
+        help="load a required source even if empty or much shorter than at the last load",
+    )
     args = parser.parse_args(argv)
     try:
-        report = load_landing(args.landing, args.warehouse, args.sources)
+        report = load_landing(
+            args.landing, args.warehouse, args.sources, accept_shrink=args.accept_shrink or None
+        )
     except (LoadError, ContractError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

@@ -2,22 +2,28 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from cible.contract import SourceSpec
 from cible.loader.common import LoadError, shorten
 
 
 def match_columns(
-    spec: SourceSpec, names: Sequence[str], relative: str, allow_repeats: bool = False
+    spec: SourceSpec,
+    names: Sequence[str],
+    relative: str,
+    allow_repeats: bool = False,
+    aliases: Mapping[str, str] | None = None,
 ) -> tuple[dict[str, list[int]], list[str]]:
-    """Map contract columns to positions in ``names`` (trimmed, case-insensitive).
+    """Map contract columns to positions in ``names`` (trimmed, case-insensitive), or through
+    ``aliases`` (a file's header, trimmed and lower case -> contract column).
 
     Returns the positions per contract column and the names that match none. Raises
     LoadError when a required column is missing, or (unless ``allow_repeats``) when two
     names match the same contract column.
     """
     by_key = {name.strip().lower(): name for name in spec.column_names}
+    by_key.update(aliases or {})
     matched: dict[str, list[int]] = {}
     extras: list[str] = []
     for position, name in enumerate(names):

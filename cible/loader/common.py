@@ -11,6 +11,7 @@ from pathlib import Path
 import duckdb
 
 from cible.contract import SourceSpec
+from cible.loader.source_settings import SourceFormat, SourcesConfig
 
 
 class LoadError(Exception):
@@ -28,6 +29,7 @@ class Context:
     # (cible.privacy.suppression); empty when nobody was erased.
     suppressed: Mapping[str, set[str]] = field(default_factory=dict)
     key: bytes | None = None
+    formats: SourcesConfig = field(default_factory=SourcesConfig)
 
 
 @dataclass(frozen=True)
@@ -47,6 +49,11 @@ class FileJob:
         return lit(str(self.path))
 
     @property
+    def fmt(self) -> SourceFormat:
+        """How this source's files are written (``config/sources.yml``)."""
+        return self.context.formats.of(self.spec.landing)
+
+    @property
     def metadata(self) -> list[object]:
         """Parameters for ``_source_file``, ``_loaded_at`` and ``_load_id``, in that order."""
         return [self.relative, self.context.loaded_at, self.context.load_id]
@@ -60,6 +67,7 @@ class Counts:
     rows_loaded: int
     rows_rejected: int
     warnings: list[str]
+    lines_in_file: int | None = None  # physical lines by a byte scan, for text files
 
 
 def fetch_one(con: duckdb.DuckDBPyConnection, sql: str, parameters: Sequence[object] = ()):

@@ -6,6 +6,7 @@ import dataclasses
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from contextlib import ExitStack
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -19,6 +20,7 @@ from cible.loader.discovery import discover, format_of, select_sources
 from cible.loader.jsonl import load_jsonl
 from cible.loader.parquet import attached_select, load_parquet
 from cible.loader.reports import (
+    FILES_TABLE,
     REJECTS_TABLE,
     FileReport,
     LoadReport,
@@ -28,8 +30,10 @@ from cible.loader.reports import (
     log_file,
     source_report,
 )
+from cible.loader.source_settings import load_sources_config
 from cible.privacy import fingerprints, suppression
 from cible.warehouse import WarehouseNameError, connect, display
+from cible.yaml_config import ConfigError
 
 MEMORY_LIMIT = "3GB"
 _READERS = {"csv": load_csv, "jsonl": load_jsonl, "parquet": load_parquet}
@@ -56,6 +60,8 @@ def load_landing(
     warehouse: Path | None = None,
     sources: Iterable[str] | None = None,
     contract: Mapping[str, SourceSpec] | None = None,
+    sources_config: Path | None = None,
+    accept_shrink: bool | None = None,
 ) -> LoadReport:
     """Load landing files into ``raw.<source>`` tables, one full reload per source.
 
@@ -64,17 +70,28 @@ def load_landing(
         warehouse: the DuckDB file; defaults to ``settings.warehouse_path()``.
         sources: landing names to reload (others are left untouched); defaults to all.
         contract: the source contract; defaults to :func:`cible.contract.load_contract`.
+        sources_config: how the files are written; defaults to ``config/sources.yml``
+            (``CIBLE_SOURCES_CONFIG``), every setting ``auto`` when absent.
+        accept_shrink: load a required source that is empty or shrank past the guard, and
+            record it in the warnings; defaults to ``settings.accept_shrink()``.
 
     Returns:
         A :class:`LoadReport` of files, rows loaded and rejected, and warnings.
 
     Raises:
-        LoadError: a required source or column is missing, or a file cannot be read. Sources
-            loaded before the error stay loaded; the failing one keeps its previous table.
+        LoadError: a required source or column is missing, a file cannot be read, or a
+            required source is empty or shrank past ``guards.max_shrink_share`` (unless
+            ``accept_shrink``). All sources are loaded in one transaction: after an error the
+            warehouse is as it was.
     """
     landing = Path(landing_dir) if landing_dir is not None else settings.landing_dir()
     path = Path(warehouse) if warehouse is not None else settings.warehouse_path()
     contract = contract if contract is not None else load_contract()
+    try:
+        formats = load_sources_config(sources_config)
+        formats.check(contract)
+    except ConfigError as error:
+        raise LoadError(str(error)) from error
     specs = select_sources(contract, sources)
     # Find every source's files before writing anything, so that a missing required source
     # stops the load before it starts.
@@ -96,17 +113,24 @@ def load_landing(
             landing=landing,
             load_id=str(uuid.uuid4()),
             loaded_at=datetime.now(UTC).replace(tzinfo=None),
+            formats=formats,
             **_suppression_list(con),
         )
-        for spec in specs:
-            paths, warnings = found[spec.landing]
-            try:
+        # One transaction for every source: a refused file or guard leaves the warehouse as
+        # it was, never some sources reloaded and others not (#16, point 7).
+        con.begin()
+        try:
+            for spec in specs:
+                paths, warnings = found[spec.landing]
                 loaded.append(_replace_source(con, context, spec, paths, warnings))
-            except LoadError as error:
-                if not loaded:
-                    raise
-                done = ", ".join(report.name for report in loaded)
-                raise LoadError(f"{error} (loaded before the error: {done})") from error
+            loaded = _guard(con, context, specs, loaded, accept_shrink)
+            con.commit()
+        except LoadError as error:
+            con.rollback()
+            raise LoadError(f"{error}\nNothing was loaded: the warehouse is as it was.") from error
+        except BaseException:
+            con.rollback()
+            raise
     return LoadReport(
         load_id=context.load_id,
         loaded_at=context.loaded_at,
@@ -137,7 +161,8 @@ def _replace_source(
     paths: Sequence[Path],
     warnings: Sequence[str],
 ) -> SourceReport:
-    """Replace ``raw.<source>`` and the source's rejects with its files, in one transaction.
+    """Replace ``raw.<source>`` and the source's rejects with its files (inside the load's
+    transaction).
 
     A source made only of Parquet files becomes a view over them (or a copy of it, see
     :func:`cible.loader.parquet.attached_select`); any other is a table of text columns
@@ -148,7 +173,6 @@ def _replace_source(
     select, files = attached_select(con, context, spec, paths) if attached else (None, [])
     relation = "view" if attached and settings.parquet_mode() == "attach" else "table"
     current: Path | None = None
-    con.begin()
     try:
         _drop_raw_relation(con, spec.landing)
         clear_rejects(con, spec.landing)
@@ -173,14 +197,9 @@ def _replace_source(
         warnings = [*warnings, *note]
         for report in files:
             log_file(con, context, spec.landing, report, kind)
-        con.commit()
     except (duckdb.Error, OSError, EOFError) as error:
-        con.rollback()
         where = relative(context.landing, current) if current is not None else spec.landing
         raise LoadError(f"{where}: {first_line(error)}") from error
-    except BaseException:
-        con.rollback()
-        raise
     return source_report(spec.landing, bool(paths), files, warnings)
 
 
@@ -255,6 +274,73 @@ def _suppress_rejects(
         con.execute(f"delete from {rejects} where rowid = ?", [rowid])
         counts[file] = counts.get(file, 0) + 1
     return counts
+def _guard(
+    con: duckdb.DuckDBPyConnection,
+    context: Context,
+    specs: Sequence[SourceSpec],
+    loaded: list[SourceReport],
+    accept: bool | None,
+) -> list[SourceReport]:
+    """Refuse a load where a required source is empty or shrank past the guard (a failed
+    upstream export, most likely), or record the override in its warnings."""
+    share = context.formats.guards.max_shrink_share
+    required = {spec.landing for spec in specs if spec.required}
+    problems: dict[str, str] = {}
+    for report in loaded:
+        if report.name not in required:
+            continue
+        files = ", ".join(file.source_file for file in report.files)
+        previous = _previous_rows(con, context, report.name)
+        if report.rows_loaded == 0:
+            problems[report.name] = (
+                f"{report.name}: no row in {files} (an empty or header-only file: a failed "
+                "export?)" + (f", {previous:,} rows at the last load" if previous else "")
+            )
+        elif previous and report.rows_loaded < previous * (1 - share):
+            problems[report.name] = (
+                f"{report.name}: {report.rows_loaded:,} rows in {files}, down from "
+                f"{previous:,} at the last load (-{1 - report.rows_loaded / previous:.0%}, more "
+                f"than guards.max_shrink_share {share:.0%} in config/sources.yml)"
+            )
+    if not problems:
+        return loaded
+    accept = settings.accept_shrink() if accept is None else accept
+    if not accept:
+        raise LoadError(
+            "a required source looks like a failed export, so the load was refused:\n  - "
+            + "\n  - ".join(problems.values())
+            + f"\nIf the data really is so, run again with --accept-shrink (or "
+            f"{settings.ACCEPT_SHRINK_ENV}=1)."
+        )
+    raw = f"{ident(settings.RAW_SCHEMA)}.{ident(FILES_TABLE)}"
+    reports = []
+    for report in loaded:
+        note = problems.get(report.name)
+        if note is not None:
+            note = f"accepted with --accept-shrink: {note.split(': ', 1)[1]}"
+            con.execute(
+                f"update {raw} set warnings = coalesce(warnings || chr(10), '') || ? "
+                "where load_id = ? and source = ?",
+                [note, context.load_id, report.name],
+            )
+            report = replace(report, warnings=(*report.warnings, note))
+        reports.append(report)
+    return reports
+
+
+def _previous_rows(con: duckdb.DuckDBPyConnection, context: Context, source: str) -> int:
+    """Rows the latest earlier load of ``source`` gave (0 if none)."""
+    raw = f"{ident(settings.RAW_SCHEMA)}.{ident(FILES_TABLE)}"
+    (rows,) = con.execute(
+        f"""
+        select coalesce(sum(rows_loaded), 0) from {raw}
+        where source = ? and loaded_at = (
+            select max(loaded_at) from {raw} where source = ? and load_id <> ?
+        )
+        """,
+        [source, source, context.load_id],
+    ).fetchall()[0]
+    return int(rows)
 
 
 def _drop_raw_relation(con: duckdb.DuckDBPyConnection, name: str) -> None:
@@ -274,7 +360,7 @@ def _load_file(job: FileJob) -> FileReport:
     size = job.path.stat().st_size
     _drop_temp_tables(job.con)
     if size == 0:
-        return FileReport(job.relative, fmt, 0, 0, 0, 0, ("empty file",))
+        return FileReport(job.relative, fmt, 0, 0, 0, 0, ("empty file",), lines_in_file=0)
     # Parquet rows carry their own row number; CSV and JSONL lines get theirs from the order
     # in which they are stored, which holds only while DuckDB preserves insertion order.
     job.con.execute(f"set preserve_insertion_order = {str(fmt != 'parquet').lower()}")
@@ -287,6 +373,7 @@ def _load_file(job: FileJob) -> FileReport:
         counts.rows_loaded,
         counts.rows_rejected,
         tuple(counts.warnings),
+        lines_in_file=counts.lines_in_file,
     )
 
 

@@ -10,35 +10,95 @@ from __future__ import annotations
 
 # The standard library's csv: imports are absolute, this module is `cible.loader.csv`.
 import csv
+from dataclasses import replace
 from pathlib import Path
 
 import duckdb
 
 from cible.loader.columns import extras_warning, match_columns
 from cible.loader.common import Counts, FileJob, LoadError, fetch_one, lit
+from cible.loader.formats import normalise
 from cible.loader.lines import (
     INVALID_ENCODING,
+    ByteScan,
     encoding_warning,
     open_file,
     register_payloads,
+    scan_bytes,
     scan_lines,
 )
-from cible.loader.reports import insert_rejects
+from cible.loader.repair import (
+    ENCODING_NAMES,
+    check_quotes,
+    scratch_folder,
+    transcode,
+    write_repaired,
+)
+from cible.loader.reports import insert_reject_rows, insert_rejects
+from cible.loader.source_settings import column_aliases
 
 DELIMITERS = (",", ";", "\t", "|")
+_SCAN_TABLES = (
+    "_cible_scan",
+    "_cible_scan_rejects",
+    "_cible_scan_rejects_scan",
+    "_cible_numbers",
+    "_cible_lines",
+    "_cible_open_quotes",
+    "_cible_records",
+)
 
 
 def load_csv(job: FileJob) -> Counts:
     """Insert a CSV file's rows into the source's table, its bad records into the rejects."""
-    head = csv_head(job.path, job.relative)
+    scan = scan_bytes(job.path)
+    with scratch_folder() as scratch:
+        return _load_readable(job, scan, scratch)
+
+
+def _load_readable(job: FileJob, scan: ByteScan, scratch: Path) -> Counts:
+    warnings: list[str] = []
+    fmt = job.fmt
+    encoding = scan.bom if scan.bom == "utf-16" else scan.encoding_guess
+    why = "its byte-order mark" if scan.bom else "no line is valid UTF-8"
+    if fmt.encoding != "auto":
+        encoding, why = fmt.encoding, f"sources.{job.spec.landing}.encoding"
+    if encoding not in (None, "utf-8"):
+        job = replace(job, path=transcode(job.path, encoding, scratch / "utf8.csv", job.relative))
+        scan = scan_bytes(job.path)
+        warnings.append(f"read as {ENCODING_NAMES.get(encoding, encoding)} ({why})")
+    head = csv_head(job.path, job.relative, None if fmt.separator == "auto" else fmt.separator)
     if head is None:
-        return Counts(0, 0, 0, ["no header line (blank file)"])
+        return Counts(0, 0, 0, ["no header line (blank file)"], lines_in_file=scan.lines)
     skip, delimiter, names = head
-    matched, extras = match_columns(job.spec, names, job.relative)
-    warnings = extras_warning(extras)
+    matched, extras = match_columns(job.spec, names, job.relative, aliases=column_aliases(fmt))
+    warnings += extras_warning(extras)
     con = job.con
+    header = skip + 1
+    # 1. The physical lines (only quotes and line ends matter here), and where records start.
+    #    DuckDB numbers records (`line` in its rejects) counting blank lines, and a record
+    #    spanning lines once.
+    scan_lines(job, "utf-8", "_cible_lines")
+    record_starts(con, delimiter)
+    # 2. A quote that holds lines together but does not make records of them is a stray one:
+    #    mend or refuse those lines one by one in a copy, then look at the copy again.
+    repair = check_quotes(con, delimiter, len(names), header)
+    if repair.changed:
+        job = replace(job, path=write_repaired(job.path, repair, scratch / "repaired.csv"))
+        for name in _SCAN_TABLES:
+            con.execute(f"drop table if exists temp.main.{name}")
+        scan_lines(job, "utf-8", "_cible_lines")
+        record_starts(con, delimiter)
+        warnings += repair.warnings(delimiter)
+        insert_reject_rows(
+            job,
+            [
+                (line, "malformed_line", detail, text)
+                for line, (detail, text) in sorted(repair.refused.items())
+            ],
+        )
     columns = "{" + ", ".join(f"'c{i}': 'VARCHAR'" for i in range(len(names))) + "}"
-    # 1. Parse with a fixed dialect: DuckDB's sniffer, fed a dirty file, may pick no quote at
+    # 3. Parse with a fixed dialect: DuckDB's sniffer, fed a dirty file, may pick no quote at
     #    all (then every quoted comma splits a field). Bad records go to the rejects table.
     con.execute(
         f"""
@@ -50,12 +110,6 @@ def load_csv(job: FileJob) -> Counts:
             rejects_scan = '_cible_rejects_scan'
         )"""
     )
-    # 2. The physical lines (only quotes and line ends matter here).
-    scan_lines(job, "utf-8", "_cible_lines")
-    # 3. Where each record starts. DuckDB numbers records (`line` in its rejects) counting
-    #    blank lines, and a record spanning lines once.
-    record_starts(con, delimiter)
-    header = skip + 1
     # DuckDB lists an error per missing column, and may list a line twice: one row per record,
     # with the first message of each kind of error.
     con.execute(
@@ -96,7 +150,7 @@ def load_csv(job: FileJob) -> Counts:
         order by r
         """
     )
-    parsed, accepted, rejected, unmapped, rows_in_file, bad_encoding = fetch_one(
+    parsed, accepted, rejected, unmapped, records, lines, bad_encoding = fetch_one(
         con,
         f"""
         select
@@ -105,13 +159,18 @@ def load_csv(job: FileJob) -> Counts:
             (select count(*) from _cible_bad),
             (select count(*) from _cible_bad where unmapped),
             (select count(*) from _cible_records where not blank and r > {header}),
+            (select count(*) from _cible_lines),
             (select coalesce(bool_or(bad_encoding), false) from _cible_bad)
         """,
     )
+    # The records by the byte scan's line count: the lines DuckDB's scan saw that hold no
+    # record start (header, blanks, the rest of a quoted field over lines) are taken off, the
+    # refused lines (blank in the copy) put back. A line the parse lost shows as a difference.
+    rows_in_file = scan.lines - (lines - records) + len(repair.refused)
     mapped = parsed == accepted and unmapped == 0
     if not mapped:
         warnings.append(
-            f"line numbers unknown (_source_line is null): {rows_in_file} records counted, "
+            f"line numbers unknown (_source_line is null): {records} records counted, "
             f"{parsed} parsed and {rejected} rejected (an unbalanced quote?)"
         )
     values = [
@@ -131,12 +190,15 @@ def load_csv(job: FileJob) -> Counts:
         """,
         job.metadata,
     )
+    warnings += normalise(job, fmt)
     if rejected:
         _insert_rejects(job, mapped, bad_encoding)
     if bad_encoding:
         (badly_encoded,) = fetch_one(con, "select count(*) from _cible_bad where bad_encoding")
         warnings.append(encoding_warning(badly_encoded))
-    return Counts(rows_in_file, parsed, rejected, warnings)
+    return Counts(
+        rows_in_file, parsed, rejected + len(repair.refused), warnings, lines_in_file=scan.lines
+    )
 
 
 def _insert_rejects(job: FileJob, mapped: bool, bad_encoding: bool) -> None:
@@ -170,8 +232,11 @@ def _insert_rejects(job: FileJob, mapped: bool, bad_encoding: bool) -> None:
         job.con.unregister("_cible_payloads")
 
 
-def csv_head(path: Path, relative: str) -> tuple[int, str, list[str]] | None:
-    """Leading blank lines, delimiter and column names of a CSV (None if it has no header)."""
+def csv_head(
+    path: Path, relative: str, delimiter: str | None = None
+) -> tuple[int, str, list[str]] | None:
+    """Leading blank lines, delimiter (the one given, else the most frequent outside quotes)
+    and column names of a CSV (None if it has no header)."""
     skip = 0
     try:
         with open_file(path) as handle:
@@ -189,7 +254,8 @@ def csv_head(path: Path, relative: str) -> tuple[int, str, list[str]] | None:
     except UnicodeDecodeError:
         text = raw.decode("latin-1")
     text = text.rstrip("\r\n")
-    delimiter = max(DELIMITERS, key=lambda candidate: _count_unquoted(text, candidate))
+    if delimiter is None:
+        delimiter = max(DELIMITERS, key=lambda candidate: _count_unquoted(text, candidate))
     try:
         names = next(csv.reader([text], delimiter=delimiter))
     except csv.Error as error:

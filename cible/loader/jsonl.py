@@ -6,6 +6,7 @@ from pathlib import Path
 
 from cible.loader.columns import extras_warning, match_columns
 from cible.loader.common import Counts, FileJob, LoadError, fetch_one, lit
+from cible.loader.formats import normalise
 from cible.loader.lines import (
     INVALID_ENCODING,
     encoding_warning,
@@ -14,6 +15,7 @@ from cible.loader.lines import (
     scan_lines,
 )
 from cible.loader.reports import insert_rejects
+from cible.loader.source_settings import column_aliases
 
 
 def load_jsonl(job: FileJob) -> Counts:
@@ -66,7 +68,9 @@ def load_jsonl(job: FileJob) -> Counts:
     warnings: list[str] = []
     if objects:
         # Keys may differ in case from one line to the next: take whichever is there.
-        matched, extras = match_columns(job.spec, keys, job.relative, allow_repeats=True)
+        matched, extras = match_columns(
+            job.spec, keys, job.relative, allow_repeats=True, aliases=column_aliases(job.fmt)
+        )
         warnings += extras_warning(extras)
     pointers = "[" + ", ".join(lit(_json_pointer(key)) for key in keys) + "]"
     con.execute("set preserve_insertion_order = false")  # each row carries its line number
@@ -87,6 +91,7 @@ def load_jsonl(job: FileJob) -> Counts:
         """,
         job.metadata,
     )
+    warnings += normalise(job, job.fmt)
     if invalid:
         insert_rejects(
             job,

@@ -3,9 +3,11 @@ badly encoded ones, which rejects keep as their payload."""
 
 from __future__ import annotations
 
+import codecs
 import gzip
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import pyarrow as pa
@@ -135,6 +137,64 @@ def physical_lines(path: Path, wanted: set[int], chunk_size: int = 1 << 20) -> d
             carry = data[data.rfind(b"\n") + 1 :] if complete else data
             first += complete
     return found
+
+
+@dataclass(frozen=True)
+class ByteScan:
+    """What a plain byte scan of a file tells, before any CSV or JSON parse.
+
+    ``lines`` counts physical lines by their newline bytes (a last line without one counts
+    too), whatever quotes the file holds: the count that reconciliation trusts.
+    """
+
+    lines: int
+    valid_utf8: bool
+    utf8_multibyte: bool
+    bom: str | None
+
+    @property
+    def encoding_guess(self) -> str | None:
+        """``cp1252`` when no byte sequence could be UTF-8 text, else None (decided by the BOM or
+        UTF-8)."""
+        if self.bom is not None or self.valid_utf8 or self.utf8_multibyte:
+            return None
+        return "cp1252"
+
+
+_UTF8_MULTIBYTE = re.compile(rb"[\xc2-\xf4][\x80-\xbf]+")
+_BOMS = ((b"\xef\xbb\xbf", "utf-8-sig"), (b"\xff\xfe", "utf-16"), (b"\xfe\xff", "utf-16"))
+
+
+def scan_bytes(path: Path, chunk_size: int = 1 << 20) -> ByteScan:
+    """Count a file's physical lines and tell whether it reads as UTF-8, in one pass."""
+    lines = 0
+    last = b""
+    head = b""
+    multibyte = False
+    decoder = codecs.getincrementaldecoder("utf-8")("strict")
+    valid = True
+    with open_file(path) as handle:
+        while chunk := handle.read(chunk_size):
+            if not head:
+                head = chunk[:4]
+            lines += chunk.count(b"\n")
+            last = chunk[-1:]
+            if valid:
+                try:
+                    decoder.decode(chunk)
+                except UnicodeDecodeError:
+                    valid = False
+            # A sequence cut between two chunks is missed: the guess needs only one.
+            multibyte = multibyte or _UTF8_MULTIBYTE.search(chunk) is not None
+    if valid:
+        try:
+            decoder.decode(b"", final=True)
+        except UnicodeDecodeError:
+            valid = False
+    if last not in (b"", b"\n"):
+        lines += 1
+    bom = next((name for mark, name in _BOMS if head.startswith(mark)), None)
+    return ByteScan(lines=lines, valid_utf8=valid, utf8_multibyte=multibyte, bom=bom)
 
 
 def decode_mixed(raw: bytes) -> str:

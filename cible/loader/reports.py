@@ -22,10 +22,11 @@ FILES_TABLE = "_load_files"
 class FileReport:
     """What one file gave.
 
-    ``rows_in_file`` is counted independently of the parse (data lines or records of a CSV,
-    non-blank lines of a JSONL, rows of a Parquet file), so ``reconciled`` proves that no row
-    was lost. ``rows_suppressed`` are rows of erased persons the suppression list kept out
-    (cible.privacy.suppression).
+    ``rows_in_file`` is counted independently of the parse (for a CSV, the physical lines of
+    a byte scan, ``lines_in_file``, less the header, blank lines and the rest of quoted fields
+    over several lines; non-blank lines of a JSONL; rows of a Parquet file), so
+    ``reconciled`` proves that no row was lost. ``rows_suppressed`` are rows of erased
+    persons the suppression list kept out (cible.privacy.suppression).
     """
 
     source_file: str
@@ -36,6 +37,7 @@ class FileReport:
     rows_rejected: int
     warnings: tuple[str, ...] = ()
     rows_suppressed: int = 0
+    lines_in_file: int | None = None
 
     @property
     def reconciled(self) -> bool:
@@ -188,6 +190,9 @@ def create_log_tables(con: duckdb.DuckDBPyConnection) -> None:
         # Added with the suppression list; a warehouse from an earlier Cible gains it.
         f"alter table {raw}.{FILES_TABLE} add column if not exists rows_suppressed bigint"
         " default 0",
+        # Added for #16 (2026-12): warehouses loaded before keep their table and gain these.
+        f"alter table {raw}.{FILES_TABLE} add column if not exists rows_in_file bigint",
+        f"alter table {raw}.{FILES_TABLE} add column if not exists lines_in_file bigint",
     ]
     try:
         for statement in statements:
@@ -213,9 +218,9 @@ def log_file(
     """Log one file read in ``raw._load_files`` (``file_format`` overrides the report's)."""
     raw = ident(settings.RAW_SCHEMA)
     con.execute(
-        f"insert into {raw}.{FILES_TABLE} (load_id, source, source_file, file_format,"
-        " rows_loaded, rows_rejected, bytes, loaded_at, warnings, rows_suppressed)"
-        " values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        f"insert into {raw}.{FILES_TABLE} (load_id, source, source_file, file_format, "
+        "rows_loaded, rows_rejected, bytes, loaded_at, warnings, rows_in_file, lines_in_file, "
+        "rows_suppressed) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [
             context.load_id,
             source,
@@ -226,7 +231,22 @@ def log_file(
             report.bytes,
             context.loaded_at,
             "\n".join(report.warnings) or None,
+            report.rows_in_file,
+            report.lines_in_file,
             report.rows_suppressed,
+        ],
+    )
+
+
+def insert_reject_rows(job: FileJob, rows: list[tuple[int, str, str, str]]) -> None:
+    """Insert rejects decided in Python: ``(source_line, reason, error_detail, payload)``."""
+    if not rows:
+        return
+    job.con.executemany(
+        f"insert into {ident(settings.RAW_SCHEMA)}.{REJECTS_TABLE} values (?, ?, ?, ?, ?, ?, ?, ?)",
+        [
+            [job.context.load_id, job.spec.landing, job.relative, *row, job.context.loaded_at]
+            for row in rows
         ],
     )
 

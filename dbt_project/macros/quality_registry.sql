@@ -2,7 +2,8 @@
     How each source flows from raw to clean, read by the quarantine and reconciliation marts so
     that a new source is declared once:
     - `staging`: its staging model (row-level `invalid_reason`, field-level `<field>_issue`);
-    - `key`: the staging columns that identify a row;
+    - `key`: the staging columns that identify a row (`dedupe_key`, when given, is the one the
+      deduplicated model partitions by);
     - `field_issues`: the fields staging may null, with the reason in `<field>_issue`;
     - `deduplicated`: the model holding one row per key (re-sent or re-exported copies removed);
     - `flag` / `flag_reason`: the column of `deduplicated` marking rows quarantined after
@@ -37,7 +38,7 @@
          'deduplicated': 'int_survey_answers_attributed', 'flag': 'is_unknown_customer', 'flag_reason': 'unknown_customer',
          'clean': 'int_survey_answers_attributed', 'clean_filter': 'not is_unknown_customer'},
         {'source': 'partner_enrichment', 'staging': 'stg_partners__partner_enrichment',
-         'key': ['customer_number', 'attribute', 'provider', 'fetched_at'],
+         'key': ['customer_number', 'attribute', 'provider', 'fetched_at'], 'dedupe_key': ['enrichment_id'],
          'field_issues': [],
          'deduplicated': 'int_partner_attributes_attributed', 'flag': 'is_unknown_customer', 'flag_reason': 'unknown_customer',
          'clean': 'int_partner_attributes_attributed', 'clean_filter': 'not is_unknown_customer'},

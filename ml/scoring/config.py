@@ -1,7 +1,7 @@
 """The scoring configuration (`config/scoring.yml`), read and validated before any work: one
 pydantic model per section, defaults written once, in the model.
 
-Every problem is raised at once in a :class:`~cible.ml.config.ConfigError` naming the setting
+Every problem is raised at once in a :class:`~cible.yaml_config.ConfigError` naming the setting
 (``targets.purchase_30d.horizon_days: ...``), so a user fixes the file in one pass instead of
 meeting the errors one training run at a time.
 """
@@ -11,7 +11,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from cible.ml.config import ConfigError, ConfigFile, Problems, Section, at, items, parse, read_yaml
 from pydantic import (
     BeforeValidator,
     Field,
@@ -24,6 +23,16 @@ from pydantic import (
 
 from cible import settings
 from cible.privacy.consent import is_consent_column
+from cible.yaml_config import (
+    ConfigError,
+    ConfigFile,
+    Problems,
+    Section,
+    at,
+    items,
+    parse,
+    read_yaml,
+)
 
 CLASSIFIER_KINDS = ("purchase", "campaign_response", "churn")
 DEFAULT_PATH = settings.CONFIG_DIR / "scoring.yml"

@@ -1,7 +1,7 @@
 """The segmentation configuration (`config/segmentation.yml`), read and validated before any
 work: one pydantic model per section, defaults written once, in the model.
 
-Every problem is raised at once in a :class:`~cible.ml.config.ConfigError` naming the setting
+Every problem is raised at once in a :class:`~cible.yaml_config.ConfigError` naming the setting
 (``algorithm.k_min: ...``), with the columns missing from the features table when they are
 given. The priority-grid weights and thresholds are dbt seeds, checked by their dbt tests.
 """
@@ -15,7 +15,6 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from cible.ml.config import ConfigError, ConfigFile, Problems, Section, at, items, parse, read_yaml
 from cible.ml.segmentation import rules
 from cible.ml.segmentation.profiles import KEY_FIGURE_COLUMNS
 from pydantic import (
@@ -32,6 +31,16 @@ from pydantic import (
 
 from cible import settings
 from cible.privacy.consent import PROFILING_ALLOWED, is_consent_column
+from cible.yaml_config import (
+    ConfigError,
+    ConfigFile,
+    Problems,
+    Section,
+    at,
+    items,
+    parse,
+    read_yaml,
+)
 
 DEFAULT_CONFIG_PATH = settings.CONFIG_DIR / "segmentation.yml"
 

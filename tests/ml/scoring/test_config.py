@@ -1,8 +1,9 @@
 """The configuration is validated up front, every problem reported with its setting."""
 
 import pytest
-from cible.ml.config import ConfigError
 from cible.ml.scoring.config import load_scoring_config, parse_scoring_config
+
+from cible.yaml_config import ConfigError
 
 MINIMAL = {
     "targets": {"p": {"kind": "purchase", "horizon_days": 30}},

@@ -5,13 +5,14 @@ import copy
 import pytest
 import segmentation_data
 import yaml
-from cible.ml.config import ConfigError
 from cible.ml.segmentation.config import (
     DEFAULT_CONFIG_PATH,
     check_columns,
     load_segmentation_config,
     parse_segmentation_config,
 )
+
+from cible.yaml_config import ConfigError
 
 
 @pytest.fixture(scope="module")

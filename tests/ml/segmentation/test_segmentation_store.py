@@ -8,13 +8,13 @@ import duckdb
 import pytest
 import segmentation_data
 import yaml
-from cible.ml.config import ConfigError
 from cible.ml.segmentation import store
 from cible.ml.segmentation.config import DEFAULT_CONFIG_PATH
 
 from cible import warehouse
 from cible.contract import ContractError
 from cible.privacy.consent import ConsentStateError
+from cible.yaml_config import ConfigError
 
 
 @pytest.fixture(scope="module")

@@ -1,9 +1,12 @@
 {#
     Row accounting per source, from the files to the clean tables:
-    rows in files = clean + rejected at load + suppressed at load (erased persons, kept out by
-    the suppression list) + quarantined + duplicates removed.
-    `unaccounted_rows` must be 0 (a test checks it), and the loader's own count of the rows it
-    wrote must match the raw table (`rows_loaded_reported`).
+    rows in files = clean + rejected at load + suppressed at load (erased persons, kept out
+    by the suppression list) + quarantined + duplicates removed.
+    Every category is counted from its own table, and `rows_in_files` from the loader's byte
+    scan of the files' physical lines, never as a remainder: a row lost anywhere (a parse, a
+    join, a filter) shows in `unaccounted_rows`, which must be 0 (a test checks it). A new
+    category is one more counted column in `counts` and one more term in `categories`.
+    The loader's own count of the rows it wrote must match the raw table.
 #}
 
 {%- set registry = cible.quality_registry() %}
@@ -39,7 +42,13 @@ reported as (
     select
         load_files.source_name,
         sum(load_files.rows_loaded) as rows_loaded_reported,
-        sum(load_files.rows_suppressed) as rows_suppressed_at_load
+        sum(load_files.rows_suppressed) as rows_suppressed_at_load,
+        {#- Files logged before the loader counted physical lines (#16) fall back on its
+            rows loaded + rejected. #}
+        sum(coalesce(
+            load_files.rows_in_file,
+            load_files.rows_loaded + load_files.rows_rejected + load_files.rows_suppressed
+        )) as rows_in_files
 
     from load_files
     inner join latest_loads
@@ -58,6 +67,23 @@ reported as (
         coalesce(sum(case when is_valid then 0 else 1 end), 0) as rows_invalid
 
     from {{ ref(entry.staging) }}
+
+),
+
+{#- Copies beyond the first of each key among valid rows, counted in staging itself. #}
+{{ entry.source }}_duplicates as (
+
+    {%- if entry.deduplicated %}
+    select coalesce(sum(copies - 1), 0) as duplicates_removed
+    from (
+        select count(*) as copies
+        from {{ ref(entry.staging) }}
+        where is_valid
+        group by {{ (entry.get('dedupe_key') or entry.key) | join(', ') }}
+    ) as keys
+    {%- else %}
+    select 0 as duplicates_removed
+    {%- endif %}
 
 ),
 
@@ -97,12 +123,12 @@ reported as (
         '{{ entry.source }}' as source_name,
         staged.rows_in_raw,
         staged.rows_invalid,
-        staged.rows_in_raw - staged.rows_invalid - deduplicated.rows_deduplicated
-            as duplicates_removed,
+        duplicates.duplicates_removed,
         deduplicated.rows_flagged as rows_quarantined_after_identity,
         clean.rows_clean
 
     from {{ entry.source }}_staged as staged
+    cross join {{ entry.source }}_duplicates as duplicates
     cross join {{ entry.source }}_deduplicated as deduplicated
     cross join {{ entry.source }}_clean as clean
 
@@ -120,40 +146,54 @@ counts as (
 
 ),
 
-final as (
+categories as (
 
     select
         counts.source_name,
-        cast(
-            counts.rows_in_raw + coalesce(load_rejects.rows_rejected_at_load, 0)
-            + coalesce(reported.rows_suppressed_at_load, 0)
-            as {{ bigint }}
-        ) as rows_in_files,
-        cast(counts.rows_in_raw as {{ bigint }}) as rows_in_raw,
-        cast(coalesce(reported.rows_loaded_reported, 0) as {{ bigint }}) as rows_loaded_reported,
-        cast(coalesce(load_rejects.rows_rejected_at_load, 0) as {{ bigint }}) as rows_rejected_at_load,
-        cast(coalesce(reported.rows_suppressed_at_load, 0) as {{ bigint }}) as rows_suppressed_at_load,
-        cast(counts.rows_invalid as {{ bigint }}) as rows_quarantined_at_staging,
-        cast(counts.rows_quarantined_after_identity as {{ bigint }}) as rows_quarantined_after_identity,
-        cast(counts.duplicates_removed as {{ bigint }}) as duplicates_removed,
-        cast(counts.rows_clean as {{ bigint }}) as rows_clean,
-        cast(
-            counts.rows_in_raw + coalesce(load_rejects.rows_rejected_at_load, 0)
-            + coalesce(reported.rows_suppressed_at_load, 0)
-            - coalesce(reported.rows_suppressed_at_load, 0)
-            - counts.rows_clean
-            - coalesce(load_rejects.rows_rejected_at_load, 0)
-            - counts.rows_invalid
-            - counts.rows_quarantined_after_identity
-            - counts.duplicates_removed
-            as {{ bigint }}
-        ) as unaccounted_rows
+        coalesce(reported.rows_in_files, 0) as rows_in_files,
+        counts.rows_in_raw,
+        coalesce(reported.rows_loaded_reported, 0) as rows_loaded_reported,
+        {#- The categories: every row of the files is in exactly one. #}
+        coalesce(load_rejects.rows_rejected_at_load, 0) as rows_rejected_at_load,
+        coalesce(reported.rows_suppressed_at_load, 0) as rows_suppressed_at_load,
+        counts.rows_invalid as rows_quarantined_at_staging,
+        counts.rows_quarantined_after_identity,
+        counts.duplicates_removed,
+        counts.rows_clean
 
     from counts
     left join load_rejects
         on counts.source_name = load_rejects.source_name
     left join reported
         on counts.source_name = reported.source_name
+
+),
+
+final as (
+
+    select
+        source_name,
+        cast(rows_in_files as {{ bigint }}) as rows_in_files,
+        cast(rows_in_raw as {{ bigint }}) as rows_in_raw,
+        cast(rows_loaded_reported as {{ bigint }}) as rows_loaded_reported,
+        cast(rows_rejected_at_load as {{ bigint }}) as rows_rejected_at_load,
+        cast(rows_suppressed_at_load as {{ bigint }}) as rows_suppressed_at_load,
+        cast(rows_quarantined_at_staging as {{ bigint }}) as rows_quarantined_at_staging,
+        cast(rows_quarantined_after_identity as {{ bigint }}) as rows_quarantined_after_identity,
+        cast(duplicates_removed as {{ bigint }}) as duplicates_removed,
+        cast(rows_clean as {{ bigint }}) as rows_clean,
+        cast(
+            rows_in_files
+            - rows_rejected_at_load
+            - rows_suppressed_at_load
+            - rows_quarantined_at_staging
+            - rows_quarantined_after_identity
+            - duplicates_removed
+            - rows_clean
+            as {{ bigint }}
+        ) as unaccounted_rows
+
+    from categories
 
 )
 

@@ -22,6 +22,8 @@ renamed as (
         cast(rows_loaded as {{ dbt.type_bigint() }}) as rows_loaded,
         cast(rows_rejected as {{ dbt.type_bigint() }}) as rows_rejected,
         cast(coalesce(rows_suppressed, 0) as {{ dbt.type_bigint() }}) as rows_suppressed,
+        cast(rows_in_file as {{ dbt.type_bigint() }}) as rows_in_file,
+        cast(lines_in_file as {{ dbt.type_bigint() }}) as lines_in_file,
         cast(bytes as {{ dbt.type_bigint() }}) as file_bytes,
 
         ---------- timestamps

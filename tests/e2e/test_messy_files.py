@@ -1,0 +1,91 @@
+"""A team's own files, hand-made here, loaded and built with the real dbt project (#16)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+import pytest
+from pipeline_support import dbt_command
+
+from cible.loader import load_landing
+
+# The reconciliation and what it counts from, with the tests of those models only.
+BUILD = ["build", "--select", "+rpt_source_reconciliation", "--indirect-selection", "cautious"]
+CUSTOMERS = (
+    "customer_number,email,first_name,created_at\n"
+    + "".join(f"C{n},c{n}@example.fr,Ana,2024-01-0{1 + n % 9}T10:00:00Z\n" for n in range(1, 11))
+    + "C3,c3@example.fr,Ana,2024-01-04T10:00:00Z\n"  # a re-exported record: a duplicate
+)
+
+
+def _orders() -> str:
+    lines = ["order_id,customer_number,ordered_at,amount,currency,channel"]
+    lines += [
+        f"O{n},C{1 + n % 10},2025-03-{1 + n % 28:02d}T12:00:00Z,{n}.50,EUR,web"
+        for n in range(1, 31)
+    ]
+    lines[5] = 'O5,C6,2025-03-06T12:00:00Z,5.50,EUR,"web'  # a stray quote ...
+    lines[15] = 'O15,C6,2025-03-16T12:00:00Z,15.50,EUR",web'  # ... and a second one
+    lines.append("O31,C99,2025-03-20T12:00:00Z,1.00,EUR,web")  # an unknown customer
+    lines.append("O32,C1,2025-03-20T12:00:00Z,1.00")  # too few fields: rejected at load
+    lines.append("O33,C1,not a date,1.00,EUR,web")  # quarantined at staging
+    lines.append("O30,C1,2025-03-03T12:00:00Z,30.50,EUR,web")  # a re-sent order: a duplicate
+    return "\n".join(lines) + "\n"
+
+
+@pytest.fixture(scope="module")
+def messy_build(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("messy")
+    landing, warehouse = root / "landing", root / "warehouse.duckdb"
+    landing.mkdir()
+    (landing / "customers.csv").write_text(CUSTOMERS, encoding="utf-8")
+    (landing / "orders.csv").write_text(_orders(), encoding="utf-8")
+    load_landing(landing_dir=landing, warehouse=warehouse)
+    dbt_command(BUILD, warehouse)
+    return warehouse
+
+
+def _reconciliation(warehouse: Path, source: str) -> dict:
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        frame = con.execute(
+            "select * from quality.rpt_source_reconciliation where source_name = ?", [source]
+        ).df()
+    return frame.iloc[0].to_dict()
+
+
+def test_every_order_line_is_in_exactly_one_category(messy_build) -> None:
+    orders = _reconciliation(messy_build, "orders")
+    assert {key: int(value) for key, value in orders.items() if key != "source_name"} == {
+        "rows_in_files": 34,
+        "rows_in_raw": 33,
+        "rows_loaded_reported": 33,
+        "rows_rejected_at_load": 1,
+        "rows_quarantined_at_staging": 1,
+        "rows_quarantined_after_identity": 1,
+        "duplicates_removed": 1,
+        "rows_clean": 30,
+        "unaccounted_rows": 0,
+    }
+    customers = _reconciliation(messy_build, "customers")
+    assert (customers["rows_in_files"], customers["duplicates_removed"]) == (11, 1)
+    assert customers["unaccounted_rows"] == 0
+
+
+def test_rows_a_parse_lost_silently_are_unaccounted_and_fail_the_build(
+    messy_build, tmp_path
+) -> None:
+    """The loss of #16 point 1: rows gone while the loader's own counts agree with the table."""
+    warehouse = tmp_path / messy_build.name
+    warehouse.write_bytes(messy_build.read_bytes())
+    with duckdb.connect(str(warehouse)) as con:
+        con.execute("delete from raw.orders where _source_line between 7 and 16")
+        con.execute("update raw._load_files set rows_loaded = 23 where source = 'orders'")
+
+    result = dbt_command(BUILD, warehouse, check=False)
+
+    assert _reconciliation(warehouse, "orders")["unaccounted_rows"] == 10
+    assert result.returncode != 0
+    assert "Failure in test cible_expression_is_true_rpt_source_reconciliation_unaccounted" in (
+        result.stdout
+    )
