@@ -274,6 +274,8 @@ def _suppress_rejects(
         con.execute(f"delete from {rejects} where rowid = ?", [rowid])
         counts[file] = counts.get(file, 0) + 1
     return counts
+
+
 def _guard(
     con: duckdb.DuckDBPyConnection,
     context: Context,
