@@ -64,13 +64,14 @@ def build_privacy_definitions(project: DbtProject) -> Definitions:
         from cible.privacy.fingerprints import PrivacyKeyError
         from cible.privacy.online_store import configured_store
         from cible.privacy.run import apply_privacy
+        from cible.yaml_config import ConfigError
 
         try:
             with warehouse.connect() as con:
                 report = apply_privacy(
                     con, models_dir=settings.models_dir(), online_store=configured_store()
                 )
-        except PrivacyKeyError as error:
+        except (PrivacyKeyError, ConfigError) as error:
             raise Failure(description=str(error), allow_retries=False) from None
         context.log.info(report.summary())
         metadata = {

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from cible import settings
-from cible.config_files import load_yaml_model
 
 
 class LiveConfigError(ValueError):
@@ -90,4 +90,19 @@ def load_live_config(path: str | Path | None = None) -> LiveConfig:
         LiveConfigError: the file is missing, is not YAML, or has settings to fix (all listed).
     """
     path = Path(path) if path is not None else settings.live_config_path()
-    return load_yaml_model(path, LiveConfig, LiveConfigError, "live settings")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except OSError as error:
+        raise LiveConfigError(f"cannot read the live settings {path}: {error}") from error
+    except yaml.YAMLError as error:
+        raise LiveConfigError(f"{path} is not valid YAML: {error}") from error
+    if not isinstance(data, dict):
+        raise LiveConfigError(f"{path}: expected a mapping of sections, got {type(data).__name__}")
+    try:
+        return LiveConfig.model_validate(data)
+    except ValidationError as error:
+        problems = [
+            f"  {'.'.join(str(part) for part in item['loc'])}: {item['msg']}"
+            for item in error.errors()
+        ]
+        raise LiveConfigError(f"{path} has settings to fix:\n" + "\n".join(problems)) from None

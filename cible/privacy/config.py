@@ -1,36 +1,36 @@
-"""The privacy settings (`config/privacy.yml`), validated with pydantic."""
+"""The privacy settings (`config/privacy.yml`), validated on the house's config base
+(`cible/yaml_config.py`: every problem listed with its key path)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from cible import settings
-from cible.config_files import load_yaml_model
+from cible.yaml_config import ConfigError, ConfigFile, Section, parse, read_yaml
+
+PrivacyConfigError = ConfigError
 
 
-class PrivacyConfigError(ValueError):
-    """The privacy configuration cannot be used; the message lists every problem found."""
-
-
-class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class RetentionConfig(_Section):
+class RetentionConfig(Section):
     enabled: bool = True
     months_without_contact: int = Field(36, ge=1, le=240)
     campaign_contact_events: tuple[str, ...] = ("click", "conversion")
 
 
-class PrivacyConfig(_Section):
+class PrivacyConfig(ConfigFile):
     version: int = Field(1, ge=1, le=1)
     retention: RetentionConfig = RetentionConfig()
 
 
 def load_privacy_config(path: str | Path | None = None) -> PrivacyConfig:
     """Read and validate the privacy settings (default: ``CIBLE_PRIVACY_CONFIG``, else
-    ``config/privacy.yml``)."""
+    ``config/privacy.yml``).
+
+    Raises:
+        ConfigError: the file is missing, is not YAML, or has settings to fix (all listed).
+    """
     path = Path(path) if path is not None else settings.privacy_config_path()
-    return load_yaml_model(path, PrivacyConfig, PrivacyConfigError, "privacy settings")
+    data = read_yaml(path, f"set {settings.PRIVACY_CONFIG_ENV} or restore config/privacy.yml")
+    return parse(PrivacyConfig, data, str(path))

@@ -61,6 +61,7 @@ def test_every_order_line_is_in_exactly_one_category(messy_build) -> None:
         "rows_in_raw": 33,
         "rows_loaded_reported": 33,
         "rows_rejected_at_load": 1,
+        "rows_suppressed_at_load": 0,
         "rows_quarantined_at_staging": 1,
         "rows_quarantined_after_identity": 1,
         "duplicates_removed": 1,

@@ -74,19 +74,19 @@ def test_a_run_killed_during_the_dbt_build_and_run_again_ends_like_a_clean_run(
     interrupted = tmp_path / "interrupted.duckdb"
     env = _environment(tmp_path, interrupted, landing)
     victim = _cible_run(env)
-    seen, dbt_commands = [], 0
+    seen = []
     for line in victim.stdout:
         seen.append(line)
         # Kill the whole run (CLI, run worker, step processes, dbt) while dbt builds the
-        # warehouse models (the first dbt command builds the seeds).
-        dbt_commands += "Running dbt command" in line
-        if dbt_commands == 2:
+        # warehouse models: they come right after the privacy step (`cible run` prints one
+        # line per step).
+        if "done" in line and "privacy_erasure" in line:
             time.sleep(3)
             os.killpg(victim.pid, signal.SIGKILL)
             break
     victim.wait(timeout=60)
     assert victim.returncode == -signal.SIGKILL, "".join(seen[-40:])
-    assert any("raw_tables" in line and "STEP_SUCCESS" in line for line in seen)
+    assert any("done" in line and "raw_tables" in line for line in seen)
 
     rerun = _cible_run(env)
     output, _ = rerun.communicate(timeout=600)

@@ -49,3 +49,15 @@ def test_a_short_key_is_refused_with_the_setting_named(monkeypatch):
     monkeypatch.setenv(fp.KEY_ENV, "short")
     with pytest.raises(fp.PrivacyKeyError, match=r"CIBLE_PRIVACY_KEY.*at least 16"):
         fp.load_key()
+
+
+def test_privacy_settings_are_validated_with_every_problem_named(tmp_path):
+    from cible.privacy.config import PrivacyConfigError, load_privacy_config
+
+    path = tmp_path / "privacy.yml"
+    path.write_text("retention: {months_without_contact: 0, keep_forever: true}\n")
+    with pytest.raises(PrivacyConfigError) as raised:
+        load_privacy_config(path)
+    assert "retention.months_without_contact: must be at least 1" in str(raised.value)
+    assert "retention.keep_forever: unknown setting" in str(raised.value)
+    assert load_privacy_config().retention.months_without_contact == 36
