@@ -132,7 +132,12 @@ def test_an_installed_wheel_runs_the_demo_from_another_folder(wheel, tmp_path):
         customers = con.execute("select count(*) from marts.dim_customers").fetchall()[0][0]
         segments = con.execute("select count(*) from marts.dim_segments").fetchall()[0][0]
         scored = con.execute("select count(*) from marts.fct_customer_scores").fetchall()[0][0]
-    assert customers == 2000
+        # The demo's erasure requests are applied (with the demo's key, made in that folder).
+        erased = con.execute(
+            "select count(*) from privacy.erasures where crm_records_found > 0"
+        ).fetchall()[0][0]
+    assert erased > 0 and customers == 2000 - erased
+    assert (elsewhere / "data" / "secrets" / "privacy.key").is_file()
     assert segments > 0 and scored > 0
     imported = subprocess.run(
         [
