@@ -69,11 +69,16 @@ validated as (
         *,
         case
             when order_id is null or customer_number is null then 'missing_required_value'
+            when {{ cible.is_exponent_notation('order_id') }}
+                or {{ cible.is_exponent_notation('customer_number') }} then 'exponent_identifier'
+            when {{ cible.has_impossible_offset('source_ordered_at') }} then 'impossible_offset'
             when {{ cible.failed_to_parse('source_ordered_at', 'ordered_at') }} then 'unparseable_timestamp'
             when ordered_at is null then 'missing_required_value'
             when {{ cible.failed_to_parse('source_amount_text', 'source_amount') }} then 'unparseable_number'
             when source_amount is null then 'missing_required_value'
             when {{ cible.is_in_future('ordered_at') }} then 'future_timestamp'
+            {#- The setting's name is the reason: a user with older orders knows what to set. #}
+            when ordered_at < {{ cible.timestamp_literal(var('min_order_date')) }} then 'before_min_order_date'
             when amount < 0 then 'negative_amount'
         end as invalid_reason,
         case
