@@ -43,6 +43,7 @@ def _orders() -> str:
     lines.append("O35,C1,2025-03-20T12:00:00+99:99,1.00,EUR,web")
     lines.append("O36,C1,0001-01-01T00:00:00Z,1.00,EUR,web")
     lines.append("1.23E+5,C1,2025-03-20T12:00:00Z,1.00,EUR,web")
+    lines.append("O29,C10,2025-03-02T12:00:00Z,99.99,EUR,web")  # O29 again, another amount
     return "\n".join(lines) + "\n"
 
 
@@ -69,13 +70,14 @@ def _reconciliation(warehouse: Path, source: str) -> dict:
 def test_every_order_line_is_in_exactly_one_category(messy_build) -> None:
     orders = _reconciliation(messy_build, "orders")
     assert {key: int(value) for key, value in orders.items() if key != "source_name"} == {
-        "rows_in_files": 38,
-        "rows_in_raw": 37,
-        "rows_loaded_reported": 37,
+        "rows_in_files": 39,
+        "rows_in_raw": 38,
+        "rows_loaded_reported": 38,
         "rows_rejected_at_load": 1,
         "rows_quarantined_at_staging": 5,
         "rows_quarantined_after_identity": 1,
         "duplicates_removed": 1,
+        "rows_quarantined_as_conflicting": 1,
         "rows_clean": 30,
         "unaccounted_rows": 0,
     }
@@ -83,6 +85,24 @@ def test_every_order_line_is_in_exactly_one_category(messy_build) -> None:
     assert (customers["rows_in_files"], customers["duplicates_removed"]) == (13, 1)
     assert customers["rows_quarantined_at_staging"] == 2
     assert customers["unaccounted_rows"] == 0
+
+
+def test_a_key_sent_twice_with_other_content_is_quarantined_with_both_payloads(
+    messy_build,
+) -> None:
+    """The later receipt is kept, as before, but the other is no longer dropped unseen."""
+    with duckdb.connect(str(messy_build), read_only=True) as con:
+        rows = con.execute(
+            "select stage, raw_key, source_line, raw_payload from quality.fct_quarantined_rows "
+            "where reason = 'conflicting_duplicate'"
+        ).fetchall()
+        kept = con.execute("select amount from marts.fct_orders where order_id = 'O29'").fetchall()
+    ((stage, key, line, payload),) = rows
+    assert (stage, key, line) == ("deduplication", "O29", 30)
+    quarantined, _, kept_payload = payload.partition(', "kept": ')
+    assert '"amount":"29.50"' in quarantined.replace(" ", "")
+    assert '"amount":"99.99"' in kept_payload.replace(" ", "")
+    assert [float(amount) for (amount,) in kept] == [99.99]
 
 
 def test_values_a_parse_would_accept_are_quarantined_with_their_reason(messy_build) -> None:
@@ -110,7 +130,7 @@ def test_rows_a_parse_lost_silently_are_unaccounted_and_fail_the_build(
     warehouse.write_bytes(messy_build.read_bytes())
     with duckdb.connect(str(warehouse)) as con:
         con.execute("delete from raw.orders where _source_line between 7 and 16")
-        con.execute("update raw._load_files set rows_loaded = 27 where source = 'orders'")
+        con.execute("update raw._load_files set rows_loaded = 28 where source = 'orders'")
 
     result = dbt_command(BUILD, warehouse, check=False)
 
