@@ -44,6 +44,7 @@ def _orders() -> str:
     lines.append("O36,C1,0001-01-01T00:00:00Z,1.00,EUR,web")
     lines.append("1.23E+5,C1,2025-03-20T12:00:00Z,1.00,EUR,web")
     lines.append("O29,C10,2025-03-02T12:00:00Z,99.99,EUR,web")  # O29 again, another amount
+    lines.append("O37,C1,2025-03-20T12:00:00Z,10.00,USD,web")  # no USD rate in the seed
     return "\n".join(lines) + "\n"
 
 
@@ -70,15 +71,15 @@ def _reconciliation(warehouse: Path, source: str) -> dict:
 def test_every_order_line_is_in_exactly_one_category(messy_build) -> None:
     orders = _reconciliation(messy_build, "orders")
     assert {key: int(value) for key, value in orders.items() if key != "source_name"} == {
-        "rows_in_files": 39,
-        "rows_in_raw": 38,
-        "rows_loaded_reported": 38,
+        "rows_in_files": 40,
+        "rows_in_raw": 39,
+        "rows_loaded_reported": 39,
         "rows_rejected_at_load": 1,
-        "rows_quarantined_at_staging": 5,
+        "rows_quarantined_at_staging": 7,
         "rows_quarantined_after_identity": 1,
         "duplicates_removed": 1,
         "rows_quarantined_as_conflicting": 1,
-        "rows_clean": 30,
+        "rows_clean": 29,
         "unaccounted_rows": 0,
     }
     customers = _reconciliation(messy_build, "customers")
@@ -114,11 +115,14 @@ def test_values_a_parse_would_accept_are_quarantined_with_their_reason(messy_bui
     assert reasons == [
         ("customers", 13, "exponent_identifier"),
         ("customers", 14, "control_character"),
+        # The second stray quote's line, read alone: its currency is `EUR"`, not euros.
+        ("orders", 16, "unknown_currency"),
         ("orders", 34, "unparseable_timestamp"),
         ("orders", 36, "impossible_offset"),
         ("orders", 37, "impossible_offset"),
         ("orders", 38, "before_min_order_date"),
         ("orders", 39, "exponent_identifier"),
+        ("orders", 41, "unknown_currency"),
     ]
 
 
@@ -130,7 +134,7 @@ def test_rows_a_parse_lost_silently_are_unaccounted_and_fail_the_build(
     warehouse.write_bytes(messy_build.read_bytes())
     with duckdb.connect(str(warehouse)) as con:
         con.execute("delete from raw.orders where _source_line between 7 and 16")
-        con.execute("update raw._load_files set rows_loaded = 28 where source = 'orders'")
+        con.execute("update raw._load_files set rows_loaded = 29 where source = 'orders'")
 
     result = dbt_command(BUILD, warehouse, check=False)
 
