@@ -303,6 +303,12 @@ def main(argv: list[str] | None = None) -> int:
     run_command = commands.add_parser("run", help="load the landing folder and build everything")
     commands.add_parser("summary", help="print where the results are")
     load_command = commands.add_parser("load", help="only load the landing folder")
+    run_command.add_argument(
+        "--as-of",
+        metavar="YYYY-MM-DD",
+        help="compute features as of this day (default: the day after the latest order or "
+        f"event; or {settings.AS_OF_ENV})",
+    )
     for command in (run_command, load_command):
         command.add_argument(
             "--accept-shrink",
@@ -327,6 +333,14 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.command == "dev":
         return dev(args.port)
+    if getattr(args, "as_of", None):
+        # Read by every dbt build of the run, in Dagster's process: checked here first.
+        os.environ[settings.AS_OF_ENV] = args.as_of
+        try:
+            settings.as_of_date()
+        except ValueError as error:
+            print(f"cible: {error}", file=sys.stderr)
+            return 2
     if getattr(args, "accept_shrink", False):
         # The load runs in a Dagster step process: the environment carries the override.
         os.environ[settings.ACCEPT_SHRINK_ENV] = "1"

@@ -91,6 +91,24 @@ def demo_enabled() -> bool:
     return LANDING_DIR_ENV not in os.environ
 
 
+AS_OF_ENV = "CIBLE_AS_OF"
+
+
+def as_of_date() -> str | None:
+    """The day features are computed as of (``CIBLE_AS_OF`` or ``cible run --as-of``,
+    ``YYYY-MM-DD``); None: the dbt var's default, the day after the latest order or event."""
+    value = os.environ.get(AS_OF_ENV, "").strip()
+    if not value:
+        return None
+    try:
+        datetime.strptime(value, "%Y-%m-%d")
+    except ValueError:
+        raise ValueError(
+            f"{AS_OF_ENV} (cible run --as-of) must be a day as YYYY-MM-DD, not {value!r}"
+        ) from None
+    return value
+
+
 EVENT_PARTITIONS_START_ENV = "CIBLE_EVENT_PARTITIONS_START"
 
 

@@ -212,8 +212,12 @@ def published_ml_models(project: DbtProject, tag: str, name: str) -> AssetsDefin
 
 
 def dbt_build_args(variables: Mapping[str, str] | None = None) -> list[str]:
-    """The `dbt build` arguments of a Dagster step."""
+    """The `dbt build` arguments of a Dagster step; the run's as-of date (`cible run --as-of`,
+    `CIBLE_AS_OF`) is the `as_of_date` var of every build."""
     args = ["build"]
+    as_of = settings.as_of_date()
+    if as_of is not None:
+        variables = {"as_of_date": as_of, **(variables or {})}
     if variables:
         args += ["--vars", json.dumps(dict(variables), sort_keys=True)]
     return args

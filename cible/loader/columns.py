@@ -41,7 +41,9 @@ def match_columns(
         raise LoadError(
             f"{relative}: missing required column(s) {', '.join(missing)}. Expected the "
             f"columns of '{spec.landing}': {', '.join(spec.column_names)} (required: "
-            f"{', '.join(spec.required_columns)}); found: {shorten(', '.join(names)) or 'none'}"
+            f"{', '.join(spec.required_columns)}); found: {shorten(', '.join(names)) or 'none'}."
+            f" Rename the file's columns, or map them under sources.{spec.landing}.columns in "
+            "config/sources.yml"
         )
     return matched, extras
 

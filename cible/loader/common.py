@@ -96,5 +96,8 @@ def shorten(text: str, limit: int = 300) -> str:
 
 
 def first_line(error: Exception) -> str:
-    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    # DuckDB adds the query after a blank line (`LINE 1: select ...`): the user's problem is
+    # never in Cible's SQL.
+    text = str(error).split("\n\nLINE ")[0]
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
     return " ".join(lines[:2]) if lines else type(error).__name__

@@ -18,6 +18,7 @@ from cible.loader.common import Context, FileJob, LoadError, first_line, ident, 
 from cible.loader.csv import load_csv
 from cible.loader.discovery import discover, format_of, select_sources
 from cible.loader.jsonl import load_jsonl
+from cible.loader.lines import SCAN_TABLES
 from cible.loader.parquet import attached_select, load_parquet
 from cible.loader.reports import (
     FILES_TABLE,
@@ -40,13 +41,7 @@ _READERS = {"csv": load_csv, "jsonl": load_jsonl, "parquet": load_parquet}
 _METADATA_TYPES = ("varchar", "bigint", "timestamp", "varchar")
 _TEMP_TABLES = (
     "_cible_parsed",
-    "_cible_scan",
-    "_cible_scan_rejects",
-    "_cible_scan_rejects_scan",
-    "_cible_numbers",
-    "_cible_lines",
-    "_cible_open_quotes",
-    "_cible_records",
+    *SCAN_TABLES,
     "_cible_bad",
     "_cible_accepted",
     "_cible_json",

@@ -20,6 +20,7 @@ from cible.loader.common import Counts, FileJob, LoadError, fetch_one, lit
 from cible.loader.formats import normalise
 from cible.loader.lines import (
     INVALID_ENCODING,
+    SCAN_TABLES,
     ByteScan,
     encoding_warning,
     open_file,
@@ -38,15 +39,6 @@ from cible.loader.reports import insert_reject_rows, insert_rejects
 from cible.loader.source_settings import column_aliases
 
 DELIMITERS = (",", ";", "\t", "|")
-_SCAN_TABLES = (
-    "_cible_scan",
-    "_cible_scan_rejects",
-    "_cible_scan_rejects_scan",
-    "_cible_numbers",
-    "_cible_lines",
-    "_cible_open_quotes",
-    "_cible_records",
-)
 
 
 def load_csv(job: FileJob) -> Counts:
@@ -85,7 +77,7 @@ def _load_readable(job: FileJob, scan: ByteScan, scratch: Path) -> Counts:
     repair = check_quotes(con, delimiter, len(names), header)
     if repair.changed:
         job = replace(job, path=write_repaired(job.path, repair, scratch / "repaired.csv"))
-        for name in _SCAN_TABLES:
+        for name in SCAN_TABLES:
             con.execute(f"drop table if exists temp.main.{name}")
         scan_lines(job, "utf-8", "_cible_lines")
         record_starts(con, delimiter)

@@ -27,6 +27,11 @@ def normalise(job: FileJob, fmt: SourceFormat) -> list[str]:
     notes: list[str] = []
     types = job.spec.data_types
     where = f"_source_file = {lit(job.relative)}"
+    if fmt.currency is not None:
+        job.con.execute(
+            f"update {job.table} set currency = {lit(fmt.currency)} "
+            f"where {where} and nullif(trim(currency), '') is null"
+        )
     for column, mapping in fmt.values.items():
         cases = " ".join(f"when {lit(k)} then {lit(v)}" for k, v in mapping.items())
         col = ident(column)

@@ -19,6 +19,16 @@ from cible.loader.common import FileJob, fetch_one, lit
 LINE_SEP = "\x1f\x1e\x1d\x1c"
 INVALID_ENCODING = "INVALID ENCODING"  # `error_type` of DuckDB's CSV rejects
 _UNDECODED = re.compile("[\udc80-\udcff]+")
+# The temporary tables a line scan (and the CSV record starts after it) leave behind.
+SCAN_TABLES = (
+    "_cible_scan",
+    "_cible_scan_rejects",
+    "_cible_scan_rejects_scan",
+    "_cible_numbers",
+    "_cible_lines",
+    "_cible_open_quotes",
+    "_cible_records",
+)
 
 
 def open_file(path: Path):

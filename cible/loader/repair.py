@@ -47,7 +47,7 @@ class QuoteRepair:
         return [
             f"{len(lines)} line(s) with an unbalanced double quote read one line per record, "
             f"the quote kept as a character and fields split at every {delimiter!r} "
-            f"(lines {listed}{more}): check them in the file"
+            f"({'line' if len(lines) == 1 else 'lines'} {listed}{more}): check them in the file"
         ]
 
 

@@ -28,6 +28,9 @@ class SourceFormat(Section):
     date_format: Literal["auto", "YYYY-MM-DD", "DD/MM/YYYY", "MM/DD/YYYY"] = "auto"
     columns: dict[str, str] = Field(default_factory=dict)
     values: dict[str, dict[str, str]] = Field(default_factory=dict)
+    # The currency of rows that leave `currency` empty (or of a file without the column);
+    # staging treats an empty one as EUR.
+    currency: str | None = Field(default=None, pattern="^[A-Z]{3}$")
 
 
 class Guards(Section):
@@ -64,6 +67,8 @@ class SourcesConfig(ConfigFile):
                         f"sources.{name}.columns.{header}: {column!r} is not a column of "
                         f"{name}; one of {', '.join(spec.column_names)}"
                     )
+            if fmt.currency is not None and "currency" not in spec.column_names:
+                problems.append(f"sources.{name}.currency: {name} has no currency column")
             problems += [
                 f"sources.{name}.values.{column}: not a column of {name}"
                 for column in fmt.values

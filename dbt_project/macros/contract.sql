@@ -56,3 +56,32 @@
 {% macro is_in_future(timestamp_column, loaded_at_column='loaded_at') -%}
     ({{ timestamp_column }} > {{ dbt.dateadd('hour', var('future_tolerance_hours'), loaded_at_column) }})
 {%- endmacro %}
+
+
+{#
+    Value rules for text the parse would accept but that cannot be right (#16, point 6).
+    An offset beyond ±14:00 or with minutes above 59 (`+25:00`, `+99:99`) would shift the time
+    by days: DuckDB accepts it, Spark may not, so the rule comes before the parse's.
+#}
+{% macro has_impossible_offset(text_column) -%}
+    coalesce({{ cible.regexp_matches(
+        text_column,
+        '.*[0-9][+-]((1[5-9]|[2-9][0-9]):?[0-9]{2}|14:?(0[1-9]|[1-9][0-9])|[0-9]{2}:?[6-9][0-9])'
+    ) }}, false)
+{%- endmacro %}
+
+
+{# An identifier in exponent notation (`1,23457E+11`): Excel's rounding of a long number, the
+   digits lost. #}
+{% macro is_exponent_notation(column) -%}
+    coalesce({{ cible.regexp_matches(column, '[+-]?[0-9]+([.,][0-9]+)?[eE][+-]?[0-9]+') }}, false)
+{%- endmacro %}
+
+
+{# A control character (NUL, escape, ...; tab and line ends allowed) in text. chr() and
+   dbt.position are portable where a regular expression of control characters is not. #}
+{% macro has_control_character(column) -%}
+    ({%- for code in range(0, 32) if code not in (9, 10, 13) -%}
+        {{ dbt.position('chr(' ~ code ~ ')', column) }} > 0{% if not loop.last %} or {% endif %}
+    {%- endfor -%})
+{%- endmacro %}

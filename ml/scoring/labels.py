@@ -28,6 +28,8 @@ def check_history(
     current_as_of: pd.Timestamp,
     first_activity_at: pd.Timestamp | None,
     min_history_days: int,
+    horizon_setting: str | None = None,
+    history_setting: str = "training.min_history_days",
 ) -> pd.Timestamp:
     """The training cutoff of `target`, or a clear error when the history is too short for it.
 
@@ -35,6 +37,9 @@ def check_history(
         current_as_of: the as-of date of the current features (end of the known data).
         first_activity_at: the earliest order in the warehouse (None: no order at all).
         min_history_days: history the features need before the cutoff.
+        horizon_setting, history_setting: the settings the message names, so that a user
+            changes the right one (default: the target's `horizon_days`, the training's
+            `min_history_days`).
     """
     if first_activity_at is None or pd.isna(first_activity_at):
         raise TrainingDataError(
@@ -45,13 +50,15 @@ def check_history(
     history = (cutoff - pd.Timestamp(first_activity_at).normalize()).days
     if history < min_history_days:
         span = (pd.Timestamp(current_as_of) - pd.Timestamp(first_activity_at)).days
+        horizon_setting = horizon_setting or f"targets.{target.name}.horizon_days"
         raise TrainingDataError(
             f"target {target.name}: a horizon of {target.horizon_days} days is too long for the "
-            f"data: orders span {span} days ({pd.Timestamp(first_activity_at):%Y-%m-%d} to "
+            f"data ({horizon_setting}): orders span {span} days "
+            f"({pd.Timestamp(first_activity_at):%Y-%m-%d} to "
             f"{pd.Timestamp(current_as_of):%Y-%m-%d}), so the training cutoff would be "
             f"{cutoff:%Y-%m-%d} with only {max(history, 0)} days of history before it; "
-            f"{min_history_days} are needed (training.min_history_days). Shorten the horizon "
-            "or wait for more data."
+            f"{min_history_days} are needed ({history_setting}). Shorten the horizon or wait "
+            "for more data."
         )
     return cutoff
 

@@ -58,6 +58,10 @@ class TrainingPlan:
         return start, self.cutoff + pd.Timedelta(days=target.horizon_days)
 
 
+# Days of orders a lifetime-value fit needs before its holdout.
+LIFETIME_VALUE_HISTORY_DAYS = 90
+
+
 def plan_training(
     config: ScoringConfig, current_as_of: pd.Timestamp, first_order_at: pd.Timestamp | None
 ) -> list[TrainingPlan]:
@@ -74,10 +78,19 @@ def plan_training(
     for target in config.targets.values():
         horizon = target.horizon_days if target.is_classifier else target.holdout_days
         probe = TargetConfig(name=target.name, kind=target.kind, horizon_days=horizon)
-        # Lifetime value needs only some history before its holdout, not a feature window.
-        history = config.training.min_history_days if target.is_classifier else 90
+        # Lifetime value needs only some history before its holdout, not a feature window;
+        # the message names the settings that apply to the target (#16: it named
+        # training.min_history_days for lifetime value).
+        if target.is_classifier:
+            history, named = config.training.min_history_days, {}
+        else:
+            history = LIFETIME_VALUE_HISTORY_DAYS
+            named = {
+                "horizon_setting": f"targets.{target.name}.holdout_days",
+                "history_setting": "the calibration period lifetime value needs, fixed",
+            }
         try:
-            cutoff = check_history(probe, current_as_of, first_order_at, history)
+            cutoff = check_history(probe, current_as_of, first_order_at, history, **named)
         except TrainingDataError as error:
             problems.append(str(error))
             continue

@@ -10,12 +10,20 @@ from pipeline_support import dbt_command
 
 from cible.loader import load_landing
 
-# The reconciliation and what it counts from, with the tests of those models only.
-BUILD = ["build", "--select", "+rpt_source_reconciliation", "--indirect-selection", "cautious"]
+# The reconciliation and the quarantine, with the tests of those models only.
+BUILD = [
+    "build",
+    "--select",
+    "+rpt_source_reconciliation +fct_quarantined_rows",
+    "--indirect-selection",
+    "cautious",
+]
 CUSTOMERS = (
     "customer_number,email,first_name,created_at\n"
     + "".join(f"C{n},c{n}@example.fr,Ana,2024-01-0{1 + n % 9}T10:00:00Z\n" for n in range(1, 11))
     + "C3,c3@example.fr,Ana,2024-01-04T10:00:00Z\n"  # a re-exported record: a duplicate
+    + '"1,23457E+11",x@example.fr,Léa,2024-01-02T10:00:00Z\n'  # Excel's rounding of a number
+    + "C12,n@example.fr,Jo\x00e,2024-01-02T10:00:00Z\n"  # a NUL byte in a name
 )
 
 
@@ -31,6 +39,12 @@ def _orders() -> str:
     lines.append("O32,C1,2025-03-20T12:00:00Z,1.00")  # too few fields: rejected at load
     lines.append("O33,C1,not a date,1.00,EUR,web")  # quarantined at staging
     lines.append("O30,C1,2025-03-03T12:00:00Z,30.50,EUR,web")  # a re-sent order: a duplicate
+    lines.append("O34,C1,2025-03-20T12:00:00+25:00,1.00,EUR,web")  # value rules (#16, point 6)
+    lines.append("O35,C1,2025-03-20T12:00:00+99:99,1.00,EUR,web")
+    lines.append("O36,C1,0001-01-01T00:00:00Z,1.00,EUR,web")
+    lines.append("1.23E+5,C1,2025-03-20T12:00:00Z,1.00,EUR,web")
+    lines.append("O29,C10,2025-03-02T12:00:00Z,99.99,EUR,web")  # O29 again, another amount
+    lines.append("O37,C1,2025-03-20T12:00:00Z,10.00,USD,web")  # no USD rate in the seed
     return "\n".join(lines) + "\n"
 
 
@@ -57,20 +71,60 @@ def _reconciliation(warehouse: Path, source: str) -> dict:
 def test_every_order_line_is_in_exactly_one_category(messy_build) -> None:
     orders = _reconciliation(messy_build, "orders")
     assert {key: int(value) for key, value in orders.items() if key != "source_name"} == {
-        "rows_in_files": 34,
-        "rows_in_raw": 33,
-        "rows_loaded_reported": 33,
+        "rows_in_files": 40,
+        "rows_in_raw": 39,
+        "rows_loaded_reported": 39,
         "rows_rejected_at_load": 1,
         "rows_suppressed_at_load": 0,
-        "rows_quarantined_at_staging": 1,
+        "rows_quarantined_at_staging": 7,
         "rows_quarantined_after_identity": 1,
         "duplicates_removed": 1,
-        "rows_clean": 30,
+        "rows_quarantined_as_conflicting": 1,
+        "rows_clean": 29,
         "unaccounted_rows": 0,
     }
     customers = _reconciliation(messy_build, "customers")
-    assert (customers["rows_in_files"], customers["duplicates_removed"]) == (11, 1)
+    assert (customers["rows_in_files"], customers["duplicates_removed"]) == (13, 1)
+    assert customers["rows_quarantined_at_staging"] == 2
     assert customers["unaccounted_rows"] == 0
+
+
+def test_a_key_sent_twice_with_other_content_is_quarantined_with_both_payloads(
+    messy_build,
+) -> None:
+    """The later receipt is kept, as before, but the other is no longer dropped unseen."""
+    with duckdb.connect(str(messy_build), read_only=True) as con:
+        rows = con.execute(
+            "select stage, raw_key, source_line, raw_payload from quality.fct_quarantined_rows "
+            "where reason = 'conflicting_duplicate'"
+        ).fetchall()
+        kept = con.execute("select amount from marts.fct_orders where order_id = 'O29'").fetchall()
+    ((stage, key, line, payload),) = rows
+    assert (stage, key, line) == ("deduplication", "O29", 30)
+    quarantined, _, kept_payload = payload.partition(', "kept": ')
+    assert '"amount":"29.50"' in quarantined.replace(" ", "")
+    assert '"amount":"99.99"' in kept_payload.replace(" ", "")
+    assert [float(amount) for (amount,) in kept] == [99.99]
+
+
+def test_values_a_parse_would_accept_are_quarantined_with_their_reason(messy_build) -> None:
+    with duckdb.connect(str(messy_build), read_only=True) as con:
+        reasons = con.execute(
+            "select source_name, source_line, reason from quality.fct_quarantined_rows "
+            "where issue_level = 'row' and stage = 'staging' order by 1, 2"
+        ).fetchall()
+    assert reasons == [
+        ("customers", 13, "exponent_identifier"),
+        ("customers", 14, "control_character"),
+        # The second stray quote's line, read alone: its currency is `EUR"`, not euros.
+        ("orders", 16, "unknown_currency"),
+        ("orders", 34, "unparseable_timestamp"),
+        ("orders", 36, "impossible_offset"),
+        ("orders", 37, "impossible_offset"),
+        ("orders", 38, "before_min_order_date"),
+        ("orders", 39, "exponent_identifier"),
+        ("orders", 41, "unknown_currency"),
+    ]
 
 
 def test_rows_a_parse_lost_silently_are_unaccounted_and_fail_the_build(
@@ -81,7 +135,7 @@ def test_rows_a_parse_lost_silently_are_unaccounted_and_fail_the_build(
     warehouse.write_bytes(messy_build.read_bytes())
     with duckdb.connect(str(warehouse)) as con:
         con.execute("delete from raw.orders where _source_line between 7 and 16")
-        con.execute("update raw._load_files set rows_loaded = 23 where source = 'orders'")
+        con.execute("update raw._load_files set rows_loaded = 29 where source = 'orders'")
 
     result = dbt_command(BUILD, warehouse, check=False)
 

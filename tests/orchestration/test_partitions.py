@@ -51,6 +51,18 @@ def test_the_first_window_takes_every_older_event_and_the_latest_every_newer_one
     }
 
 
+def test_an_as_of_date_reaches_every_dbt_build(monkeypatch):
+    monkeypatch.setenv("CIBLE_AS_OF", "2026-06-30")
+    assert dbt_build_args({"event_window_start": "2026-06-01 00:00:00"}) == [
+        "build",
+        "--vars",
+        '{"as_of_date": "2026-06-30", "event_window_start": "2026-06-01 00:00:00"}',
+    ]
+    monkeypatch.setenv("CIBLE_AS_OF", "30/06/2026")
+    with pytest.raises(ValueError, match=r"CIBLE_AS_OF \(cible run --as-of\) must be a day"):
+        dbt_build_args()
+
+
 def test_the_command_line_runs_every_event_partition_dagster_defines():
     # `cible run` computes the range without importing the orchestration layer.
     first, last = event_partition_range().split("...")

@@ -29,6 +29,7 @@ sources:
           - {name: order_id, data_type: text, meta: {cible: {required: true}}}
           - {name: customer_number, data_type: text, meta: {cible: {required: true}}}
           - {name: amount, data_type: numeric}
+          - {name: currency, data_type: text}
   - name: web
     tables:
       - name: events

@@ -22,6 +22,7 @@ def test_missing_required_column_fails_and_keeps_the_previous_table(
     assert message.startswith("customers.csv: missing required column(s) customer_number.")
     assert "customer_number, email, city, created_at" in message
     assert "found: Email, city" in message
+    assert "map them under sources.customers.columns in config/sources.yml" in message
     assert query(warehouse, "select customer_number from raw.customers") == [("C1",)]
     assert query(warehouse, "select source_line, load_id from raw._load_rejects") == [
         (3, first.load_id)

@@ -98,7 +98,7 @@ def test_csv_stray_quote_is_read_line_by_line_not_swallowing_the_next_lines(
     assert (file.lines_in_file, file.rows_in_file, file.rows_loaded) == (6, 5, 5)
     assert report.source("customers").warnings == (
         "customers.csv: 1 line(s) with an unbalanced double quote read one line per record, "
-        "the quote kept as a character and fields split at every ',' (lines 3): check them in "
+        "the quote kept as a character and fields split at every ',' (line 3): check them in "
         "the file",
     )
     assert_reconciled(report)

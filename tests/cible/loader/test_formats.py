@@ -74,7 +74,14 @@ def test_utf_16_and_value_maps(landing, warehouse, contract, tmp_path) -> None:
         landing / "customers.csv",
         "customer_number\tcity\r\nC1\tPARIS\r\nC2\tLyon\r\n".encode("utf-16"),
     )
-    config = _config(tmp_path, "sources:\n  customers:\n    values: {city: {PARIS: Paris}}\n")
+    write(
+        landing / "orders.csv", b"order_id,customer_number,amount,currency\nO1,C1,1,\nO2,C1,2,EUR\n"
+    )
+    config = _config(
+        tmp_path,
+        "sources:\n  customers:\n    values: {city: {PARIS: Paris}}\n"
+        "  orders:\n    currency: USD\n",
+    )
 
     report = load_landing(landing, warehouse, contract=contract, sources_config=config)
 
@@ -85,6 +92,11 @@ def test_utf_16_and_value_maps(landing, warehouse, contract, tmp_path) -> None:
     assert report.source("customers").warnings == (
         "customers.csv: read as UTF-16 (its byte-order mark)",
     )
+    # An empty currency is the source's setting: never assumed to be euros.
+    assert query(warehouse, "select order_id, currency from raw.orders order by 1") == [
+        ("O1", "USD"),
+        ("O2", "EUR"),
+    ]
     assert_reconciled(report)
 
 

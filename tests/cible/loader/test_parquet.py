@@ -147,6 +147,45 @@ def test_an_unreadable_parquet_file_is_a_load_error(landing, warehouse, contract
     assert "Traceback" not in str(error.value)
 
 
+def _damaged(path, how: str) -> None:
+    """A valid Parquet file of 60 events, then cut in half or with its data pages garbled."""
+    table = pa.table({"event_id": [f"E{n}" for n in range(60)], "duration_ms": [5] * 60})
+    pq.write_table(table, path, compression="snappy")
+    data = bytearray(path.read_bytes())
+    if how == "truncated":
+        data = data[: len(data) // 2]
+    else:
+        for index in range(8, 200):
+            data[index] ^= 0x5A
+    path.write_bytes(bytes(data))
+
+
+@pytest.mark.parametrize("how", ["truncated", "corrupt"])
+@pytest.mark.parametrize("mode", ["attach", "copy", "mixed"])
+def test_a_damaged_parquet_file_is_refused_at_load_with_a_clear_message(
+    landing, warehouse, contract, monkeypatch, how, mode
+) -> None:
+    """A corrupt file passed the attach mode ("60 loaded") and failed later in a dbt test; a
+    truncated one showed the loader's SQL (#16, point 5)."""
+    monkeypatch.setenv("CIBLE_PARQUET_MODE", "copy" if mode == "copy" else "attach")
+    folder = landing / "events"
+    folder.mkdir()
+    _damaged(folder / "part-1.parquet", how)
+    if mode == "mixed":
+        write(folder / "part-2.jsonl", b'{"event_id": "E100"}\n')
+
+    with pytest.raises(LoadError) as error:
+        load_landing(landing, warehouse, contract=contract)
+
+    message = str(error.value)
+    assert message.startswith(
+        "events/part-1.parquet: not a readable Parquet file, corrupt or cut short ("
+    )
+    assert "export it again, or move it out of the landing folder" in message
+    assert "LINE 1" not in message and "read_parquet" not in message
+    assert message.endswith("Nothing was loaded: the warehouse is as it was.")
+
+
 def test_parquet_is_attached_by_default_and_copied_on_request(
     landing, warehouse, contract, monkeypatch
 ) -> None:

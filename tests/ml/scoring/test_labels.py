@@ -79,6 +79,8 @@ def test_a_horizon_longer_than_the_data_is_refused_with_the_dates():
     message = str(error.value)
     assert "horizon of 1000 days is too long" in message
     assert "2023-10-31 to 2026-11-01" in message and "365 are needed" in message
+    assert "(targets.purchase_3y.horizon_days)" in message
+    assert "365 are needed (training.min_history_days)" in message
     with pytest.raises(TrainingDataError, match="no order"):
         check_history(PURCHASE, pd.Timestamp("2026-11-01"), None, 365)
 
@@ -121,3 +123,33 @@ def test_churn_scores_only_active_customers():
     )
     assert scoring_population(CHURN, frame).tolist() == [True, False, False]
     assert scoring_population(PURCHASE, frame).all()
+
+
+def test_a_short_history_names_the_settings_of_each_kind_of_target():
+    """Nine months of orders: the message named training.min_history_days for lifetime value,
+    which does not read it (#16, point 8)."""
+    from cible.ml.scoring.config import parse_scoring_config
+    from cible.ml.scoring.training import plan_training
+    from scoring_data import LIGHT_CONFIG
+
+    config = parse_scoring_config(
+        {
+            **LIGHT_CONFIG,
+            "targets": {
+                "purchase_30d": {"kind": "purchase", "horizon_days": 30},
+                "lifetime_value": {
+                    "kind": "lifetime_value",
+                    "horizon_days": 365,
+                    "holdout_days": 250,
+                },
+            },
+        }
+    )
+    with pytest.raises(TrainingDataError) as error:
+        plan_training(config, pd.Timestamp("2026-11-01"), pd.Timestamp("2026-02-01"))
+    purchase, lifetime = str(error.value).split("\n")
+    assert "(targets.purchase_30d.horizon_days)" in purchase
+    assert "365 are needed (training.min_history_days)" in purchase
+    assert "(targets.lifetime_value.holdout_days)" in lifetime
+    assert "training.min_history_days" not in lifetime
+    assert "90 are needed (the calibration period lifetime value needs, fixed)" in lifetime

@@ -6,7 +6,9 @@
     - `staging`, issue level `field`: rows kept, with one field nulled (an implausible age, an
       invalid e-mail, ...);
     - `identity`: valid rows naming a customer the CRM does not hold, or order lines without a
-      valid order.
+      valid order;
+    - `deduplication`: a copy of a key whose content differs from the receipt kept
+      (`conflicting_duplicate`), its payload holding both: `{"quarantined": ..., "kept": ...}`.
     Sources and rules come from `quality_registry()`.
 #}
 
@@ -101,6 +103,29 @@ load_rejects as (
 ),
 
 {% endif %}
+{% if entry.keep %}
+{{ entry.source }}_conflicting_copies as (
+
+    select
+        '{{ entry.source }}' as source_name,
+        'deduplication' as stage,
+        'row' as issue_level,
+        'conflicting_duplicate' as reason,
+        cast(null as {{ string }}) as field_name,
+        {{ cible.raw_key(entry.key) }} as raw_key,
+        source_file,
+        source_line,
+        {{ dbt.concat(["'{\"quarantined\": '", "raw_payload", "', \"kept\": '", "kept_payload", "'}'"]) }}
+            as raw_payload,
+        loaded_at
+
+    from ({{ cible.ranked_receipts(entry) }}) as receipts
+    where receipt_rank > 1
+        and not is_same_as_kept
+
+),
+
+{% endif %}
 {% endfor %}
 unioned as (
 
@@ -115,6 +140,10 @@ unioned as (
     {%- if entry.flag %}
     union all
     select * from {{ entry.source }}_identity_issues
+    {%- endif %}
+    {%- if entry.keep %}
+    union all
+    select * from {{ entry.source }}_conflicting_copies
     {%- endif %}
     {%- endfor %}
 

@@ -70,11 +70,18 @@ reported as (
 
 ),
 
-{#- Copies beyond the first of each key among valid rows, counted in staging itself. #}
+{#- Copies beyond the first of each key among valid rows, counted in staging itself: the
+    same as the kept receipt (a duplicate) or not (a conflicting duplicate). #}
 {{ entry.source }}_duplicates as (
 
-    {%- if entry.deduplicated %}
-    select coalesce(sum(copies - 1), 0) as duplicates_removed
+    {%- if entry.keep %}
+    select
+        coalesce(sum(case when is_same_as_kept then 1 else 0 end), 0) as duplicates_removed,
+        coalesce(sum(case when is_same_as_kept then 0 else 1 end), 0) as rows_conflicting
+    from ({{ cible.ranked_receipts(entry) }}) as receipts
+    where receipt_rank > 1
+    {%- elif entry.deduplicated %}
+    select coalesce(sum(copies - 1), 0) as duplicates_removed, 0 as rows_conflicting
     from (
         select count(*) as copies
         from {{ ref(entry.staging) }}
@@ -82,7 +89,7 @@ reported as (
         group by {{ (entry.get('dedupe_key') or entry.key) | join(', ') }}
     ) as keys
     {%- else %}
-    select 0 as duplicates_removed
+    select 0 as duplicates_removed, 0 as rows_conflicting
     {%- endif %}
 
 ),
@@ -124,6 +131,7 @@ reported as (
         staged.rows_in_raw,
         staged.rows_invalid,
         duplicates.duplicates_removed,
+        duplicates.rows_conflicting,
         deduplicated.rows_flagged as rows_quarantined_after_identity,
         clean.rows_clean
 
@@ -159,6 +167,7 @@ categories as (
         counts.rows_invalid as rows_quarantined_at_staging,
         counts.rows_quarantined_after_identity,
         counts.duplicates_removed,
+        counts.rows_conflicting as rows_quarantined_as_conflicting,
         counts.rows_clean
 
     from counts
@@ -181,6 +190,7 @@ final as (
         cast(rows_quarantined_at_staging as {{ bigint }}) as rows_quarantined_at_staging,
         cast(rows_quarantined_after_identity as {{ bigint }}) as rows_quarantined_after_identity,
         cast(duplicates_removed as {{ bigint }}) as duplicates_removed,
+        cast(rows_quarantined_as_conflicting as {{ bigint }}) as rows_quarantined_as_conflicting,
         cast(rows_clean as {{ bigint }}) as rows_clean,
         cast(
             rows_in_files
@@ -189,6 +199,7 @@ final as (
             - rows_quarantined_at_staging
             - rows_quarantined_after_identity
             - duplicates_removed
+            - rows_quarantined_as_conflicting
             - rows_clean
             as {{ bigint }}
         ) as unaccounted_rows

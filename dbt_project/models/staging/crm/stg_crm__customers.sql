@@ -75,6 +75,10 @@ validated as (
 
         case
             when customer_number is null then 'missing_required_value'
+            when {{ cible.is_exponent_notation('customer_number') }} then 'exponent_identifier'
+            when {{ cible.has_control_character('first_name') }}
+                or {{ cible.has_control_character('last_name') }}
+                or {{ cible.has_control_character('city') }} then 'control_character'
         end as invalid_reason,
 
         case

@@ -1,7 +1,9 @@
 {#
     One row per raw order row. Channels whose export sends minor units (the
-    `order_amount_units` seed) are converted to euros here. The seed is read as a lookup list
-    to validate and normalise, not joined to enrich the grain.
+    `order_amount_units` seed) are converted to units here, and amounts to euros at the
+    `currency_rates` seed's rate: an order in a currency the seed does not list is quarantined
+    as `unknown_currency`, never counted as euros. The seeds are read as lookups to validate
+    and normalise, not joined to enrich the grain.
 #}
 
 with
@@ -49,7 +51,7 @@ renamed as (
 
 ),
 
-normalised as (
+in_units as (
 
     select
         *,
@@ -57,9 +59,24 @@ normalised as (
         case
             when channel in (select channel from cents_channels) then source_amount / 100
             else source_amount
-        end as amount
+        end as amount_in_currency,
+        (
+            select max(rates.eur_per_unit)
+            from {{ ref('currency_rates') }} as rates
+            where rates.currency = renamed.currency
+        ) as eur_per_unit
 
     from renamed
+
+),
+
+normalised as (
+
+    select
+        *,
+        amount_in_currency * eur_per_unit as amount
+
+    from in_units
 
 ),
 
@@ -69,11 +86,17 @@ validated as (
         *,
         case
             when order_id is null or customer_number is null then 'missing_required_value'
+            when {{ cible.is_exponent_notation('order_id') }}
+                or {{ cible.is_exponent_notation('customer_number') }} then 'exponent_identifier'
+            when {{ cible.has_impossible_offset('source_ordered_at') }} then 'impossible_offset'
             when {{ cible.failed_to_parse('source_ordered_at', 'ordered_at') }} then 'unparseable_timestamp'
             when ordered_at is null then 'missing_required_value'
             when {{ cible.failed_to_parse('source_amount_text', 'source_amount') }} then 'unparseable_number'
             when source_amount is null then 'missing_required_value'
+            when eur_per_unit is null then 'unknown_currency'
             when {{ cible.is_in_future('ordered_at') }} then 'future_timestamp'
+            {#- The setting's name is the reason: a user with older orders knows what to set. #}
+            when ordered_at < {{ cible.timestamp_literal(var('min_order_date')) }} then 'before_min_order_date'
             when amount < 0 then 'negative_amount'
         end as invalid_reason,
         case
