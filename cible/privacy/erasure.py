@@ -375,15 +375,7 @@ def matches(
 
 
 def _predicate(con: duckdb.DuckDBPyConnection, columns: Mapping[str, list[str]]) -> str:
-    con.execute("create or replace temp table _cible_erase (col varchar, value varchar)")
-    con.executemany(
-        "insert into _cible_erase values (?, ?)",
-        [[column, value] for column, values in columns.items() for value in values],
-    )
-    return " or ".join(
-        f"cast(\"{column}\" as varchar) in (select value from _cible_erase where col = '{column}')"
-        for column in columns
-    )
+    return suppression.match_predicate(con, columns)
 
 
 def count_rows(
@@ -475,7 +467,7 @@ def apply(
             )
         if places:
             con.executemany(f"insert into {PLACES} values (?, ?, ?, ?, ?)", places)
-        con.execute("drop table if exists _cible_erase")
+        con.execute("drop table if exists _cible_suppressed")
         con.commit()
     except BaseException:
         con.rollback()
@@ -674,7 +666,7 @@ def verify(
         scanned += 1
         for request_id, rows in online_store.purge(owner, key, dry_run=True).items():
             remaining[request_id][online_store.place] = rows
-    con.execute("drop table if exists _cible_erase")
+    con.execute("drop table if exists _cible_suppressed")
     results = [
         Verification(
             request_id,
