@@ -7,10 +7,12 @@ likelihoods and conditional expectations are the published closed forms, the sam
 `lifetimes` package computes; `tests/ml/scoring/test_lifetime_value.py` checks both fits
 against `lifetimes` on the same data and against parameters planted in simulated data.
 
-Time is in days. A customer's summary as of a date is: `frequency` x = purchases after the
-first one (distinct purchase days minus one), `recency` t_x = days from the first to the last
-purchase, `T` = days from the first purchase to the as-of date, and `monetary_value` = mean
-order value over all their orders (Gamma-Gamma is fitted on customers with repeat purchases).
+Time is in days. A customer's summary as of a date (`transaction_summary`) is: `frequency` x
+= repeat purchase occasions (days with orders after the first), `recency` t_x = days from the
+first occasion to the last, `T` = days from the first occasion to the last day of the period,
+and `monetary_value` = mean value of the repeat occasions; Gamma-Gamma is fitted on the
+customers with one, over their x occasions. Built from raw orders this way, the CDNOW sample
+gives the published parameters (tests/ml/scoring/test_lifetime_value.py).
 """
 
 from __future__ import annotations
@@ -45,26 +47,39 @@ def _minimize(objective, start: np.ndarray):
 def transaction_summary(
     orders: pd.DataFrame, as_of: pd.Timestamp, customer_ids: pd.Index | None = None
 ) -> pd.DataFrame:
-    """Per-customer frequency, recency, T and monetary value from orders before `as_of`.
+    """Per-customer frequency, recency, T and monetary value from orders before `as_of`, as
+    the models define them (Fader, Hardie & Lee 2005): a purchase *occasion* is a customer's
+    day with orders (same-day orders are one occasion, worth their sum); `frequency` counts the
+    repeat occasions, `recency` the days from the first occasion to the last, `T` the days from
+    the first occasion to the last day of the period (the day before `as_of`), and
+    `monetary_value` is the mean value of the repeat occasions (NaN without one: the first
+    purchase, often of another kind, is left out of the spend model).
 
     Args:
         orders: `customer_id`, `ordered_at`, `amount`.
+        as_of: the end of the period, exclusive (orders before it count).
         customer_ids: customers to keep (others dropped; those without orders left out).
     """
     before = orders[orders["ordered_at"] < as_of]
     if customer_ids is not None:
         before = before[before["customer_id"].isin(customer_ids)]
-    days = before.assign(day=before["ordered_at"].dt.floor("D"))
-    grouped = days.groupby("customer_id")
+    occasions = (
+        before.assign(day=before["ordered_at"].dt.floor("D"))
+        .groupby(["customer_id", "day"], as_index=False)
+        .agg(value=("amount", "sum"), orders=("amount", "size"))
+        .sort_values(["customer_id", "day"])
+    )
+    grouped = occasions.groupby("customer_id")
     first, last = grouped["day"].min(), grouped["day"].max()
-    as_of_day = pd.Timestamp(as_of).floor("D")
+    last_day = (pd.Timestamp(as_of) - pd.Timedelta(microseconds=1)).floor("D")
+    repeat = occasions[occasions.groupby("customer_id").cumcount() > 0]
     summary = pd.DataFrame(
         {
-            "frequency": grouped["day"].nunique() - 1,
+            "frequency": grouped.size() - 1,
             "recency": (last - first) / DAY,
-            "T": (as_of_day - first) / DAY,
-            "monetary_value": grouped["amount"].mean().astype(float),
-            "orders": grouped.size(),
+            "T": (last_day - first) / DAY,
+            "monetary_value": repeat.groupby("customer_id")["value"].mean().astype(float),
+            "orders": grouped["orders"].sum(),
         }
     )
     return summary.astype({"frequency": int, "orders": int})
@@ -171,10 +186,10 @@ class GammaGammaModel:
     params_: dict[str, float] = field(default_factory=dict)
 
     def fit(self, orders, monetary_value) -> GammaGammaModel:
-        """Fit on customers with at least one order and a positive mean value.
+        """Fit on customers with at least one repeat occasion and a positive mean value.
 
         Args:
-            orders: number of orders whose values make the mean (all of the customer's).
+            orders: the number of values that make each mean (repeat occasions, `frequency`).
         """
         x, m = np.asarray(orders, dtype=float), np.asarray(monetary_value, dtype=float)
         keep = (x > 0) & (m > 0)
@@ -189,17 +204,25 @@ class GammaGammaModel:
         p, q, v = np.exp(result.x)
         self.params_ = {"p": p, "q": q, "v": v / scale}
         self.converged_ = bool(result.success)
+        # The observed mean value of a repeat occasion, for customers without one when the fit
+        # has no finite population mean (q <= 1: a base mixing very different spenders, as the
+        # demo's, pushes q there).
+        self.observed_mean_ = float(np.average(m, weights=x))
         return self
 
     def expected_order_value(self, orders, monetary_value) -> np.ndarray:
-        """E[value of an order | the customer's x orders with mean m] (the population mean
-        for customers without orders)."""
+        """E[value of an occasion | the customer's x repeat occasions with mean m]; for a
+        customer without one, the population mean p v / (q - 1), or the observed mean of repeat
+        occasions when the fit has no finite mean (q <= 1)."""
         if not self.params_:
             raise RuntimeError("GammaGammaModel is not fitted")
         p, q, v = self.params_["p"], self.params_["q"], self.params_["v"]
         x = np.nan_to_num(np.asarray(orders, dtype=float))
         m = np.nan_to_num(np.asarray(monetary_value, dtype=float))
-        return (p * (v + x * m)) / (p * x + q - 1)
+        population = p * v / (q - 1) if q > 1 else getattr(self, "observed_mean_", np.nan)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            conditional = (p * (v + x * m)) / (p * x + q - 1)
+        return np.where(x > 0, conditional, population)
 
 
 # ---------- together
@@ -221,7 +244,7 @@ class LifetimeValueModel:
         )
         repeat = summary[summary["frequency"] > 0]
         self.spend_ = GammaGammaModel(self.penalizer).fit(
-            repeat["orders"], repeat["monetary_value"]
+            repeat["frequency"], repeat["monetary_value"]
         )
         return self
 
@@ -231,7 +254,7 @@ class LifetimeValueModel:
         if self.purchases_ is None or self.spend_ is None:
             raise RuntimeError("LifetimeValueModel is not fitted")
         x, t_x, big_t = summary["frequency"], summary["recency"], summary["T"]
-        value = self.spend_.expected_order_value(summary["orders"], summary["monetary_value"])
+        value = self.spend_.expected_order_value(summary["frequency"], summary["monetary_value"])
         months = int(np.ceil(self.horizon_days / 30))
         lifetime_value = np.zeros(len(summary))
         previous = np.zeros(len(summary))

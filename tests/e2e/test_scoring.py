@@ -454,7 +454,7 @@ def test_lifetime_value_recovers_the_planted_order_value_parameters(build):
     summary["persona"] = summary.index.map(_person_of_customer(build)).map(persons["persona"])
     planted = build.manifest()["personas"]
     for persona, group in summary[summary["frequency"] > 0].groupby("persona"):
-        model = GammaGammaModel().fit(group["orders"], group["monetary_value"])
+        model = GammaGammaModel().fit(group["frequency"], group["monetary_value"])
         p, q, v = model.params_["p"], model.params_["q"], model.params_["v"]
         truth = planted[persona]["order_value"]
         assert p * v / (q - 1) == pytest.approx(truth["mean"], rel=0.05), persona

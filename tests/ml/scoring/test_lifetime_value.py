@@ -100,15 +100,17 @@ def test_transaction_summary_by_hand():
             "amount": [100.0, 50.0, 150.0, 80.0, 999.0],
         }
     )
+    # Orders before 2026-01-31: the period's last day is 2026-01-30.
     summary = transaction_summary(orders, pd.Timestamp("2026-01-31"))
     assert summary.loc["a"].to_dict() == {
-        "frequency": 1,  # two purchase days: one repeat
+        "frequency": 1,  # two purchase days (occasions): one repeat
         "recency": 10.0,
-        "T": 30.0,
-        "monetary_value": 100.0,  # the February order is after the as-of date
+        "T": 29.0,  # to the last day of the period, not the day after it
+        "monetary_value": 150.0,  # the repeat occasion only; the February one is later
         "orders": 3,
     }
-    assert summary.loc["b", "frequency"] == 0 and summary.loc["b", "T"] == 10.0
+    assert summary.loc["b", "frequency"] == 0 and summary.loc["b", "T"] == 9.0
+    assert np.isnan(summary.loc["b", "monetary_value"])
 
 
 def test_lifetime_value_is_purchases_times_value_without_discount():
@@ -127,3 +129,48 @@ def test_lifetime_value_is_purchases_times_value_without_discount():
         discounted.predict(history)["lifetime_value_eur"] < predicted["lifetime_value_eur"]
     ).all()
     assert predicted["probability_alive"].between(0, 1).all()
+
+
+# Fader, Hardie & Lee (2005), on the CDNOW 1/10 sample (2,357 customers, 39-week calibration
+# ending 1997-09-30): BG/NBD in weeks, Gamma-Gamma in dollars, and the expected repeat
+# transactions of the 39-week holdout (actual: 1,882).
+PAPER_BG = {"r": 0.243, "alpha": 4.414, "a": 0.793, "b": 2.426}
+PAPER_GG = {"p": 6.25, "q": 3.74, "v": 15.44}
+PAPER_HOLDOUT_FORECAST = 1653
+
+
+def cdnow_orders() -> pd.DataFrame:
+    """The raw CDNOW sample shipped inside the `lifetimes` wheel (no download)."""
+    lifetimes = pytest.importorskip("lifetimes")
+    from pathlib import Path
+
+    path = Path(lifetimes.__file__).parent / "datasets" / "CDNOW_sample.txt"
+    raw = pd.read_csv(path, header=None, sep=r"\s+", names=["customer_id", "index", "date",
+                                                              "quantity", "amount"])  # fmt: skip
+    return pd.DataFrame(
+        {
+            "customer_id": raw["customer_id"],
+            "ordered_at": pd.to_datetime(raw["date"].astype(str), format="%Y%m%d"),
+            "amount": raw["amount"].astype(float),
+        }
+    )
+
+
+def test_built_from_raw_cdnow_orders_the_models_give_the_published_figures():
+    orders = cdnow_orders()
+    calibration = transaction_summary(orders, pd.Timestamp("1997-10-01"))
+    assert len(calibration) == 2357 and calibration["frequency"].sum() == 2457
+    model = LifetimeValueModel(horizon_days=273).fit(calibration)
+    fitted = model.params
+    weekly = {**fitted, "alpha": fitted["alpha"] / 7}  # Cible counts days, the paper weeks
+    for name, published in PAPER_BG.items():
+        assert weekly[name] == pytest.approx(published, rel=0.01), name
+    for name, published in PAPER_GG.items():
+        assert fitted[name] == pytest.approx(published, rel=0.01), name
+    forecast = model.purchases_.expected_purchases(
+        273, calibration["frequency"], calibration["recency"], calibration["T"]
+    ).sum()
+    assert forecast == pytest.approx(PAPER_HOLDOUT_FORECAST, rel=0.01)
+    holdout = orders[(orders["ordered_at"] >= "1997-10-01") & (orders["ordered_at"] < "1998-07-01")]
+    actual = holdout.groupby("customer_id")["ordered_at"].apply(lambda s: s.dt.floor("D").nunique())
+    assert actual.sum() == 1882
