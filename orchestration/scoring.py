@@ -193,13 +193,30 @@ def build_scoring_definitions(project: DbtProject) -> Definitions:
                 plots.append(f"### {outcome.target}\n\n{markdown_image(png, outcome.target)}")
         for table in TRAINING_TABLES:
             metadata = (
-                {"versions": MetadataValue.json(summary)} if table == "model_registry" else {}
+                {
+                    "versions": MetadataValue.json(summary),
+                    "skipped": MetadataValue.json(getattr(outcomes, "skipped", {})),
+                }
+                if table == "model_registry"
+                else {}
             )
             if table == "model_registry" and plots:
                 metadata["roc_calibration_lift"] = MetadataValue.md("\n\n".join(plots))
             yield MaterializeResult(asset_key=table_keys[table], metadata=metadata)
+        skipped = getattr(outcomes, "skipped", {})
+        for target, reason in skipped.items():
+            context.log.warning(f"{target}: skipped, the data cannot train it: {reason}")
         for target in declared_targets:
             outcome = by_target.get(target)
+            if target in skipped:
+                yield AssetCheckResult(
+                    asset_key=registry_key,
+                    check_name=_gate_check_name(target),
+                    passed=False,
+                    severity=AssetCheckSeverity.WARN,
+                    description=f"skipped, the data cannot train it: {skipped[target]}",
+                )
+                continue
             if outcome is None:
                 yield AssetCheckResult(
                     asset_key=registry_key,

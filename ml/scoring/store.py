@@ -279,30 +279,63 @@ def read_training_set(
     return training_set(training_plan, config, snapshot, store.read_orders(start, end), events)
 
 
+class TrainingOutcomes(list):
+    """The outcomes of a training job (a list of :class:`TrainingOutcome`), and the targets it
+    skipped because the data cannot train them, each with the reason."""
+
+    def __init__(self, outcomes=(), skipped: dict[str, str] | None = None):
+        super().__init__(outcomes)
+        self.skipped = dict(skipped or {})
+
+
 def train_and_publish(
     config: ScoringConfig, models_dir: Path, warehouse_path: Path | None = None
-) -> list[TrainingOutcome]:
+) -> TrainingOutcomes:
     """Train every configured target (the snapshots must exist), register each version, and
-    promote those whose gates pass; the versions' rows go to the `ml` tables."""
+    promote those whose gates pass; the versions' rows go to the `ml` tables.
+
+    A target the data cannot train (too short a history for its horizon, no campaign for a
+    response target, too few labels) is skipped with its reason (``.skipped``) and the others
+    are trained: an orders-only dataset still gets its purchase models and lifetime value.
+
+    Raises:
+        TrainingDataError: no target at all can be trained (every reason listed).
+    """
+    skipped: dict[str, str] = {}
     with ScoringStore.open(warehouse_path) as store:
         registry = ModelRegistry(models_dir, store)
-        plans = plan_training(config, store.current_as_of(), store.first_order_at())
-        outcomes = []
+        as_of, first_order = store.current_as_of(), store.first_order_at()
+        plans = []
+        for name, target in config.targets.items():
+            alone = config.model_copy(update={"targets": {name: target}})
+            try:
+                plans += plan_training(alone, as_of, first_order)
+            except TrainingDataError as error:
+                skipped[name] = str(error)
+        outcomes = TrainingOutcomes(skipped=skipped)
         try:
             for training_plan in plans:
-                if training_plan.target.is_classifier:
-                    data = read_training_set(store, training_plan, config)
-                    trained = train_classifier_target(training_plan, config, data)
-                else:
-                    holdout_end = training_plan.cutoff + pd.Timedelta(
-                        days=training_plan.target.holdout_days
-                    )
-                    orders = store.read_orders(end=holdout_end)
-                    trained = train_lifetime_value(training_plan, config, orders)
+                try:
+                    trained = _train(store, training_plan, config)
+                except TrainingDataError as error:
+                    skipped[training_plan.target.name] = str(error)
+                    continue
                 outcomes.append(_register(store, registry, trained))
         finally:
             stop_worker_processes()
+    outcomes.skipped = skipped
+    if not outcomes and skipped:
+        raise TrainingDataError("\n".join(skipped.values()))
     return outcomes
+
+
+def _train(store: ScoringStore, training_plan, config: ScoringConfig) -> TrainedVersion:
+    if training_plan.target.is_classifier:
+        data = read_training_set(store, training_plan, config)
+        return train_classifier_target(training_plan, config, data)
+    holdout_end = training_plan.cutoff + pd.Timedelta(days=training_plan.target.holdout_days)
+    orders = store.read_orders(end=holdout_end)
+    return train_lifetime_value(training_plan, config, orders)
 
 
 def _register(

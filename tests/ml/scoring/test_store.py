@@ -170,6 +170,22 @@ def test_each_target_publishes_on_its_own(warehouse_path, tmp_path):
     assert {"test", "cv", "online"} <= set(metrics["dataset"])
 
 
+def test_a_target_the_data_cannot_train_is_skipped_and_the_others_trained(warehouse_path, tmp_path):
+    models = tmp_path / "models"
+    config = _config(
+        purchase_30d={"kind": "purchase", "horizon_days": 30},
+        far={"kind": "purchase", "horizon_days": 900},
+    )
+    outcomes = store.train_and_publish(config, models, warehouse_path)
+    assert [outcome.target for outcome in outcomes] == ["purchase_30d"]
+    assert list(outcomes.skipped) == ["far"]
+    assert "horizon of 900 days is too long" in outcomes.skipped["far"]
+    # Nothing trainable at all is still an error naming every reason.
+    nothing = config.model_copy(update={"targets": {"far": config.targets["far"]}})
+    with pytest.raises(TrainingDataError, match="horizon of 900 days is too long"):
+        store.train_and_publish(nothing, models, warehouse_path)
+
+
 def test_a_run_whose_drift_blocks_publishes_no_score(warehouse_path, tmp_path):
     models = tmp_path / "models"
     config = _config()
