@@ -45,6 +45,7 @@ def _orders() -> str:
     lines.append("1.23E+5,C1,2025-03-20T12:00:00Z,1.00,EUR,web")
     lines.append("O29,C10,2025-03-02T12:00:00Z,99.99,EUR,web")  # O29 again, another amount
     lines.append("O37,C1,2025-03-20T12:00:00Z,10.00,USD,web")  # no USD rate in the seed
+    lines.append("O38,C1,2025-03-20T12:00:00Z,1e3,EUR,web")  # casts to 1000: a mangled cell
     return "\n".join(lines) + "\n"
 
 
@@ -71,12 +72,12 @@ def _reconciliation(warehouse: Path, source: str) -> dict:
 def test_every_order_line_is_in_exactly_one_category(messy_build) -> None:
     orders = _reconciliation(messy_build, "orders")
     assert {key: int(value) for key, value in orders.items() if key != "source_name"} == {
-        "rows_in_files": 40,
-        "rows_in_raw": 39,
-        "rows_loaded_reported": 39,
+        "rows_in_files": 41,
+        "rows_in_raw": 40,
+        "rows_loaded_reported": 40,
         "rows_rejected_at_load": 1,
         "rows_suppressed_at_load": 0,
-        "rows_quarantined_at_staging": 7,
+        "rows_quarantined_at_staging": 8,
         "rows_quarantined_after_identity": 1,
         "duplicates_removed": 1,
         "rows_quarantined_as_conflicting": 1,
@@ -124,6 +125,7 @@ def test_values_a_parse_would_accept_are_quarantined_with_their_reason(messy_bui
         ("orders", 38, "before_min_order_date"),
         ("orders", 39, "exponent_identifier"),
         ("orders", 41, "unknown_currency"),
+        ("orders", 42, "exponent_number"),
     ]
 
 
