@@ -22,7 +22,6 @@ transaction.
 from __future__ import annotations
 
 import hashlib
-import re
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -83,8 +82,6 @@ TEXT_COLUMNS = (
 DESCRIPTIVE_COLUMNS = ("first_name", "last_name", "birth_date", "postcode", "city")
 # Never scanned: the fingerprints and the bookkeeping themselves.
 SKIPPED_SCHEMAS = (SCHEMA, "information_schema", "pg_catalog")
-_TOKENS = re.compile(r"[,;\t|\"'\s{}\[\]:]+")
-_FIELDS = re.compile(r"[,;\t|\"{}\[\]]+")
 
 
 class ErasureError(Exception):
@@ -272,18 +269,21 @@ def resolve(con: duckdb.DuckDBPyConnection, request: ErasureRequest) -> dict[str
     return {kind: values for kind, values in found.items() if values}
 
 
-def fingerprint_map(
-    key: bytes, identifiers: Mapping[str, Mapping[str, set[str]]]
-) -> dict[str, str]:
-    """Fingerprint -> request id, from each request's plain identifiers."""
-    owner: dict[str, str] = {}
+def fingerprint_entries(
+    key: bytes, identifiers: Mapping[str, Mapping[str, set[str]]], reasons: Mapping[str, str]
+) -> list[suppression.Entry]:
+    """The suppression-list entries of each request's plain identifiers (one per fingerprint,
+    the first request holding it keeps it), with the request's reason."""
+    entries: dict[str, suppression.Entry] = {}
     for request_id, by_kind in identifiers.items():
         for kind, values in by_kind.items():
             if kind not in fp.KINDS:
                 continue
             for digest in fp.fingerprints(key, kind, values).values():
-                owner.setdefault(digest, request_id)
-    return owner
+                entries.setdefault(
+                    digest, suppression.Entry(digest, kind, reasons[request_id], request_id)
+                )
+    return list(entries.values())
 
 
 # ---------- scanning by fingerprint
@@ -331,11 +331,6 @@ def relations(con: duckdb.DuckDBPyConnection) -> list[Relation]:
     ]
 
 
-def _tokens(text: str) -> set[str]:
-    fields = {part.strip() for part in _FIELDS.split(text) if part.strip()}
-    return fields | {part for part in _TOKENS.split(text) if part}
-
-
 def matches(
     con: duckdb.DuckDBPyConnection,
     relation: Relation,
@@ -345,21 +340,13 @@ def matches(
     """Request id -> column -> the distinct values (text) of that column that are theirs."""
     hits: dict[str, dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))
     for column, kind in relation.key_columns.items():
-        values = con.execute(
-            f'select distinct cast("{column}" as varchar) from {relation.sql} '
-            f'where "{column}" is not null'
-        ).fetchall()
-        for (value,) in values:
+        for value in suppression.distinct_text(con, relation.sql, column):
             request_id = owner.get(fp.fingerprint(key, kind, value) or "")
             if request_id is not None:
                 hits[request_id][column].append(value)
     for column in relation.text_columns:
-        values = con.execute(
-            f'select distinct cast("{column}" as varchar) from {relation.sql} '
-            f'where "{column}" is not null'
-        ).fetchall()
-        for (value,) in values:
-            for token in _tokens(value):
+        for value in suppression.distinct_text(con, relation.sql, column):
+            for token in suppression.tokens(value):
                 request_id = next(
                     (
                         owner[digest]
@@ -416,7 +403,12 @@ def apply(
         return outcome
     create_tables(con)
     identifiers = {request.request_id: resolve(con, request) for request in requests}
-    owner = fingerprint_map(key, identifiers)
+    reasons = {
+        request.request_id: suppression.ERASED if request.origin == REQUEST else RETENTION
+        for request in requests
+    }
+    entries = fingerprint_entries(key, identifiers, reasons)
+    owner = {entry.fingerprint: entry.request_id for entry in entries}
     places: list[list[object]] = []
     file_changes: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0])
     con.begin()
@@ -441,15 +433,6 @@ def apply(
                 con.execute(f"delete from {relation.sql} where {predicate}")
                 places.append([request_id, relation.place, "warehouse", int(rows), now])
         _update_load_files(con, file_changes)
-        entries = [
-            suppression.Entry(
-                digest,
-                _kind_of(digest, identifiers[request_id], key),
-                suppression.ERASED if _origin(requests, request_id) == REQUEST else RETENTION,
-                request_id,
-            )
-            for digest, request_id in owner.items()
-        ]
         suppression.add(con, entries, now)
         for request in requests:
             found = identifiers[request.request_id]
@@ -491,19 +474,6 @@ def apply(
     outcome.applied = [request.request_id for request in requests]
     outcome.seconds = time.perf_counter() - started
     return outcome
-
-
-def _origin(requests: Sequence[ErasureRequest], request_id: str) -> str:
-    return next(request.origin for request in requests if request.request_id == request_id)
-
-
-def _kind_of(digest: str, by_kind: Mapping[str, set[str]], key: bytes) -> str:
-    for kind, values in by_kind.items():
-        if kind not in fp.KINDS:
-            continue
-        if digest in fp.fingerprints(key, kind, values).values():
-            return kind
-    return "unknown"
 
 
 def _materialise_view(con: duckdb.DuckDBPyConnection, relation: Relation) -> None:

@@ -139,15 +139,6 @@ def load_key(purpose: str = "erasure", consequence: str = "Nothing was erased.")
     return key
 
 
-def key_configured() -> bool:
-    """A key is set (or the demo's key file exists)."""
-    try:
-        load_key()
-    except PrivacyKeyError:
-        return False
-    return True
-
-
 def fingerprint(key: bytes, kind: str, value: object) -> str | None:
     """HMAC-SHA256 (hex) of the normalised value, or None when it normalises to nothing."""
     normalised = normalise(kind, value)

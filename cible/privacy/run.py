@@ -78,9 +78,12 @@ def apply_privacy(
         else None
     )
     if not pending and not stale:
-        if fp.key_configured():
-            now = datetime.now(UTC).replace(tzinfo=None)
-            report.objecting = suppression.refresh_objections(con, fp.load_key(), now)
+        try:
+            key = fp.load_key()
+        except fp.PrivacyKeyError:
+            return report  # nobody to erase: objectors are listed once a key is set
+        now = datetime.now(UTC).replace(tzinfo=None)
+        report.objecting = suppression.refresh_objections(con, key, now)
         return report
     key = fp.load_key(f"erasing {len(pending)} requested person(s) and {len(stale)} past retention")
     already = {

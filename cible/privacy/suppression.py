@@ -38,8 +38,8 @@ IDENTIFIER_COLUMNS = {
     "phone": "phone",
     "anonymous_id": "anonymous_id",
 }
-# Unparsed lines (the loader's rejects) are split into tokens on these characters and each
-# token is fingerprinted as every kind.
+# Free text (the loader's rejected lines, payloads) is split into fields and words on these
+# characters, each fingerprinted as every kind (`tokens`).
 _FIELD_SPLIT = re.compile(r"[,;\t|\"{}\[\]]+")
 _TOKEN_SPLIT = re.compile(r"[,;\t|\"'\s{}\[\]:]+")
 
@@ -115,6 +115,25 @@ def _q(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
+def distinct_text(con: duckdb.DuckDBPyConnection, relation: str, column: str) -> list[str]:
+    """The distinct non-null values of a column, as text."""
+    return [
+        row[0]
+        for row in con.execute(
+            f"select distinct cast({_q(column)} as varchar) from {relation} "
+            f"where {_q(column)} is not null"
+        ).fetchall()
+    ]
+
+
+def tokens(text: str | None) -> set[str]:
+    """The fields and words of free text (a rejected line, a payload, a list of numbers), each
+    a candidate identifier: a phone written with spaces is a field, an e-mail in JSON a word."""
+    text = text or ""
+    fields = {part.strip() for part in _FIELD_SPLIT.split(text) if part.strip()}
+    return fields | {part for part in _TOKEN_SPLIT.split(text) if part}
+
+
 def matching_values(
     con: duckdb.DuckDBPyConnection,
     relation: str,
@@ -128,13 +147,7 @@ def matching_values(
         wanted = suppressed.get(kind)
         if not wanted:
             continue
-        values = [
-            row[0]
-            for row in con.execute(
-                f"select distinct cast({_q(column)} as varchar) from {relation} "
-                f"where {_q(column)} is not null"
-            ).fetchall()
-        ]
+        values = distinct_text(con, relation, column)
         digests = fp.fingerprints(key, kind, values)
         hits = [value for value, digest in digests.items() if digest in wanted]
         if hits:
@@ -187,13 +200,11 @@ def suppress_rows(
 
 def line_is_suppressed(line: str, suppressed: Mapping[str, set[str]], key: bytes) -> bool:
     """Whether an unparsed line (a rejected one) holds a suppressed identifier."""
-    text = line or ""
-    tokens = {field.strip() for field in _FIELD_SPLIT.split(text) if field.strip()}
-    tokens |= {token for token in _TOKEN_SPLIT.split(text) if token}
+    candidates = tokens(line)
     for kind, wanted in suppressed.items():
         if not wanted:
             continue
-        for token in tokens:
+        for token in candidates:
             if fp.fingerprint(key, kind, token) in wanted:
                 return True
     return False
