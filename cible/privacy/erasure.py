@@ -78,8 +78,11 @@ TEXT_COLUMNS = (
 )
 # Tagged personal columns that identify nobody alone (many people share a name, a birth date,
 # a postcode): their rows go with the identifier column of the same row. Every tagged column
-# name is in one of the three lists (tests/cible/privacy/test_erasure_columns.py).
+# name is in one of the four lists (tests/cible/privacy/test_erasure_columns.py).
 DESCRIPTIVE_COLUMNS = ("first_name", "last_name", "birth_date", "postcode", "city")
+# Tagged personal columns kept by design: the suppression list's fingerprints (schema
+# `privacy`, never scanned), which keep an erased person out of later loads.
+KEPT_BY_DESIGN = ("fingerprint",)
 # Never scanned: the fingerprints and the bookkeeping themselves.
 SKIPPED_SCHEMAS = (SCHEMA, "information_schema", "pg_catalog")
 
