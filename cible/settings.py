@@ -265,3 +265,12 @@ def redis_url() -> str:
 def live_config_path() -> Path:
     """The live settings (``CIBLE_LIVE_CONFIG``, default ``config/live.yml``)."""
     return _resolve(os.environ.get(LIVE_CONFIG_ENV, str(CONFIG_DIR / "live.yml")))
+
+
+PUBLISHED_DIR_ENV = "CIBLE_PUBLISHED_DIR"
+
+
+def published_dir() -> Path:
+    """Where the BI copy of the marts and the dashboard are published (``CIBLE_PUBLISHED_DIR``,
+    default ``data/published``; docs/bi.md)."""
+    return _resolve(os.environ.get(PUBLISHED_DIR_ENV, "data/published"))

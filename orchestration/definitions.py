@@ -5,6 +5,7 @@ code location, not when the module is imported.
 """
 
 from cible.orchestration.automation import build_automation_definitions
+from cible.orchestration.bi import build_bi_definitions
 from cible.orchestration.dbt import build_warehouse_definitions, cible_dbt_project
 from cible.orchestration.ingest import build_ingestion_definitions
 from cible.orchestration.live import build_live_definitions
@@ -26,6 +27,7 @@ def build_definitions(with_demo: bool | None = None) -> Definitions:
         build_scoring_definitions(project),
         build_automation_definitions(project),
         build_live_definitions(project),
+        build_bi_definitions(project),
     )
 
 
