@@ -7,6 +7,7 @@
     cible contract               print the source contract as Markdown (docs/source_contract.md)
     cible pii                    print the personal data columns as Markdown (docs/personal_data.md)
     cible dev [--port P]         open the Dagster UI on the landing folder and warehouse
+    cible dashboard [--serve]    rebuild the dashboard from the BI copy (docs/bi.md); serve it
     cible live ...               live segments: collector, worker, look-up (docs/live.md)
 
 `demo` and `run` materialize the same Dagster assets as "Materialize all" in the UI, so the
@@ -16,6 +17,7 @@ command line and the UI cannot drift apart.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import signal
@@ -145,6 +147,40 @@ def dev(port: int = 3000) -> int:
     return subprocess.run(
         command, env=env, cwd=settings.home(), preexec_fn=_default_signals
     ).returncode
+
+
+def dashboard(serve: bool = False, port: int = 8050) -> int:
+    """Rebuild the dashboard from the published BI copy; print its path, or serve that page
+    alone on 127.0.0.1 (its folder also holds the BI copy, customer rows included)."""
+    from cible.bi.dashboard import write_dashboard
+
+    try:
+        written = write_dashboard()
+    except FileNotFoundError as error:
+        print(f"cible: {error}", file=sys.stderr)
+        return 1
+    print(f"Dashboard ({written.charts} charts): {written.path}")
+    if not serve:
+        return 0
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    class Page(BaseHTTPRequestHandler):
+        def do_GET(self):
+            if self.path.split("?")[0] not in ("/", f"/{written.path.name}"):
+                self.send_error(404)
+                return
+            body = written.path.read_bytes()
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html; charset=utf-8")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+    with ThreadingHTTPServer(("127.0.0.1", port), Page) as server:
+        print(f"Serving http://127.0.0.1:{port}/ (Ctrl-C stops)", flush=True)
+        with contextlib.suppress(KeyboardInterrupt):
+            server.serve_forever()
+    return 0
 
 
 def summary_lines(warehouse: Path | None = None) -> list[str]:
@@ -320,6 +356,13 @@ def main(argv: list[str] | None = None) -> int:
     commands.add_parser("pii", help="print the personal data columns as Markdown")
     dev_command = commands.add_parser("dev", help="open the Dagster UI (http://localhost:3000)")
     dev_command.add_argument("--port", type=int, default=3000)
+    dashboard_command = commands.add_parser(
+        "dashboard", help="rebuild the dashboard from the published BI copy and print its path"
+    )
+    dashboard_command.add_argument(
+        "--serve", action="store_true", help="then serve it on http://127.0.0.1:PORT"
+    )
+    dashboard_command.add_argument("--port", type=int, default=8050)
     commands.add_parser("live", help="live segments (cible live --help)", add_help=False)
     args = parser.parse_args(argv)
 
@@ -333,6 +376,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.command == "dev":
         return dev(args.port)
+    if args.command == "dashboard":
+        return dashboard(serve=args.serve, port=args.port)
     if getattr(args, "as_of", None):
         # Read by every dbt build of the run, in Dagster's process: checked here first.
         os.environ[settings.AS_OF_ENV] = args.as_of

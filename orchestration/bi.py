@@ -23,6 +23,7 @@ from dagster_dbt import DbtProject, get_asset_key_for_model
 
 GROUP = "bi"
 PUBLISHED_KEY = AssetKey(["bi", "published_marts"])
+DASHBOARD_KEY = AssetKey(["bi", "marketing_dashboard"])
 
 
 def build_bi_definitions(project: DbtProject) -> Definitions:
@@ -50,7 +51,7 @@ def build_bi_definitions(project: DbtProject) -> Definitions:
 
         try:
             with warehouse.connect() as con:
-                outcome = publish(con, models, published_path(), context.run_id)
+                outcome = publish(con, models, published_path(), context.run.run_id)
         except PublishError as error:
             raise Failure(description=str(error), allow_retries=False) from None
         context.log.info(
@@ -66,4 +67,25 @@ def build_bi_definitions(project: DbtProject) -> Definitions:
             }
         )
 
-    return Definitions(assets=[published_marts])
+    @asset(
+        key=DASHBOARD_KEY,
+        deps=[published_marts],
+        group_name=GROUP,
+        kinds={"python", "html"},
+        backfill_policy=event_backfill_policy,
+    )
+    def marketing_dashboard(context: AssetExecutionContext) -> MaterializeResult:
+        """The marketer's dashboard: one self-contained HTML page built from the BI copy."""
+        from cible.bi.dashboard import write_dashboard
+
+        written = write_dashboard()
+        context.log.info(f"dashboard written to {written.path} in {written.seconds:.2f} s")
+        return MaterializeResult(
+            metadata={
+                "path": MetadataValue.path(str(written.path)),
+                "charts": written.charts,
+                "seconds": round(written.seconds, 3),
+            }
+        )
+
+    return Definitions(assets=[published_marts, marketing_dashboard])

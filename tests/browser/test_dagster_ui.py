@@ -85,6 +85,7 @@ def dagster_dev(tmp_path):
         CIBLE_TRUTH_DIR=str(tmp_path / "truth"),
         CIBLE_WAREHOUSE=str(tmp_path / "warehouse" / "cible.duckdb"),
         CIBLE_MODELS_DIR=str(tmp_path / "models"),
+        CIBLE_PUBLISHED_DIR=str(tmp_path / "published"),
         CIBLE_OPS_DIR=str(tmp_path / "ops"),
         CIBLE_SCORING_CONFIG=str(SMALL_DATA_SCORING_CONFIG),
         CIBLE_DEMO="1",

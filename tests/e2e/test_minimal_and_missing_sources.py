@@ -68,6 +68,7 @@ def test_without_a_consent_source_profiling_rests_on_legitimate_interest(
     warehouse.parent.mkdir()
     shutil.copy(minimal_build.warehouse, warehouse)
     monkeypatch.setenv("CIBLE_MODELS_DIR", str(tmp_path / "models"))
+    monkeypatch.setenv("CIBLE_PUBLISHED_DIR", str(tmp_path / "published"))
     result = store.run_and_publish(warehouse_path=warehouse, refit=True)
     kinds = result.tables["segment_assignments"]["segment_id"]
     assert (kinds == "not_profiled").sum() == 0 and kinds.str.startswith("cluster_").sum() > 400

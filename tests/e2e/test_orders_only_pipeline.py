@@ -35,6 +35,7 @@ def orders_only_run(tmp_path_factory):
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("CIBLE_LANDING_DIR", str(landing))
         patch.setenv("CIBLE_MODELS_DIR", str(root / "models"))
+        patch.setenv("CIBLE_PUBLISHED_DIR", str(root / "published"))
         patch.setenv("CIBLE_SCORING_CONFIG", str(SMALL_DATA_SCORING_CONFIG))
         definitions = build_definitions(with_demo=False)
         with DagsterInstance.ephemeral() as instance:

@@ -35,6 +35,7 @@ def _environment(tmp: Path, warehouse: Path, landing: Path) -> dict[str, str]:
         CIBLE_WAREHOUSE=str(warehouse),
         CIBLE_DEMO="0",
         CIBLE_MODELS_DIR=str(tmp / f"models-{warehouse.stem}"),
+        CIBLE_PUBLISHED_DIR=str(tmp / f"published-{warehouse.stem}"),
         CIBLE_SCORING_CONFIG=str(SMALL_DATA_SCORING_CONFIG),
         DAGSTER_HOME=str(home),
     )
