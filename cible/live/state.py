@@ -21,6 +21,7 @@ from cible.live.consent import profiling_allowed
 from cible.live.events import Event, iso
 from cible.live.models import LiveModels, frame, load_models
 from cible.live.store import Store, dumps
+from cible.privacy import fingerprints as fp
 
 log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 20
@@ -28,6 +29,11 @@ MAX_ATTEMPTS = 20
 
 def utc_now() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
+
+
+# Identifiers of an event the suppression list is checked for: an erased person's device or
+# customer number coming back is not profiled live, as the loader drops its rows from files.
+SUPPRESSED_KINDS = ("anonymous_id", "customer_number")
 
 
 @dataclass
@@ -39,6 +45,7 @@ class Generation:
     window: bh.Window
     cut_at: datetime
     models: LiveModels
+    suppressed: frozenset[str] = frozenset()
 
     @classmethod
     def from_meta(cls, number: int, meta: dict, models: LiveModels) -> Generation:
@@ -47,7 +54,8 @@ class Generation:
             recent_start_at=datetime.fromisoformat(meta["recent_start_at"]),
             long_start_at=datetime.fromisoformat(meta["long_start_at"]),
         )
-        return cls(number, meta, window, datetime.fromisoformat(meta["cut_at"]), models)
+        cut_at = datetime.fromisoformat(meta["cut_at"])
+        return cls(number, meta, window, cut_at, models, frozenset(meta.get("suppressed", ())))
 
 
 @dataclass
@@ -107,6 +115,7 @@ class Engine:
         self.zone = config.store.local_time_zone
         self.half_lives = tuple(config.worker.half_lives_hours)
         self._generation: Generation | None = None
+        self._privacy_key: bytes | None = None
 
     # ---------------------------------------------------------------- generations
 
@@ -215,9 +224,12 @@ class Engine:
             generation.cut_at - timedelta(seconds=self.timeout), generation.window.long_start_at
         )
         batch: list[tuple[Event, datetime, str | None]] = []
+        suppressed = self._suppressed(generation)
         for event, received in unique.values():
             login = numbers.get(event.customer_number) if event.customer_number else None
-            if event.customer_number and login is None:
+            if suppressed and not suppressed.isdisjoint(self._fingerprints(event)):
+                outcome.skip("suppressed")  # erased: the loader drops its landed line too
+            elif event.customer_number and login is None:
                 outcome.skip("unknown_customer")  # batch quarantines it too
             elif event.occurred_at < earliest:
                 outcome.skip("before_batch_cut")  # the next batch counts it
@@ -404,6 +416,22 @@ class Engine:
             generation,
             outbox,
         )
+
+    def _suppressed(self, generation: Generation) -> frozenset[str]:
+        """The generation's erased fingerprints (the privacy key is loaded once, when some)."""
+        suppressed = generation.suppressed
+        if suppressed and self._privacy_key is None:
+            self._privacy_key = fp.load_key(
+                "the live worker (erased people are on the suppression list)",
+                "No event was applied.",
+            )
+        return suppressed
+
+    def _fingerprints(self, event: Event) -> set[str | None]:
+        return {
+            fp.fingerprint(self._privacy_key, "anonymous_id", event.anonymous_id),
+            fp.fingerprint(self._privacy_key, "customer_number", event.customer_number),
+        } - {None}
 
     def _predict(self, rows: list[dict], customers: dict, generation: Generation):
         """Segment and scores of each row with the generation's fitted models."""
