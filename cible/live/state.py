@@ -8,6 +8,7 @@ computed again from the new values. Events already applied (`<p>:seen:<id>`) cha
 
 from __future__ import annotations
 
+import gc
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -135,6 +136,10 @@ class Engine:
             same_models = previous is not None and previous.meta.get("models") == meta.get("models")
             models = previous.models if same_models else load_models(meta.get("models") or {})
             self._generation = Generation.from_meta(number, meta, models)
+            # The fitted models and the generation are long-lived: out of the collector's
+            # sight, a micro-batch's garbage collections stop rescanning them (a 500-event
+            # batch spent about 15% of its time there; 2026-12-05).
+            gc.freeze()
         return self._generation
 
     # ---------------------------------------------------------------- applying
@@ -237,9 +242,9 @@ class Engine:
                 outcome.skip("no_visitor")  # a lone event no customer can ever own
             else:
                 batch.append((event, received, login))
-        seen_ids = [e.event_id for e, _, _ in batch] + [
-            i for i in unique if i not in {e.event_id for e, _, _ in batch}
-        ]
+        applied_ids = [e.event_id for e, _, _ in batch]
+        applied = set(applied_ids)
+        seen_ids = applied_ids + [i for i in unique if i not in applied]
         if not batch:
             return self._commit(pipe, outcome, seen_ids, {}, {}, {}, {}, {}, [], generation, outbox)
 
