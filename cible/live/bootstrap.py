@@ -34,8 +34,9 @@ from cible.live.config import LiveConfig
 from cible.live.consent import profiling_allowed
 from cible.live.events import event_from_row, iso, parse_timestamp
 from cible.live.models import published_models
-from cible.live.state import Engine, Generation, customer_state, utc_now
+from cible.live.state import SUPPRESSED_KINDS, Engine, Generation, customer_state, utc_now
 from cible.live.store import Store, dumps
+from cible.privacy import suppression
 
 log = logging.getLogger(__name__)
 LIVE_FILE_PREFIX = "live-"
@@ -86,6 +87,8 @@ class Snapshot:
     scores: pd.DataFrame
     loaded_event_files: set[str]
     models: dict
+    # Fingerprints of erased people's anonymous ids and customer numbers (suppression list).
+    suppressed: frozenset[str] = frozenset()
 
 
 def _exists(con, relation: str) -> bool:
@@ -170,6 +173,17 @@ def read_snapshot(window_of=feature_windows, warehouse_path: Path | None = None)
                     """
                 ).fetchall()
             }
+        suppressed: frozenset[str] = frozenset()
+        if suppression.exists(con):
+            suppressed = frozenset(
+                row[0]
+                for row in con.execute(
+                    f"select fingerprint from {suppression.RELATION} "
+                    f"where reason in ({', '.join('?' * len(suppression.FILTERED_AT_LOAD))}) "
+                    f"and identifier_kind in ({', '.join('?' * len(SUPPRESSED_KINDS))})",
+                    [*suppression.FILTERED_AT_LOAD, *SUPPRESSED_KINDS],
+                ).fetchall()
+            )
     return Snapshot(
         as_of_at=as_of,
         window=window,
@@ -182,6 +196,7 @@ def read_snapshot(window_of=feature_windows, warehouse_path: Path | None = None)
         scores=scores,
         loaded_event_files=loaded,
         models=published_models(warehouse_path),
+        suppressed=suppressed,
     )
 
 
@@ -288,6 +303,7 @@ def write_generation(store: Store, config: LiveConfig, snapshot: Snapshot, numbe
             for k, v in snapshot.segment_names.items()
         },
         "loaded_event_files": sorted(snapshot.loaded_event_files),
+        "suppressed": sorted(snapshot.suppressed),
         "built_at": iso(utc_now()),
         "customers": len(allowed),
     }

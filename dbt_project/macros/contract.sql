@@ -59,6 +59,18 @@
 
 
 {#
+    True when a timestamp lies before its column's earliest plausible day (#16, point 6): a year
+    0001 or 1900 is an export's placeholder, not a date. `column_key` is `<source table>.<column>`;
+    the var `earliest_plausible_dates` overrides `earliest_plausible_date` per column, so a house
+    with an older history sets one line.
+#}
+{% macro is_before_earliest_date(timestamp_column, column_key) -%}
+    {%- set earliest = var('earliest_plausible_dates', {}).get(column_key, var('earliest_plausible_date')) -%}
+    ({{ timestamp_column }} < {{ cible.timestamp_literal(earliest) }})
+{%- endmacro %}
+
+
+{#
     Value rules for text the parse would accept but that cannot be right (#16, point 6).
     An offset beyond ±14:00 or with minutes above 59 (`+25:00`, `+99:99`) would shift the time
     by days: DuckDB accepts it, Spark may not, so the rule comes before the parse's.

@@ -24,6 +24,7 @@ CUSTOMERS = (
     + "C3,c3@example.fr,Ana,2024-01-04T10:00:00Z\n"  # a re-exported record: a duplicate
     + '"1,23457E+11",x@example.fr,Léa,2024-01-02T10:00:00Z\n'  # Excel's rounding of a number
     + "C12,n@example.fr,Jo\x00e,2024-01-02T10:00:00Z\n"  # a NUL byte in a name
+    + "C13,o@example.fr,Zoé,1899-12-31T10:00:00Z\n"  # a placeholder creation date
 )
 
 
@@ -85,7 +86,7 @@ def test_every_order_line_is_in_exactly_one_category(messy_build) -> None:
         "unaccounted_rows": 0,
     }
     customers = _reconciliation(messy_build, "customers")
-    assert (customers["rows_in_files"], customers["duplicates_removed"]) == (13, 1)
+    assert (customers["rows_in_files"], customers["duplicates_removed"]) == (14, 1)
     assert customers["rows_quarantined_at_staging"] == 2
     assert customers["unaccounted_rows"] == 0
 
@@ -122,11 +123,49 @@ def test_values_a_parse_would_accept_are_quarantined_with_their_reason(messy_bui
         ("orders", 34, "unparseable_timestamp"),
         ("orders", 36, "impossible_offset"),
         ("orders", 37, "impossible_offset"),
-        ("orders", 38, "before_min_order_date"),
+        ("orders", 38, "before_earliest_date"),
         ("orders", 39, "exponent_identifier"),
         ("orders", 41, "unknown_currency"),
         ("orders", 42, "exponent_number"),
     ]
+
+
+def test_dates_before_a_columns_earliest_plausible_day_are_refused_and_the_day_is_a_setting(
+    messy_build, tmp_path
+) -> None:
+    """Per-column plausible dates (#16, point 6): a CRM record's 1899 creation date is nulled and
+    logged, the year-0001 order quarantined; a house with older records sets the column's day."""
+    query = (
+        "select source_name, source_line, issue_level, reason from quality.fct_quarantined_rows "
+        "where reason = 'before_earliest_date' order by 1, 2"
+    )
+    with duckdb.connect(str(messy_build), read_only=True) as con:
+        assert con.execute(query).fetchall() == [
+            ("customers", 15, "field", "before_earliest_date"),
+            ("orders", 38, "row", "before_earliest_date"),
+        ]
+        (created,) = con.execute(
+            "select created_at from staging.stg_crm__customers where customer_number = 'C13'"
+        ).fetchone()
+    assert created is None
+
+    warehouse = tmp_path / messy_build.name
+    warehouse.write_bytes(messy_build.read_bytes())
+    older = (
+        "{earliest_plausible_dates: "
+        "{customers.created_at: '1850-01-01', orders.ordered_at: '0001-01-01'}}"
+    )
+    dbt_command([*BUILD, "--vars", older], warehouse)
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        assert con.execute(query).fetchall() == []
+        (created,) = con.execute(
+            "select created_at from staging.stg_crm__customers where customer_number = 'C13'"
+        ).fetchone()
+        kept = con.execute(
+            "select count(*) from marts.fct_orders where order_id = 'O36'"
+        ).fetchone()
+    assert created is not None and created.year == 1899
+    assert kept == (1,)
 
 
 def test_rows_a_parse_lost_silently_are_unaccounted_and_fail_the_build(

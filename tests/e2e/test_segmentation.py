@@ -384,3 +384,43 @@ def test_not_profiled_is_exactly_the_consent_states_refusals(second_run, environ
         "select customers from marts.dim_segments where segment_id = 'not_profiled'",
     )
     assert counted["customers"].tolist() == [len(refused)]
+
+
+def test_a_withdrawal_after_the_current_run_leaves_its_segments_at_the_next_build(
+    second_run, environment, tmp_path
+):
+    """A run that failed its gates leaves the previous one current: customers who withdrew
+    their profiling consent since must not stay in its clusters and rule segments."""
+    from pipeline_support import dbt_command
+
+    warehouse_path = copy_warehouse(environment["warehouse"], tmp_path / "warehouse")
+    current = "is_current_run and segment_kind = 'cluster'"
+    withdrawn = query(
+        warehouse_path,
+        "select customer_id from marts.fct_segment_memberships "
+        f"where {current} and customer_id in (select customer_id from "
+        "marts.fct_segment_memberships where is_current_run and segment_kind = 'rule') "
+        "order by customer_id limit 5",
+    )["customer_id"].tolist()
+    assert len(withdrawn) == 5
+    listed = ", ".join(f"'{c}'" for c in withdrawn)
+    before = query(warehouse_path, "select count(*) as n from marts.fct_segment_memberships")
+    with duckdb.connect(str(warehouse_path)) as con:
+        con.execute(
+            "update marts.fct_customer_consents set is_allowed = false "
+            f"where purpose = 'profiling' and customer_id in ({listed})"
+        )
+    dbt_command(["build", "--select", "fct_segment_memberships"], warehouse_path)
+    rows = query(
+        warehouse_path,
+        "select customer_id, segment_id, segment_kind, is_exclusive, is_current_run "
+        f"from marts.fct_segment_memberships where customer_id in ({listed})",
+    )
+    now = rows[rows["is_current_run"]]
+    assert sorted(now["customer_id"]) == sorted(withdrawn)
+    assert set(now["segment_id"]) == {"not_profiled"} and now["is_exclusive"].all()
+    # The earlier run's rows are history, kept as they were.
+    assert set(rows.loc[~rows["is_current_run"], "segment_kind"]) >= {"cluster", "rule"}
+    after = query(warehouse_path, "select count(*) as n from marts.fct_segment_memberships")
+    rules_dropped = int(before["n"][0] - after["n"][0])
+    assert rules_dropped >= 5

@@ -104,6 +104,10 @@ def fuzzed_bodies(rng: random.Random) -> list[tuple[str, bytes]]:
         ("missing ids", json.dumps({"events": [{"event_type": "page_view"}]}).encode()),
         ("bad time", json.dumps({"events": [event(1, occurred_at="yesterday")]}).encode()),
         ("future", json.dumps({"events": [event(1, occurred_at="2999-01-01T00:00:00Z")]}).encode()),
+        (
+            "placeholder date",
+            json.dumps({"events": [event(1, occurred_at="1900-01-01T00:00:00Z")]}).encode(),
+        ),
         ("unknown type", json.dumps({"events": [event(1, event_type="teleport")]}).encode()),
         ("null event", json.dumps({"events": [None]}).encode()),
         ("10 MB", b'{"events": [' + b" " * 10_000_000 + b"]}"),
@@ -149,6 +153,7 @@ def test_fuzzed_bodies_get_a_4xx_with_a_message_never_a_5xx(collector):
     assert answers["huge string"].json()["errors"][0]["reason"] == "value_too_long"
     assert answers["NUL in value"].json()["errors"][0]["reason"] == "nul_byte"
     assert answers["future"].json()["errors"][0]["reason"] == "future_timestamp"
+    assert answers["placeholder date"].json()["errors"][0]["reason"] == "before_earliest_date"
     assert answers["bad time"].json()["errors"][0]["reason"] == "unparseable_timestamp"
 
 

@@ -336,3 +336,38 @@ def test_a_consent_withdrawal_published_by_the_batch_stops_live_profiling(
         assert store.client.get(store.key(generation, kind, name)) is None
     vis = json.loads(store.client.get(store.key(generation, "vis", number)) or b'{"sessions": []}')
     assert vis["sessions"] == []
+
+
+def test_an_erased_visitor_coming_back_is_not_profiled_live(live, batch_b, published):
+    """An erased person's device on the suppression list: the worker applies nothing of its
+    new events (the loader drops their landed lines too), while a stranger's are applied."""
+    import duckdb
+
+    from cible.privacy import fingerprints as fp
+    from cible.privacy import suppression
+
+    store, erased, stranger = live["store"], "a-erased-visitor", "a-stranger-visitor"
+    digest = fp.fingerprint(fp.load_key(), "anonymous_id", erased)
+    with duckdb.connect(str(batch_b["warehouse"])) as con:
+        entry = suppression.Entry(digest, "anonymous_id", suppression.ERASED, "test-erasure")
+        assert suppression.add(con, [entry], datetime(2026, 11, 1)) == 1
+    with environment(**published.env()):
+        bootstrap(store, live["config"], warehouse_path=batch_b["warehouse"])
+    occurred = (BATCH_B + timedelta(hours=11)).isoformat() + "+00:00"
+    events = [
+        {
+            "event_id": f"{who}-1",
+            "anonymous_id": who,
+            "event_type": "page_view",
+            "occurred_at": occurred,
+        }
+        for who in (erased, stranger)
+    ]
+    post_events(live["collector"].url, live["collect_key"], events)
+    wait_until_landed(store, [event["event_id"] for event in events])
+    generation = store.generation()
+    assert store.client.get(store.key(generation, "vis", stranger)) is not None
+    assert store.client.get(store.key(generation, "vis", erased)) is None
+    headers = {"X-API-Key": live["lookup_key"]}
+    with httpx.Client(base_url=live["lookup"].url, timeout=10) as client:
+        assert client.get(f"/v1/visitors/{erased}", headers=headers).status_code == 404

@@ -54,11 +54,58 @@ overlapping_memberships as (
 
 ),
 
-memberships as (
+all_memberships as (
 
     select * from exclusive_memberships
     union all
     select * from overlapping_memberships
+
+),
+
+{#-
+    Consent is read again for the current run: a run that failed its gates leaves the previous
+    run current, and a customer who withdrew since must leave its segments now, as the next
+    run would place them: in the built-in `not_profiled` segment, in no rule segment.
+#}
+profiling_allowed as (
+
+    select customer_id
+    from {{ ref('fct_customer_consents') }}
+    where purpose = 'profiling' and is_allowed
+
+),
+
+memberships as (
+
+    select
+        all_memberships.run_id,
+        all_memberships.customer_id,
+        case
+            when profiling_allowed.customer_id is null and published_runs.is_current
+                then 'not_profiled'
+            else all_memberships.segment_id
+        end as segment_id,
+        case
+            when profiling_allowed.customer_id is null and published_runs.is_current
+                then 'excluded'
+            else all_memberships.segment_kind
+        end as segment_kind,
+        all_memberships.rule_group,
+        all_memberships.is_exclusive,
+        case
+            when profiling_allowed.customer_id is null and published_runs.is_current
+                then null
+            else all_memberships.distance_to_centroid
+        end as distance_to_centroid
+
+    from all_memberships
+    inner join published_runs
+        on all_memberships.run_id = published_runs.run_id
+    left join profiling_allowed
+        on all_memberships.customer_id = profiling_allowed.customer_id
+    where all_memberships.is_exclusive
+        or profiling_allowed.customer_id is not null
+        or not published_runs.is_current
 
 ),
 

@@ -43,6 +43,7 @@ validated as (
             when {{ cible.failed_to_parse('source_occurred_at', 'occurred_at') }} then 'unparseable_timestamp'
             when occurred_at is null then 'missing_required_value'
             when {{ cible.is_in_future('occurred_at') }} then 'future_timestamp'
+            when {{ cible.is_before_earliest_date('occurred_at', 'campaign_events.occurred_at') }} then 'before_earliest_date'
             when event_type not in ('send', 'open', 'click', 'conversion') then 'unknown_event_type'
         end as invalid_reason,
         case

@@ -108,11 +108,13 @@ validated as (
         case
             when {{ cible.failed_to_parse('source_created_at', 'created_at') }} then 'unparseable_timestamp'
             when {{ cible.is_in_future('created_at') }} then 'future_timestamp'
+            when {{ cible.is_before_earliest_date('created_at', 'customers.created_at') }} then 'before_earliest_date'
         end as created_at_issue,
 
         case
             when {{ cible.failed_to_parse('source_updated_at', 'updated_at') }} then 'unparseable_timestamp'
             when {{ cible.is_in_future('updated_at') }} then 'future_timestamp'
+            when {{ cible.is_before_earliest_date('updated_at', 'customers.updated_at') }} then 'before_earliest_date'
         end as updated_at_issue
 
     from aged

@@ -39,6 +39,7 @@ validated as (
             when customer_number is null or attribute is null then 'missing_required_value'
             when {{ cible.failed_to_parse('source_fetched_at', 'fetched_at') }} then 'unparseable_timestamp'
             when {{ cible.is_in_future('fetched_at') }} then 'future_timestamp'
+            when {{ cible.is_before_earliest_date('fetched_at', 'partner_enrichment.fetched_at') }} then 'before_earliest_date'
         end as invalid_reason
 
     from renamed

@@ -42,6 +42,7 @@ validated as (
             when {{ cible.failed_to_parse('source_occurred_at', 'occurred_at') }} then 'unparseable_timestamp'
             when occurred_at is null then 'missing_required_value'
             when {{ cible.is_in_future('occurred_at') }} then 'future_timestamp'
+            when {{ cible.is_before_earliest_date('occurred_at', 'consents.occurred_at') }} then 'before_earliest_date'
             when purpose not in ('{{ cible.consent_purposes() | join("', '") }}') then 'unknown_value'
             {#- An objection (GDPR art. 21) withdraws the purpose it names, whatever came before. #}
             when consent_status not in ('granted', 'withdrawn', 'objected') then 'unknown_value'

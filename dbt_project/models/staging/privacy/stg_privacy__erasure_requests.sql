@@ -38,6 +38,7 @@ validated as (
             when {{ cible.failed_to_parse('source_requested_at', 'requested_at') }} then 'unparseable_timestamp'
             when requested_at is null then 'missing_required_value'
             when {{ cible.is_in_future('requested_at') }} then 'future_timestamp'
+            when {{ cible.is_before_earliest_date('requested_at', 'erasure_requests.requested_at') }} then 'before_earliest_date'
             when email_sha256 is not null
                 and not {{ cible.regexp_matches('email_sha256', '[0-9a-f]{64}') }} then 'out_of_range'
         end as invalid_reason

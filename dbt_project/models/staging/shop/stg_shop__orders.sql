@@ -97,8 +97,7 @@ validated as (
             when source_amount is null then 'missing_required_value'
             when eur_per_unit is null then 'unknown_currency'
             when {{ cible.is_in_future('ordered_at') }} then 'future_timestamp'
-            {#- The setting's name is the reason: a user with older orders knows what to set. #}
-            when ordered_at < {{ cible.timestamp_literal(var('min_order_date')) }} then 'before_min_order_date'
+            when {{ cible.is_before_earliest_date('ordered_at', 'orders.ordered_at') }} then 'before_earliest_date'
             when amount < 0 then 'negative_amount'
         end as invalid_reason,
         case

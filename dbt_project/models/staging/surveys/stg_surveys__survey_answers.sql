@@ -54,6 +54,7 @@ validated as (
             when question_code not in (select question_code from survey_questions) then 'unknown_value'
             when {{ cible.failed_to_parse('source_answered_at', 'answered_at') }} then 'unparseable_timestamp'
             when {{ cible.is_in_future('answered_at') }} then 'future_timestamp'
+            when {{ cible.is_before_earliest_date('answered_at', 'survey_answers.answered_at') }} then 'before_earliest_date'
         end as invalid_reason
 
     from renamed
