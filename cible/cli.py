@@ -221,11 +221,23 @@ def summary_lines(warehouse: Path | None = None) -> list[str]:
     lines += [f"  {consent}"] if consent else []
     lines += [f"  {erasure}"] if erasure else []
     lines += segments_and_scores
+    from cible.bi.dashboard import dashboard_path
+    from cible.bi.publish import published_path, read_published_run
+
+    lines += ["  Every rejected row, with its reason and payload: quality.fct_quarantined_rows"]
+    published = read_published_run()
+    if published is not None:
+        lines += [
+            f"BI copy (read-only, swapped after each run; docs/bi.md): {published_path()}",
+            f"  run published at {str(published['published_at'])[:19]}, scoring run "
+            f"{published['scoring_run_id']}.",
+        ]
+        if dashboard_path().exists():
+            lines.append(f"Dashboard (EN/FR, opens offline): {dashboard_path()}")
     lines += [
-        "  Every rejected row, with its reason and payload: quality.fct_quarantined_rows",
         "Next: `make dev` opens the Dagster UI (http://localhost:3000);"
         " `cd dbt_project && dbt build` runs dbt alone;",
-        f"      point a BI tool (DuckDB) at {warehouse} and read the `marts` schema.",
+        f"      point a BI tool (DuckDB, read-only) at {published_path()} (docs/bi.md).",
     ]
     return lines
 
