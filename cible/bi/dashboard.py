@@ -21,6 +21,7 @@ import pandas as pd
 
 from cible import settings
 from cible.bi.publish import RUN_TABLE, published_path
+from cible.files import replace_durably
 from cible.warehouse import table_exists
 
 DASHBOARD_FILE = "dashboard.html"
@@ -292,6 +293,17 @@ def _layout(figure, t: dict, x: str | None = None, y: str | None = None, height:
     return figure
 
 
+def _flow_ends(migrations: pd.DataFrame, end: str, lang: str, when: str, outside: str):
+    """The Sankey node of each migration's `from` or `to` end: the segment's name with when,
+    or `outside` (entered or left the base) when the customer had no segment then."""
+    ids = migrations[f"{end}_segment_id"]
+    labels = migrations[f"{end}_{lang}"].fillna(ids)
+    return [
+        f"{label} ({when})" if pd.notna(segment) else outside
+        for segment, label in zip(ids, labels, strict=True)
+    ]
+
+
 def figures(data: dict[str, pd.DataFrame], lang: str) -> dict[str, object]:
     """Chart id -> plotly figure in ``lang``; a section without data is left out."""
     import plotly.graph_objects as go
@@ -357,22 +369,8 @@ def figures(data: dict[str, pd.DataFrame], lang: str) -> dict[str, object]:
 
     migrations = data["migrations"]
     if not migrations.empty:
-        sources = [
-            f"{label} ({t['before']})" if pd.notna(segment) else t["entered"]
-            for segment, label in zip(
-                migrations["from_segment_id"],
-                migrations[f"from_{lang}"].fillna(migrations["from_segment_id"]),
-                strict=True,
-            )
-        ]
-        targets = [
-            f"{label} ({t['now']})" if pd.notna(segment) else t["left"]
-            for segment, label in zip(
-                migrations["to_segment_id"],
-                migrations[f"to_{lang}"].fillna(migrations["to_segment_id"]),
-                strict=True,
-            )
-        ]
+        sources = _flow_ends(migrations, "from", lang, t["before"], t["entered"])
+        targets = _flow_ends(migrations, "to", lang, t["now"], t["left"])
         nodes = list(dict.fromkeys([*sources, *targets]))
         index = {node: i for i, node in enumerate(nodes)}
         figure = go.Figure(
@@ -545,5 +543,5 @@ def write_dashboard(published: Path | None = None, output: Path | None = None) -
     output.parent.mkdir(parents=True, exist_ok=True)
     staging = output.with_name(f"{output.name}.tmp-{os.getpid()}")
     staging.write_text(page, encoding="utf-8")
-    os.replace(staging, output)
+    replace_durably(staging, output)
     return Written(output, charts, time.perf_counter() - started)

@@ -11,7 +11,6 @@ connection opens the new run. Nothing here writes the published file in place. S
 from __future__ import annotations
 
 import json
-import os
 import time
 import uuid
 from collections.abc import Mapping, Sequence
@@ -22,6 +21,7 @@ from pathlib import Path
 import duckdb
 
 from cible import settings
+from cible.files import replace_durably
 from cible.warehouse import table_exists
 
 PUBLISHED_FILE = "cible_bi.duckdb"
@@ -182,16 +182,9 @@ def publish(
 
 def swap(staging: Path, target: Path) -> None:
     """Make ``staging`` the ``target`` in one step, durable before and after the rename."""
-    with open(staging, "rb") as handle:
-        os.fsync(handle.fileno())
     # A leftover write-ahead log of an older copy would be replayed into the new file.
     target.with_name(target.name + ".wal").unlink(missing_ok=True)
-    os.replace(staging, target)
-    folder = os.open(target.parent, os.O_RDONLY)
-    try:
-        os.fsync(folder)
-    finally:
-        os.close(folder)
+    replace_durably(staging, target)
 
 
 def read_published_run(path: Path | None = None) -> dict | None:

@@ -14,11 +14,11 @@ marks the lines of the latest files first, in case it died between the rename an
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+from cible.files import replace_durably
 from cible.live.store import Store
 
 LIVE_PREFIX = "live-"
@@ -72,17 +72,9 @@ class Lander:
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%f")
         name = f"{prefix}{self.worker}-{stamp}-{self.sequence:06d}.jsonl"
         temporary = self.folder / f".{name}.tmp"
-        with open(temporary, "w", encoding="utf-8") as handle:
-            handle.write("\n".join(lines) + "\n")
-            handle.flush()
-            os.fsync(handle.fileno())
+        temporary.write_text("\n".join(lines) + "\n", encoding="utf-8")
         final = self.folder / name
-        os.replace(temporary, final)
-        directory = os.open(self.folder, os.O_RDONLY)
-        try:
-            os.fsync(directory)
-        finally:
-            os.close(directory)
+        replace_durably(temporary, final)
         return final
 
     def flush(self) -> list[Path]:
