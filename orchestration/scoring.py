@@ -43,7 +43,13 @@ from cible import settings
 SOURCE_NAME = "scoring"
 # The dbt selector (dbt_project/selectors.yml) of the models a training snapshot rebuilds.
 SNAPSHOT_SELECTOR = "as_of"
-TRAINING_TABLES = ("model_registry", "model_metrics", "model_curves", "feature_importances")
+TRAINING_TABLES = (
+    "model_registry",
+    "model_metrics",
+    "model_curves",
+    "feature_importances",
+    "training_skips",
+)
 SCORING_TABLES = ("customer_scores", "customer_lifetime_values", "feature_drift")
 # Training runs weekly, scoring daily: the automation's jobs select assets by this tag.
 WEEKLY = {"cible/cadence": "weekly"}

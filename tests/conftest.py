@@ -12,6 +12,13 @@ from cible.dbt_cli import parse_project
 
 # Session fixtures that take minutes to build: with pytest-xdist, their tests share a worker.
 SHARED_FIXTURES = ("materialized_run", "demo_build")
+# Groups (see below) that take minutes each, longest first: scheduled before the rest.
+SLOWEST_GROUPS = (
+    "materialized_run",
+    "tests/browser/test_dagster_ui.py",
+    "tests/test_packaging.py",
+    "live_published",
+)
 
 
 def pytest_configure(config):
@@ -36,6 +43,16 @@ def pytest_collection_modifyitems(config, items):
         shared = [name for name in SHARED_FIXTURES if name in item.fixturenames]
         group = shared[0] if shared else item.nodeid.split("::")[0]
         item.add_marker(pytest.mark.xdist_group(group))
+
+    # The longest groups first: started last, the Dagster UI test ran alone for its last four
+    # minutes while the other worker idled (19.3 min in all, 2026-12-05).
+    def rank(item) -> int:
+        group = item.get_closest_marker("xdist_group").args[0]
+        return next(
+            (i for i, slow in enumerate(SLOWEST_GROUPS) if group == slow), len(SLOWEST_GROUPS)
+        )
+
+    items.sort(key=rank)
 
 
 @pytest.fixture(scope="session")

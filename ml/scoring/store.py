@@ -321,6 +321,19 @@ def train_and_publish(
                     skipped[training_plan.target.name] = str(error)
                     continue
                 outcomes.append(_register(store, registry, trained))
+            if skipped:
+                # Kept with the versions, so rpt_model_performance shows every target of the
+                # run, trained or not, and why (issue #16: only a WARN check said so).
+                store.append(
+                    "training_skips",
+                    pd.DataFrame(
+                        {
+                            "target": list(skipped),
+                            "reason": list(skipped.values()),
+                            "skipped_at": pd.Timestamp.now(tz="UTC").tz_localize(None),
+                        }
+                    ),
+                )
         finally:
             stop_worker_processes()
     outcomes.skipped = skipped

@@ -94,6 +94,16 @@ def test_the_whole_graph_runs_on_customers_and_orders_alone(orders_only_run):
     assert [c.passed for c in skipped] == [False]
     assert skipped[0].severity.value == "WARN"
     assert "skipped" in skipped[0].description and "campaign" in skipped[0].description
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        performance = con.execute(
+            "select target, status, gate_failures from marts.rpt_model_performance "
+            "where status = 'skipped'"
+        ).fetchall()
+    # The skipped target has its row, with the reason, beside the trained versions.
+    assert [(target, status) for target, status, _ in performance] == [
+        ("campaign_response", "skipped")
+    ]
+    assert "campaign" in performance[0][2]
     failed_hard = [c.check_name for c in checks if not c.passed and c.severity.value == "ERROR"]
     assert failed_hard == []
 

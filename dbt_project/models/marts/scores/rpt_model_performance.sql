@@ -3,7 +3,8 @@
     PR-AUC, F1 at the chosen threshold, Brier before and after calibration, calibration error,
     lift of the top decile), the online model's AUC beside the batch model's, lifetime value's
     holdout error, and the feature that mattered most. What a reviewer reads before trusting
-    a score.
+    a score. A target a training run skipped (the data cannot train it) has a row too, status
+    `skipped`, with the reason in `gate_failures`.
 #}
 
 {%- set double = cible.type_double() %}
@@ -27,6 +28,12 @@ model_metrics as (
 feature_importances as (
 
     select * from {{ ref('stg_scoring__feature_importances') }}
+
+),
+
+training_skips as (
+
+    select * from {{ ref('stg_scoring__training_skips') }}
 
 ),
 
@@ -97,6 +104,41 @@ final as (
     left join top_features
         on model_registry.model_version = top_features.model_version
 
+),
+
+skipped as (
+
+    select
+        {{ dbt.concat(["'skipped:'", 'target', "':'", 'cast(skipped_at as ' ~ dbt.type_string() ~ ')']) }}
+            as model_version,
+        target,
+        cast(null as {{ dbt.type_string() }}) as target_kind,
+        cast(null as {{ dbt.type_string() }}) as model_family,
+        'skipped' as status,
+        false as is_current,
+        false as gates_passed,
+        reason as gate_failures,
+        skipped_at as trained_at,
+        cast(null as {{ dbt.type_timestamp() }}) as training_cutoff_at,
+        cast(null as {{ dbt.type_timestamp() }}) as promoted_at,
+        cast(null as {{ dbt.type_int() }}) as horizon_days,
+        cast(null as {{ dbt.type_bigint() }}) as training_rows,
+        cast(null as {{ dbt.type_bigint() }}) as positive_labels,
+        {%- for metric in test_metrics %}
+        cast(null as {{ double }}) as {{ metric }},
+        {%- endfor %}
+        cast(null as {{ double }}) as online_auc_roc,
+        cast(null as {{ double }}) as holdout_purchase_error,
+        cast(null as {{ double }}) as holdout_purchase_correlation,
+        cast(null as {{ dbt.type_string() }}) as top_feature,
+        cast(null as {{ double }}) as top_feature_importance,
+        cast(null as {{ dbt.type_string() }}) as code_version,
+        cast(null as {{ dbt.type_string() }}) as training_data_fingerprint
+
+    from training_skips
+
 )
 
 select * from final
+union all
+select * from skipped
