@@ -75,37 +75,33 @@ profiling_allowed as (
 
 ),
 
-memberships as (
+flagged as (
 
     select
-        all_memberships.run_id,
-        all_memberships.customer_id,
-        case
-            when profiling_allowed.customer_id is null and published_runs.is_current
-                then 'not_profiled'
-            else all_memberships.segment_id
-        end as segment_id,
-        case
-            when profiling_allowed.customer_id is null and published_runs.is_current
-                then 'excluded'
-            else all_memberships.segment_kind
-        end as segment_kind,
-        all_memberships.rule_group,
-        all_memberships.is_exclusive,
-        case
-            when profiling_allowed.customer_id is null and published_runs.is_current
-                then null
-            else all_memberships.distance_to_centroid
-        end as distance_to_centroid
+        all_memberships.*,
+        published_runs.is_current and profiling_allowed.customer_id is null as is_withdrawn_now
 
     from all_memberships
     inner join published_runs
         on all_memberships.run_id = published_runs.run_id
     left join profiling_allowed
         on all_memberships.customer_id = profiling_allowed.customer_id
-    where all_memberships.is_exclusive
-        or profiling_allowed.customer_id is not null
-        or not published_runs.is_current
+
+),
+
+memberships as (
+
+    select
+        run_id,
+        customer_id,
+        case when is_withdrawn_now then 'not_profiled' else segment_id end as segment_id,
+        case when is_withdrawn_now then 'excluded' else segment_kind end as segment_kind,
+        rule_group,
+        is_exclusive,
+        case when is_withdrawn_now then null else distance_to_centroid end as distance_to_centroid
+
+    from flagged
+    where is_exclusive or not is_withdrawn_now
 
 ),
 
