@@ -232,6 +232,31 @@ def scoring_config_path() -> Path:
     return _resolve(os.environ.get(SCORING_CONFIG_ENV, str(CONFIG_DIR / "scoring.yml")))
 
 
+AUDIENCES_CONFIG_ENV = "CIBLE_AUDIENCES_CONFIG"
+EXPORTS_DIR_ENV = "CIBLE_EXPORTS_DIR"
+ACTIVATION_KEY_ENV = "CIBLE_ACTIVATION_KEY"
+ACTIVATION_KEY_FILE_ENV = "CIBLE_ACTIVATION_KEY_FILE"
+# The demo's key of the hashed identifiers sent to ad platforms, created by `cible demo` when
+# no key is set. Not the privacy key: it is shared with the ad platforms (docs/activation.md).
+DEMO_ACTIVATION_KEY_FILE = "data/secrets/activation.key"
+
+
+def audiences_config_path() -> Path:
+    """The audiences (``CIBLE_AUDIENCES_CONFIG``, default ``config/audiences.yml``)."""
+    return _resolve(os.environ.get(AUDIENCES_CONFIG_ENV, str(CONFIG_DIR / "audiences.yml")))
+
+
+def exports_dir() -> Path:
+    """Where audience files are written (``CIBLE_EXPORTS_DIR``, default ``data/exports``)."""
+    return _resolve(os.environ.get(EXPORTS_DIR_ENV, "data/exports"))
+
+
+def activation_key_file() -> tuple[Path, bool]:
+    """The file holding the key of hashed identifiers, and whether the user named it."""
+    explicit = os.environ.get(ACTIVATION_KEY_FILE_ENV)
+    return _resolve(explicit or DEMO_ACTIVATION_KEY_FILE), bool(explicit)
+
+
 ALERT_WEBHOOK_ENV = "CIBLE_ALERT_WEBHOOK"
 
 

@@ -1,0 +1,1 @@
+"""Activation: audiences declared in config, exported with consent, holdouts and uplift."""
