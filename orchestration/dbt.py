@@ -71,9 +71,9 @@ def prepare_manifest(project: DbtProject) -> None:
 # dagster-dbt reads dbt's indirect selection mode from this variable (see build_selected).
 INDIRECT_SELECTION_ENV = "DBT_INDIRECT_SELECTION"
 
-# Models that read what Python steps write (segments, scores) are built by their own dbt
-# assets, downstream of those steps; the warehouse build leaves them out.
-ML_PUBLISHED_TAGS = ("segmentation", "scoring")
+# Models that read what Python steps write (segments, scores, audience exports) are built by
+# their own dbt assets, downstream of those steps; the warehouse build leaves them out.
+ML_PUBLISHED_TAGS = ("segmentation", "scoring", "activation")
 # Event models processed one day (partition) at a time.
 EVENT_PARTITIONED_TAG = "event_partitions"
 WAREHOUSE_EXCLUDE = " ".join(f"tag:{tag}" for tag in (*ML_PUBLISHED_TAGS, EVENT_PARTITIONED_TAG))

@@ -4,6 +4,7 @@
 code location, not when the module is imported.
 """
 
+from cible.orchestration.activation import build_activation_definitions
 from cible.orchestration.automation import build_automation_definitions
 from cible.orchestration.bi import build_bi_definitions
 from cible.orchestration.dbt import build_warehouse_definitions, cible_dbt_project
@@ -27,6 +28,7 @@ def build_definitions(with_demo: bool | None = None) -> Definitions:
         build_scoring_definitions(project),
         build_automation_definitions(project),
         build_live_definitions(project),
+        build_activation_definitions(project),
         build_bi_definitions(project),
     )
 

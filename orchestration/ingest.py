@@ -37,12 +37,15 @@ class DemoDataConfig(Config):
 @asset(group_name="ingestion", backfill_policy=event_backfill_policy)
 def demo_landing_files(config: DemoDataConfig) -> MaterializeResult:
     """Demo files of a French luxury house in the landing folder (refuses a user's own folder)."""
+    from cible.activation import identifiers
     from cible.demo import generate
     from cible.privacy.fingerprints import write_demo_key
 
     # The demo holds erasure requests: it needs the suppression list's key. A user's own data
     # never gets one made up (docs/privacy.md); the demo's is a random file under the home.
     demo_key = write_demo_key()
+    # Its ad audience hashes e-mails with the activation key (docs/activation.md): same rule.
+    identifiers.write_demo_key()
     manifest = generate(
         landing_dir=settings.landing_dir(),
         truth_dir=settings.truth_dir(),

@@ -29,6 +29,8 @@ def pytest_configure(config):
     # The suppression list's HMAC key, as a user sets it (docs/privacy.md); the test of a missing
     # key removes it.
     os.environ.setdefault("CIBLE_PRIVACY_KEY", "cible-tests-privacy-key-0123456789")
+    # The key of hashed identifiers shared with ad platforms (docs/activation.md).
+    os.environ.setdefault("CIBLE_ACTIVATION_KEY", "cible-tests-activation-key-0123456789")
     if not hasattr(config, "workerinput"):
         parse_project()
 
@@ -88,6 +90,7 @@ def materialized_run(tmp_path_factory):
         "CIBLE_MODELS_DIR": root / "models",
         "CIBLE_SCORING_CONFIG": SMALL_DATA_SCORING_CONFIG,
         "CIBLE_PUBLISHED_DIR": root / "published",
+        "CIBLE_EXPORTS_DIR": root / "exports",
     }
     with pytest.MonkeyPatch.context() as patch:
         for name, path in paths.items():
@@ -117,6 +120,7 @@ def materialized_run(tmp_path_factory):
         "landing": paths["CIBLE_LANDING_DIR"],
         "models": paths["CIBLE_MODELS_DIR"],
         "published": paths["CIBLE_PUBLISHED_DIR"],
+        "exports": paths["CIBLE_EXPORTS_DIR"],
         "customers": CUSTOMERS,
         "materialized": {event.asset_key for event in events},
         "environment": (environment_before, environment_after),

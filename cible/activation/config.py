@@ -118,9 +118,16 @@ class UpliftConfig(Section):
     min_expected_conversions: float = Field(5, ge=0)
 
 
+class FilesConfig(Section):
+    """How long audience files are kept (personal data: no longer than needed)."""
+
+    keep_days: int = Field(90, ge=1, le=3650)
+
+
 class AudiencesConfig(ConfigFile):
     version: int = Field(1, ge=1, le=1)
     uplift: UpliftConfig = UpliftConfig()
+    files: FilesConfig = FilesConfig()
     audiences: tuple[Audience, ...] = ()
 
     @classmethod
@@ -209,3 +216,14 @@ def load_audiences_config(
     if problems:
         raise ConfigError(problems, str(path))
     return config
+
+
+def audience_names(path: str | Path | None = None) -> list[str]:
+    """The enabled audiences' names, for the asset graph; none when the file cannot be read
+    (the export step then stops with the file's problems)."""
+    path = Path(path) if path is not None else settings.audiences_config_path()
+    try:
+        config = parse_audiences_config(read_yaml(path, "restore config/audiences.yml"), str(path))
+    except ConfigError:
+        return []
+    return [audience.name for audience in config.enabled()]

@@ -112,28 +112,44 @@ def load_key(purpose: str = "erasure", consequence: str = "Nothing was erased.")
         PrivacyKeyError: neither setting is given, the file cannot be read or the key is
             shorter than 16 bytes.
     """
-    value = os.environ.get(KEY_ENV)
-    source = KEY_ENV
+    return read_secret_key(
+        KEY_ENV, KEY_FILE_ENV, settings.privacy_key_file(), "privacy key", purpose, consequence,
+        "kept outside the warehouse and its backups; see docs/privacy.md",
+    )  # fmt: skip
+
+
+def read_secret_key(
+    env: str,
+    file_env: str,
+    key_file: tuple[Path, bool],
+    what: str,
+    purpose: str,
+    consequence: str,
+    where: str,
+) -> bytes:
+    """A secret key from the variable `env`, else the file `key_file` (path, named by the
+    user); at least :data:`MIN_KEY_BYTES` long. The privacy and the activation keys."""
+    value = os.environ.get(env)
+    source = env
     if not value:
-        path, named = settings.privacy_key_file()
-        source = f"{KEY_FILE_ENV} ({path})"
+        path, named = key_file
+        source = f"{file_env} ({path})"
         if not named and not path.is_file():
             raise PrivacyKeyError(
-                f"{purpose} needs the privacy key, and none is set: set {KEY_ENV} to a secret of"
-                f" at least {MIN_KEY_BYTES} characters, or {KEY_FILE_ENV} to a file holding one"
-                f" (kept outside the warehouse and its backups; see docs/privacy.md). {consequence}"
+                f"{purpose} needs the {what}, and none is set: set {env} to a secret of"
+                f" at least {MIN_KEY_BYTES} characters, or {file_env} to a file holding one"
+                f" ({where}). {consequence}"
             )
         try:
             value = path.read_text(encoding="utf-8").strip()
         except OSError as error:
             raise PrivacyKeyError(
-                f"{purpose} needs the privacy key, and {source} cannot be read: {error}."
-                f" {consequence}"
+                f"{purpose} needs the {what}, and {source} cannot be read: {error}. {consequence}"
             ) from error
     key = value.encode("utf-8")
     if len(key) < MIN_KEY_BYTES:
         raise PrivacyKeyError(
-            f"the privacy key from {source} is {len(key)} bytes long; use at least"
+            f"the {what} from {source} is {len(key)} bytes long; use at least"
             f" {MIN_KEY_BYTES}. {consequence}"
         )
     return key
@@ -163,8 +179,14 @@ def write_demo_key() -> Path | None:
 
     Returns the file written, or None when a key is already configured.
     """
-    path, named = settings.privacy_key_file()
-    if os.environ.get(KEY_ENV) or named or path.is_file():
+    return write_random_key(KEY_ENV, settings.privacy_key_file())
+
+
+def write_random_key(env: str, key_file: tuple[Path, bool]) -> Path | None:
+    """Write a random key (owner-only) to `key_file` unless `env` is set, the user named the
+    file or it exists; returns the file written."""
+    path, named = key_file
+    if os.environ.get(env) or named or path.is_file():
         return None
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(os.urandom(32).hex() + "\n", encoding="utf-8")
