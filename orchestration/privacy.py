@@ -3,8 +3,8 @@
 `privacy_erasure` applies pending erasure requests and retention between the loader and dbt:
 every dbt model that reads a raw table depends on it (`CibleDbtTranslator`), so nothing is built
 from an erased person. `erasure_verification` runs once every mart is published and scans the
-whole warehouse, the model store and the online store by fingerprint; its check fails when
-anything of an erased person remains. Thin wiring: the work is in `cible/privacy/`.
+whole warehouse, the model store, the audience files and the online store by fingerprint; its
+check fails when anything of an erased person remains. Thin wiring: the work is in `cible/privacy/`.
 """
 
 from cible.orchestration.dbt import ERASURE_KEY
@@ -69,7 +69,10 @@ def build_privacy_definitions(project: DbtProject) -> Definitions:
         try:
             with warehouse.connect() as con:
                 report = apply_privacy(
-                    con, models_dir=settings.models_dir(), online_store=configured_store()
+                    con,
+                    models_dir=settings.models_dir(),
+                    online_store=configured_store(),
+                    exports_dir=settings.exports_dir(),
                 )
         except (PrivacyKeyError, ConfigError) as error:
             raise Failure(description=str(error), allow_retries=False) from None
@@ -112,7 +115,10 @@ def build_privacy_definitions(project: DbtProject) -> Definitions:
 
         with warehouse.connect() as con:
             results, seconds = verify_erasures(
-                con, models_dir=settings.models_dir(), online_store=configured_store()
+                con,
+                models_dir=settings.models_dir(),
+                online_store=configured_store(),
+                exports_dir=settings.exports_dir(),
             )
         remaining = {r.request_id: r.remaining_places for r in results if r.remaining}
         context.log.info(

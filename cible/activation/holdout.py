@@ -48,10 +48,10 @@ def assign(
     """
     frame = members[["customer_id", "stratum"]].copy()
     frame["u"] = draw(audience, fingerprint, frame["customer_id"])
-    known = previous.set_index("customer_id")["is_holdout"] if len(previous) else pd.Series()
+    known = dict(zip(previous["customer_id"], previous["is_holdout"], strict=True))
     kept = frame["customer_id"].map(known)
     frame["is_new"] = kept.isna().to_numpy()
-    frame["is_holdout"] = kept.fillna(False).astype(bool).to_numpy()
+    frame["is_holdout"] = kept.eq(True).to_numpy()
     for _, stratum in frame.groupby("stratum", sort=False):
         new = stratum[stratum["is_new"]].sort_values("u")
         if new.empty:

@@ -32,6 +32,7 @@ import duckdb
 import pandas as pd
 
 from cible import settings
+from cible.files import replace_durably
 from cible.privacy import fingerprints as fp
 from cible.privacy import suppression
 from cible.warehouse import table_exists
@@ -387,6 +388,7 @@ def apply(
     now: datetime,
     models_dir: Path | None = None,
     online_store=None,
+    exports_dir: Path | None = None,
 ) -> Outcome:
     """Purge every listed person from the warehouse, the model store and the online store.
 
@@ -397,6 +399,7 @@ def apply(
         now: the applied-at time (UTC, naive).
         models_dir: the model store folder; its Parquet tables are purged too.
         online_store: an :class:`cible.privacy.online_store.OnlineStore`, when live is on.
+        exports_dir: the audience files' folder; their rows are purged too.
     """
     import time
 
@@ -464,6 +467,9 @@ def apply(
     if models_dir is not None:
         for place, per_request in purge_model_store(models_dir, owner, key).items():
             extra += [[rid, place, "model_store", rows, now] for rid, rows in per_request.items()]
+    if exports_dir is not None:
+        for place, per_request in purge_export_files(exports_dir, owner, key).items():
+            extra += [[rid, place, "export_file", rows, now] for rid, rows in per_request.items()]
     if online_store is not None:
         for rid, rows in online_store.purge(owner, key).items():
             extra.append([rid, online_store.place, "online_store", rows, now])
@@ -555,11 +561,38 @@ def purge_model_store(
     Returns:
         Place (file path) -> request id -> rows removed (or found, with ``dry_run``).
     """
+    return purge_files(models_dir, ("*.parquet",), owner, key, dry_run)
+
+
+def purge_export_files(
+    exports_dir: Path, owner: Mapping[str, str], key: bytes, dry_run: bool = False
+) -> dict[str, dict[str, int]]:
+    """Remove the requests' rows from the audience files (CSV and Parquet; each row carries
+    the customer id beside the e-mail, phone or their keyed hash: docs/activation.md)."""
+    return purge_files(exports_dir, ("*.csv", "*.parquet"), owner, key, dry_run)
+
+
+def purge_files(
+    folder: Path,
+    patterns: Sequence[str],
+    owner: Mapping[str, str],
+    key: bytes,
+    dry_run: bool = False,
+) -> dict[str, dict[str, int]]:
+    """Remove the requests' rows from the files under `folder` matching `patterns`, each
+    rewritten whole and renamed into place (a reader never sees a half-written file).
+
+    Returns:
+        Place (file path) -> request id -> rows removed (or found, with ``dry_run``).
+    """
     result: dict[str, dict[str, int]] = {}
-    if not Path(models_dir).is_dir():
+    if not Path(folder).is_dir():
         return result
-    for path in sorted(Path(models_dir).rglob("*.parquet")):
-        frame = pd.read_parquet(path)
+    paths = sorted({path for pattern in patterns for path in Path(folder).rglob(pattern)})
+    for path in paths:
+        csv = path.suffix == ".csv"
+        frame = pd.read_csv(path, dtype=str, keep_default_na=False) if csv else None
+        frame = frame if csv else pd.read_parquet(path)
         columns = {
             column: COLUMN_KINDS[column.lower()]
             for column in frame.columns
@@ -579,7 +612,13 @@ def purge_model_store(
             continue
         result[str(path)] = owners[hit].value_counts().astype(int).to_dict()
         if not dry_run:
-            frame.loc[~hit].to_parquet(path, index=False)
+            staging = path.with_name(f".{path.name}.erasure.tmp")
+            kept = frame.loc[~hit]
+            if csv:
+                kept.to_csv(staging, index=False)
+            else:
+                kept.to_parquet(staging, index=False)
+            replace_durably(staging, path)
     return result
 
 
@@ -601,6 +640,7 @@ def verify(
     models_dir: Path | None = None,
     online_store=None,
     request_ids: Iterable[str] | None = None,
+    exports_dir: Path | None = None,
     record: bool = True,
 ) -> list[Verification]:
     """Scan every table and view, the model store and the online store for the fingerprints
@@ -629,10 +669,11 @@ def verify(
         scanned += 1
         for request_id, columns in matches(con, relation, owner, key).items():
             remaining[request_id][relation.place] = count_rows(con, relation, columns)
-    if models_dir is not None:
-        files = purge_model_store(models_dir, owner, key, dry_run=True)
+    for folder, purge in ((models_dir, purge_model_store), (exports_dir, purge_export_files)):
+        if folder is None:
+            continue
         scanned += 1
-        for place, per_request in files.items():
+        for place, per_request in purge(folder, owner, key, dry_run=True).items():
             for request_id, rows in per_request.items():
                 remaining[request_id][place] = rows
     if online_store is not None:
