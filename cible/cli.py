@@ -207,6 +207,7 @@ def summary_lines(warehouse: Path | None = None) -> list[str]:
         segments_and_scores = _segment_and_score_lines(con)
         consent = consent_line(con)
         erasure = erasure_line(con)
+        audiences = audience_lines(con)
     lines = [
         f"Warehouse: {warehouse}",
         f"  {records} CRM records resolved into {customers} customers; {orders} clean orders.",
@@ -221,6 +222,7 @@ def summary_lines(warehouse: Path | None = None) -> list[str]:
     lines += [f"  {consent}"] if consent else []
     lines += [f"  {erasure}"] if erasure else []
     lines += segments_and_scores
+    lines += audiences
     from cible.bi.dashboard import dashboard_path
     from cible.bi.publish import published_path, read_published_run
 
@@ -239,6 +241,30 @@ def summary_lines(warehouse: Path | None = None) -> list[str]:
         " `cd dbt_project && dbt build` runs dbt alone;",
         f"      point a BI tool (DuckDB, read-only) at {published_path()} (docs/bi.md).",
     ]
+    return lines
+
+
+def audience_lines(con) -> list[str]:
+    """One line per audience's latest export (marts.fct_audience_exports), when there is one."""
+    from cible.warehouse import table_exists
+
+    if not table_exists(con, "marts.fct_audience_exports"):
+        return []
+    rows = con.execute(
+        "select audience, status, sent_count, held_out_count, excluded_suppressed, "
+        "excluded_no_consent, excluded_no_identifier, purpose, location "
+        "from marts.fct_audience_exports where is_latest order by audience"
+    ).fetchall()
+    if not rows:
+        return []
+    lines = ["  Audiences (marts.fct_audience_exports; docs/activation.md), latest export:"]
+    for name, status, sent, held, suppressed, no_consent, no_contact, purpose, _ in rows:
+        lines.append(
+            f"    {name}: {status}, {sent} sent, {held} held out; excluded {suppressed} "
+            f"suppressed, {no_consent} without {purpose} consent, {no_contact} without contact"
+        )
+    folders = sorted({str(Path(w.split(";")[0]).parent.parent) for *_, w in rows if "/" in w})
+    lines += [f"    files under {folder}" for folder in folders]
     return lines
 
 
