@@ -290,7 +290,7 @@ def identifier_column(audience: Audience) -> str:
 
 
 def delivered_rows(
-    treated: pd.DataFrame,
+    sent: pd.DataFrame,
     left: pd.DataFrame,
     audience: Audience,
     key: bytes | None,
@@ -305,9 +305,7 @@ def delivered_rows(
             return values
         return values.map(lambda v: identifiers.hmac_sha256(key, kind, v))
 
-    rows = pd.DataFrame(
-        {"customer_id": treated["customer_id"], column: identify(treated["contact"])}
-    )
+    rows = pd.DataFrame({"customer_id": sent["customer_id"], column: identify(sent["contact"])})
     if audience.mode == "delta":
         rows["change"] = "entered"
         gone = pd.DataFrame(
@@ -406,14 +404,22 @@ def export_audience(
         if left_ids
         else pd.DataFrame({"customer_id": [], "contact": []})
     )
-    key = identifiers.load_key() if audience.destination.identifier == "hmac_sha256" else None
+    key, problem = None, None
+    if audience.destination.identifier == "hmac_sha256":
+        try:
+            key = identifiers.load_key(f"audience {audience.name!r} (identifier: hmac_sha256)")
+        except fp.PrivacyKeyError as error:
+            problem = str(error)  # this audience fails; the others are exported
     sent = entered if audience.mode == "delta" else treated
     rows = delivered_rows(sent, left if audience.mode == "delta" else left.iloc[0:0], audience, key)
 
     destination = audience.destination
     files: list[Path] = []
     batches: list = []
-    if destination.type == "file":
+    if problem is not None:
+        rows = rows.iloc[0:0]
+        status, detail, location = "failed", problem, destination.name
+    elif destination.type == "file":
         folder = exports_dir / audience.name
         prune_files(folder, config.files.keep_days, now)
         files = write_files(rows, folder, export_id, destination.formats)

@@ -1,7 +1,9 @@
 """The base package sits below the others: `cible/` never imports the orchestration layer or
 Dagster (the command line runs Dagster as a program), and its base modules (settings,
 warehouse, contract, loader, demo, CLI) not the ML package either. Services built on the
-fitted models (the live path) are rooms of `cible/` that may use `cible.ml`."""
+fitted models (the live path) or on their output (the audience exports, which read the
+segmentation config's segment ids and its rule conditions) are rooms of `cible/` that may use
+`cible.ml`."""
 
 import ast
 from pathlib import Path
@@ -10,8 +12,8 @@ import pytest
 
 BASE = Path(__file__).resolve().parents[2] / "cible"
 ABOVE = ("cible.orchestration", "dagster", "dagster_dbt")
-# Rooms of the package that serve the fitted models, so read them through `cible.ml`.
-MODEL_SERVICES = ("live",)
+# Rooms of the package that serve the fitted models or their output through `cible.ml`.
+MODEL_SERVICES = ("live", "activation")
 
 
 def _imports(path: Path) -> set[str]:

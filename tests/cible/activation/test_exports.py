@@ -15,6 +15,7 @@ from cible.activation.exports import check_against_warehouse, export_audiences
 from cible.privacy import erasure, suppression
 from cible.privacy import fingerprints as fp
 from cible.yaml_config import ConfigError
+from tests.cible.activation.receiver import Receiver
 
 ELIGIBLE_PARTS = (
     "sent_count",
@@ -198,3 +199,67 @@ def test_erasure_reaches_the_audience_files_and_the_verification_scans_them(writ
         [found] = erasure.verify(con, key, now, exports_dir=folder, request_ids=["E-1"])
         assert found.remaining >= len(files)
         assert any(str(folder) in place for place in found.remaining_places)
+
+
+def test_a_webhook_audience_is_posted_exactly_once_and_recorded(
+    writable, receiver_url, monkeypatch
+):
+    warehouse, folder = writable
+    receiver = Receiver(failure_rate=0.3, seed=9)
+    monkeypatch.setenv("CIBLE_SMS_WEBHOOK_URL", receiver_url(receiver))
+    loyal = next(a for a in load_audiences_config().audiences if a.name == "loyal_sms_webhook")
+    destination = loyal.destination.model_copy(
+        update={"batch_size": 25, "backoff_seconds": 0.001, "max_attempts": 8}
+    )
+    config = parse_audiences_config(
+        {
+            "audiences": [
+                {**loyal.model_dump(), "enabled": True, "destination": destination.model_dump()}
+            ]
+        }
+    )
+    with duckdb.connect(str(warehouse)) as con:
+        [outcome] = export_audiences(con, config, exports_dir=folder)
+        batches = con.execute(
+            "select * from activation.webhook_batches where export_id = ? order by batch_number",
+            [outcome.manifest["export_id"]],
+        ).df()
+        treated = con.execute(
+            "select customer_id from activation.audience_members "
+            "where export_id = ? and arm = 'treated'",
+            [outcome.manifest["export_id"]],
+        ).df()
+    manifest = outcome.manifest
+    assert manifest["status"] == "sent" and manifest["destination_type"] == "webhook"
+    assert manifest["sent_count"] == len(treated) > 25
+    assert receiver.failures > 0
+    assert len(batches) == len(receiver.applied) == -(-manifest["sent_count"] // 25)
+    assert set(batches["idempotency_key"]) == set(receiver.applied)
+    assert (batches["outcome"] == "sent").all() and batches["attempts"].max() > 1
+    posted = [m["customer_id"] for batch in receiver.applied.values() for m in batch]
+    assert sorted(posted) == sorted(treated["customer_id"])
+    assert all(m["phone"].startswith("+") for batch in receiver.applied.values() for m in batch)
+
+
+def test_a_webhook_without_its_endpoint_is_recorded_failed(writable, monkeypatch):
+    warehouse, folder = writable
+    monkeypatch.delenv("CIBLE_SMS_WEBHOOK_URL", raising=False)
+    loyal = next(a for a in load_audiences_config().audiences if a.name == "loyal_sms_webhook")
+    config = parse_audiences_config({"audiences": [{**loyal.model_dump(), "enabled": True}]})
+    with duckdb.connect(str(warehouse)) as con:
+        [outcome] = export_audiences(con, config, exports_dir=folder)
+    assert outcome.manifest["status"] == "failed"
+    assert "CIBLE_SMS_WEBHOOK_URL is not set" in outcome.manifest["status_detail"]
+
+
+def test_a_missing_hashing_key_fails_that_audience_only(writable, monkeypatch):
+    warehouse, folder = writable
+    monkeypatch.delenv("CIBLE_ACTIVATION_KEY", raising=False)
+    monkeypatch.setenv("CIBLE_ACTIVATION_KEY_FILE", str(folder / "no-such.key"))
+    with duckdb.connect(str(warehouse)) as con:
+        outcomes = export_audiences(con, load_audiences_config(), exports_dir=folder, force=True)
+    status = {o.audience: o.manifest["status"] for o in outcomes}
+    assert status["at_risk_ads"] == "failed"
+    ads = next(o for o in outcomes if o.audience == "at_risk_ads")
+    assert "CIBLE_ACTIVATION_KEY" in ads.manifest["status_detail"] and not ads.files
+    assert {s for name, s in status.items() if name != "at_risk_ads"} <= {"written", "empty"}

@@ -1,69 +1,9 @@
 """The webhook destination against a real HTTP server on loopback that fails 30% of calls."""
 
-import json
-import random
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
 import pandas as pd
-import pytest
 
 from cible.activation.webhook import idempotency_key, post_batches
-
-
-class Receiver:
-    """A campaign tool's endpoint: applies each batch once per idempotency key, and fails
-    a seeded 30% of calls, half of them after applying (the answer is lost, the retry must
-    not apply it twice)."""
-
-    def __init__(self, failure_rate: float, seed: int = 5):
-        self.random = random.Random(seed)
-        self.failure_rate = failure_rate
-        self.applied: dict[str, list[dict]] = {}
-        self.calls = 0
-        self.failures = 0
-        self.lock = threading.Lock()
-
-    def handle(self, key: str, body: dict) -> int:
-        with self.lock:
-            self.calls += 1
-            roll = self.random.random()
-            if roll < self.failure_rate / 2:
-                self.failures += 1
-                return 503
-            if key not in self.applied:
-                self.applied[key] = body["members"]
-            if roll < self.failure_rate:
-                self.failures += 1
-                return 500
-            return 200
-
-
-@pytest.fixture
-def receiver_url():
-    servers = []
-
-    def start(receiver: Receiver) -> str:
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):
-                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                status = receiver.handle(self.headers["Idempotency-Key"], body)
-                self.send_response(status)
-                self.end_headers()
-                self.wfile.write(b"{}")
-
-            def log_message(self, *args):
-                pass
-
-        server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=server.serve_forever, daemon=True).start()
-        servers.append(server)
-        return f"http://127.0.0.1:{server.server_address[1]}/audiences"
-
-    yield start
-    for server in servers:
-        server.shutdown()
-        server.server_close()
+from tests.cible.activation.receiver import Receiver
 
 
 def members(n: int) -> pd.DataFrame:
