@@ -109,13 +109,13 @@ rates as (
         arms.treated_conversions,
         arms.holdout_conversions,
         case when arms.treated_n > 0
-            then cast(arms.treated_conversions as {{ dbt.type_float() }}) / arms.treated_n
+            then cast(arms.treated_conversions as {{ cible.type_double() }}) / arms.treated_n
         end as treated_rate,
         case when arms.holdout_n > 0
-            then cast(arms.holdout_conversions as {{ dbt.type_float() }}) / arms.holdout_n
+            then cast(arms.holdout_conversions as {{ cible.type_double() }}) / arms.holdout_n
         end as holdout_rate,
         case when arms.treated_n + arms.holdout_n > 0
-            then cast(arms.treated_conversions + arms.holdout_conversions as {{ dbt.type_float() }})
+            then cast(arms.treated_conversions + arms.holdout_conversions as {{ cible.type_double() }})
                 / (arms.treated_n + arms.holdout_n)
         end as pooled_rate
 
