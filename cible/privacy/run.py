@@ -60,6 +60,7 @@ def apply_privacy(
     models_dir: Path | None = None,
     online_store=None,
     config: PrivacyConfig | None = None,
+    bi_copy=None,
 ) -> PrivacyReport:
     """Erase the persons of pending requests and those past retention.
 
@@ -92,7 +93,13 @@ def apply_privacy(
     late = [r for r in retention.requests_for(stale, today, key) if r.request_id not in already]
     now = datetime.now(UTC).replace(tzinfo=None)
     report.outcome = erasure.apply(
-        con, [*pending, *late], key, now, models_dir=models_dir, online_store=online_store
+        con,
+        [*pending, *late],
+        key,
+        now,
+        models_dir=models_dir,
+        online_store=online_store,
+        bi_copy=bi_copy,
     )
     report.requests = [request.request_id for request in pending]
     report.retention = [request.request_id for request in late]
@@ -101,7 +108,10 @@ def apply_privacy(
 
 
 def verify_erasures(
-    con: duckdb.DuckDBPyConnection, models_dir: Path | None = None, online_store=None
+    con: duckdb.DuckDBPyConnection,
+    models_dir: Path | None = None,
+    online_store=None,
+    bi_copy=None,
 ) -> tuple[list[erasure.Verification], float]:
     """Verify every erasure on the suppression list; then forget the fingerprints of retention
     purges (kept only so that this scan can prove them: a person past retention who comes back
@@ -121,7 +131,9 @@ def verify_erasures(
         return [], time.perf_counter() - started
     key = fp.load_key("verifying erasures", "Nothing was verified.")
     now = datetime.now(UTC).replace(tzinfo=None)
-    results = erasure.verify(con, key, now, models_dir=models_dir, online_store=online_store)
+    results = erasure.verify(
+        con, key, now, models_dir=models_dir, online_store=online_store, bi_copy=bi_copy
+    )
     done = [
         r.request_id for r in results if r.remaining == 0 and r.request_id.startswith("retention-")
     ]
