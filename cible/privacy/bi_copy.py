@@ -11,13 +11,18 @@ the new one, never half of one, and is never blocked).
 from __future__ import annotations
 
 import shutil
-import uuid
 from collections.abc import Mapping
 from pathlib import Path
 
 import duckdb
 
-from cible.bi.publish import RELATIONS_TABLE, published_path, swap
+from cible.bi.publish import (
+    RELATIONS_TABLE,
+    leftover_files,
+    published_path,
+    staging_path,
+    swap,
+)
 from cible.privacy import erasure
 from cible.warehouse import table_exists
 
@@ -32,7 +37,8 @@ class BiCopy:
         self.place = f"bi_copy:{self.path}"
 
     def purge(self, owner: Mapping[str, str], key: bytes, dry_run: bool = False) -> dict[str, int]:
-        """Remove (or with ``dry_run`` count) the requests' rows from every table of the copy.
+        """Remove (or with ``dry_run`` count) the requests' rows from every table of the copy;
+        a purge also deletes the staging files a crashed publish left beside it.
 
         Returns:
             Request id -> rows removed (or found).
@@ -40,13 +46,18 @@ class BiCopy:
         Raises:
             ErasureError: the copy cannot be opened; it was left as it was.
         """
-        if not self.path.exists():
-            return {}
         if dry_run:
+            if not self.path.exists():
+                return {}
             with self._connect(self.path, read_only=True) as con:
                 return _purge_rows(con, owner, key, delete=False)
-        # Callers hold the warehouse lock, as the publish step does: no publish runs meanwhile.
-        staging = self.path.with_name(f"{self.path.name}.erasure-{uuid.uuid4().hex[:12]}")
+        # Callers hold the warehouse lock, as the publish step does: no publish runs meanwhile,
+        # so a staging file is a crash's leftover, never read, and maybe holding them.
+        for leftover in leftover_files(self.path):
+            leftover.unlink(missing_ok=True)
+        if not self.path.exists():
+            return {}
+        staging = staging_path(self.path)
         try:
             shutil.copyfile(self.path, staging)
             with self._connect(staging, read_only=False) as con:
@@ -97,6 +108,7 @@ def _purge_rows(
 
 
 def configured_copy() -> BiCopy | None:
-    """The published copy when one exists (``CIBLE_PUBLISHED_DIR``), else None."""
+    """The published copy when one exists or a publish left a staging file
+    (``CIBLE_PUBLISHED_DIR``), else None."""
     path = published_path()
-    return BiCopy(path) if path.exists() else None
+    return BiCopy(path) if path.exists() or leftover_files(path) else None

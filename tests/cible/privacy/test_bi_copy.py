@@ -314,6 +314,20 @@ def test_a_dry_run_counts_and_a_copy_without_them_is_not_rewritten(tmp_path):
     assert sorted(path.name for path in tmp_path.iterdir()) == [PUBLISHED_FILE]
 
 
+def test_a_purge_deletes_what_a_crashed_publish_left_beside_the_copy(tmp_path):
+    from cible.bi.publish import staging_path
+    from cible.privacy.bi_copy import BiCopy
+
+    copy = BiCopy(_small_copy(tmp_path / PUBLISHED_FILE))
+    torn = staging_path(copy.path)
+    shutil.copyfile(copy.path, torn)
+    torn.with_name(torn.name + ".wal").write_bytes(b"torn")
+    assert copy.purge(_owner("C1"), KEY, dry_run=True) == {"R-C1": 1}
+    assert len(list(tmp_path.iterdir())) == 3  # a verification deletes nothing
+    assert copy.purge(_owner("C1"), KEY) == {"R-C1": 1}
+    assert sorted(path.name for path in tmp_path.iterdir()) == [PUBLISHED_FILE]
+
+
 def test_an_unreadable_copy_is_named_with_what_to_do(tmp_path):
     from cible.privacy.bi_copy import BiCopy
     from cible.privacy.erasure import ErasureError
