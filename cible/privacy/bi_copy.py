@@ -46,17 +46,18 @@ class BiCopy:
         Raises:
             ErasureError: the copy cannot be opened; it was left as it was.
         """
-        if dry_run:
-            if not self.path.exists():
-                return {}
-            with self._connect(self.path, read_only=True) as con:
-                return _purge_rows(con, owner, key, delete=False)
-        # Callers hold the warehouse lock, as the publish step does: no publish runs meanwhile,
-        # so a staging file is a crash's leftover, never read, and maybe holding them.
-        for leftover in leftover_files(self.path):
-            leftover.unlink(missing_ok=True)
+        if not dry_run:
+            # Callers hold the warehouse lock, as the publish step does: no publish runs
+            # meanwhile, so a staging file is a crash's leftover, never read, maybe holding them.
+            for leftover in leftover_files(self.path):
+                leftover.unlink(missing_ok=True)
         if not self.path.exists():
             return {}
+        # Read-only first: most runs find nobody, and then the copy is not rewritten.
+        with self._connect(self.path, read_only=True) as con:
+            found = _purge_rows(con, owner, key, delete=False)
+        if dry_run or not found:
+            return found
         staging = staging_path(self.path)
         try:
             shutil.copyfile(self.path, staging)

@@ -410,7 +410,8 @@ def apply(
         now: the applied-at time (UTC, naive).
         models_dir: the model store folder; its Parquet tables are purged too.
         online_store: an :class:`cible.privacy.online_store.OnlineStore`, when live is on.
-        bi_copy: a :class:`cible.privacy.bi_copy.BiCopy`, when a copy is published.
+        bi_copy: a :class:`cible.privacy.bi_copy.BiCopy`, when a copy is published; purged
+            of everyone on the suppression list, earlier requests too (:func:`catch_up_bi_copy`).
     """
     import time
 
@@ -474,9 +475,11 @@ def apply(
     if models_dir is not None:
         for place, per_request in purge_model_store(models_dir, owner, key).items():
             extra += [[rid, place, "model_store", rows, now] for rid, rows in per_request.items()]
-    for store in _stores(online_store, bi_copy):
+    for store in _stores(online_store):
         for rid, rows in store.purge(owner, key).items():
             extra.append([rid, store.place, store.kind, rows, now])
+    if bi_copy is not None:
+        extra += _copy_places(bi_copy, erased_owner(con), key, now)
     for file, rows in outcome.landing_files.items():
         extra.append(["*", f"landing:{file}", "landing_file_still_holds", rows, now])
     if extra:
@@ -556,6 +559,46 @@ def _update_load_files(
 # ---------- outside the warehouse
 
 
+def erased_owner(
+    con: duckdb.DuckDBPyConnection, request_ids: Iterable[str] | None = None
+) -> dict[str, str]:
+    """Fingerprint -> request id of the erased persons on the suppression list (objectors are
+    listed, not erased), of ``request_ids`` only when given."""
+    wanted = set(request_ids) if request_ids is not None else None
+    return {
+        digest: request_id
+        for digest, request_id in con.execute(
+            f"select fingerprint, request_id from {suppression.RELATION} where reason <> ?",
+            [suppression.OBJECTED],
+        ).fetchall()
+        if wanted is None or request_id in wanted
+    }
+
+
+def _copy_places(bi_copy, owner: Mapping[str, str], key: bytes, now: datetime) -> list[list]:
+    return [
+        [rid, bi_copy.place, bi_copy.kind, rows, now]
+        for rid, rows in bi_copy.purge(owner, key).items()
+    ]
+
+
+def catch_up_bi_copy(con: duckdb.DuckDBPyConnection, bi_copy, key: bytes, now: datetime) -> int:
+    """Purge the BI copy of everyone erased so far and log it; returns the rows removed.
+
+    The erasure step runs it even without a request: a copy restored from a backup, or one
+    whose purge failed after the warehouse had committed, still holds people erased in an
+    earlier run, and a run publishes only after its verification.
+    """
+    create_tables(con)
+    owner = erased_owner(con)
+    if not owner:
+        return 0
+    rows = _copy_places(bi_copy, owner, key, now)
+    if rows:
+        con.executemany(f"insert into {PLACES} values (?, ?, ?, ?, ?)", rows)
+    return sum(row[3] for row in rows)
+
+
 def _stores(*stores) -> list:
     """The places outside the warehouse that are set up: objects with ``place``, ``kind`` and
     ``purge(owner, key, dry_run=False) -> {request_id: rows}``."""
@@ -631,15 +674,7 @@ def verify(
         record: append the results to ``privacy.erasure_verifications``.
     """
     create_tables(con)
-    wanted = set(request_ids) if request_ids is not None else None
-    owner = {
-        digest: request_id
-        for digest, request_id in con.execute(
-            f"select fingerprint, request_id from {suppression.RELATION} where reason <> ?",
-            [suppression.OBJECTED],
-        ).fetchall()
-        if wanted is None or request_id in wanted
-    }
+    owner = erased_owner(con, request_ids)
     requests = sorted(set(owner.values()))
     if not requests:
         return []

@@ -26,6 +26,7 @@ class PrivacyReport:
     outcome: erasure.Outcome = field(default_factory=erasure.Outcome)
     retention_cutoff: date | None = None
     objecting: int | None = None  # customers listed as objecting; None without a key
+    bi_copy_caught_up: int = 0  # rows of persons erased in earlier runs found in the BI copy
 
     def summary(self) -> str:
         if not self.requests and not self.retention:
@@ -37,7 +38,7 @@ class PrivacyReport:
                 if self.objecting is not None
                 else ""
             )
-            return f"erasure: nothing to erase{cutoff}{objecting}."
+            return f"erasure: nothing to erase{cutoff}{objecting}{self._caught_up()}."
         text = (
             f"erasure: {len(self.requests)} request(s) and {len(self.retention)} customer(s)"
             f" past retention erased, {self.outcome.rows_purged:,} rows purged in"
@@ -52,6 +53,14 @@ class PrivacyReport:
                 " at every load, delete them in the system that exports them"
             )
         return text + "."
+
+    def _caught_up(self) -> str:
+        if not self.bi_copy_caught_up:
+            return ""
+        return (
+            f"; the BI copy still held {self.bi_copy_caught_up:,} rows of persons erased in"
+            " earlier runs (a restored copy?): removed"
+        )
 
 
 def apply_privacy(
@@ -85,6 +94,8 @@ def apply_privacy(
             return report  # nobody to erase: objectors are listed once a key is set
         now = datetime.now(UTC).replace(tzinfo=None)
         report.objecting = suppression.refresh_objections(con, key, now)
+        if bi_copy is not None:
+            report.bi_copy_caught_up = erasure.catch_up_bi_copy(con, bi_copy, key, now)
         return report
     key = fp.load_key(f"erasing {len(pending)} requested person(s) and {len(stale)} past retention")
     already = {

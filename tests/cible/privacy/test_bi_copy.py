@@ -228,14 +228,20 @@ def test_the_verification_scans_the_copy_and_passes(purged):
     assert [check.passed for check in _verified(purged["result"])] == [True]
 
 
+def _restored(purged, root: Path) -> tuple[Path, Path]:
+    """A copy of the warehouse after the erasure, and the BI copy as it was before it comes
+    back (a backup restored, say)."""
+    warehouse = _copy_warehouse(purged["warehouse"], root)
+    published = root / "published"
+    published.mkdir()
+    shutil.copyfile(purged["before_erasure"], published / PUBLISHED_FILE)
+    return warehouse, published
+
+
 def test_a_copy_still_holding_an_erased_person_fails_the_verification(purged, tmp_path):
     from cible.orchestration.privacy import VERIFICATIONS_KEY
 
-    # The copy as it was before the erasure comes back (a backup restored, say).
-    warehouse = _copy_warehouse(purged["warehouse"], tmp_path)
-    published = tmp_path / "published"
-    published.mkdir()
-    shutil.copyfile(purged["before_erasure"], published / PUBLISHED_FILE)
+    warehouse, published = _restored(purged, tmp_path)
     definitions = purged["definitions"]
     result = _materialize(definitions, [VERIFICATIONS_KEY], warehouse, published, tmp_path)
     [check] = _verified(result)
@@ -246,6 +252,33 @@ def test_a_copy_still_holding_an_erased_person_fails_the_verification(purged, tm
     for places in remaining.values():
         assert [entry.split(": ")[0] for entry in places] == [place]
         assert all(int(entry.split(": ")[1]) > 0 for entry in places)
+
+
+def test_the_next_erasure_step_removes_them_from_a_restored_copy(purged, tmp_path):
+    from cible.orchestration.privacy import TABLES, VERIFICATIONS_KEY
+    from dagster import AssetKey
+
+    warehouse, published = _restored(purged, tmp_path)
+    copy = published / PUBLISHED_FILE
+    assert _rows_holding(copy, purged["identifiers"]) == purged["holding_before"]
+    keys = [*(AssetKey(["privacy", "privacy_store", table]) for table in TABLES), VERIFICATIONS_KEY]
+    result = _materialize(purged["definitions"], keys, warehouse, published, tmp_path)
+    # No request is pending: the step still purges the copy of those erased before.
+    assert _rows_holding(copy, purged["identifiers"]) == {}
+    assert [check.passed for check in _verified(result)] == [True]
+    [summary] = [
+        event.materialization.metadata["summary"].value
+        for event in result.get_asset_materialization_events()
+        if event.asset_key == AssetKey(["privacy", "privacy_store", TABLES[0]])
+    ]
+    assert summary.startswith("erasure: nothing to erase")
+    assert "the BI copy still held" in summary
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        logged = con.execute(
+            "select distinct request_id from privacy.erasure_places where place = ?",
+            [f"bi_copy:{copy}"],
+        ).fetchall()
+    assert set(purged["requests"]) <= {row[0] for row in logged}
 
 
 def test_readers_holding_the_copy_open_never_error(purged):
