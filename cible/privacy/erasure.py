@@ -475,11 +475,10 @@ def apply(
     if models_dir is not None:
         for place, per_request in purge_model_store(models_dir, owner, key).items():
             extra += [[rid, place, "model_store", rows, now] for rid, rows in per_request.items()]
-    for store in _stores(online_store):
-        for rid, rows in store.purge(owner, key).items():
-            extra.append([rid, store.place, store.kind, rows, now])
+    if online_store is not None:
+        extra += _store_places(online_store, owner, key, now)
     if bi_copy is not None:
-        extra += _copy_places(bi_copy, erased_owner(con), key, now)
+        extra += _store_places(bi_copy, erased_owner(con), key, now)
     for file, rows in outcome.landing_files.items():
         extra.append(["*", f"landing:{file}", "landing_file_still_holds", rows, now])
     if extra:
@@ -575,10 +574,10 @@ def erased_owner(
     }
 
 
-def _copy_places(bi_copy, owner: Mapping[str, str], key: bytes, now: datetime) -> list[list]:
+def _store_places(store, owner: Mapping[str, str], key: bytes, now: datetime) -> list[list]:
+    """Purge a place outside the warehouse; its rows of ``privacy.erasure_places``."""
     return [
-        [rid, bi_copy.place, bi_copy.kind, rows, now]
-        for rid, rows in bi_copy.purge(owner, key).items()
+        [rid, store.place, store.kind, rows, now] for rid, rows in store.purge(owner, key).items()
     ]
 
 
@@ -593,7 +592,7 @@ def catch_up_bi_copy(con: duckdb.DuckDBPyConnection, bi_copy, key: bytes, now: d
     owner = erased_owner(con)
     if not owner:
         return 0
-    rows = _copy_places(bi_copy, owner, key, now)
+    rows = _store_places(bi_copy, owner, key, now)
     if rows:
         con.executemany(f"insert into {PLACES} values (?, ?, ?, ?, ?)", rows)
     return sum(row[3] for row in rows)
