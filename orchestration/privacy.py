@@ -2,9 +2,11 @@
 
 `privacy_erasure` applies pending erasure requests and retention between the loader and dbt:
 every dbt model that reads a raw table depends on it (`CibleDbtTranslator`), so nothing is built
-from an erased person. `erasure_verification` runs once every mart is published and scans the
-whole warehouse, the model store, the audience files and the online store by fingerprint; its
-check fails when anything of an erased person remains. Thin wiring: the work is in `cible/privacy/`.
+from an erased person; it purges the BI copy too, which a run failing before its publish step
+would otherwise leave holding them. `erasure_verification` runs once every mart is published
+and scans the whole warehouse, the model store, the audience files, the online store and the
+BI copy by fingerprint; its check fails when anything of an erased person remains. Thin
+wiring: the work is in `cible/privacy/`.
 """
 
 from cible.orchestration.dbt import ERASURE_KEY
@@ -61,6 +63,8 @@ def build_privacy_definitions(project: DbtProject) -> Definitions:
     )
     def privacy_erasure(context: AssetExecutionContext, warehouse: WarehouseResource):
         """Erase the persons of pending requests and those past retention, everywhere."""
+        from cible.privacy.bi_copy import configured_copy
+        from cible.privacy.erasure import ErasureError
         from cible.privacy.fingerprints import PrivacyKeyError
         from cible.privacy.online_store import configured_store
         from cible.privacy.run import apply_privacy
@@ -68,13 +72,15 @@ def build_privacy_definitions(project: DbtProject) -> Definitions:
 
         try:
             with warehouse.connect() as con:
+                # The copy is looked up under the warehouse lock: a publish holds it too.
                 report = apply_privacy(
                     con,
                     models_dir=settings.models_dir(),
                     online_store=configured_store(),
                     exports_dir=settings.exports_dir(),
+                    bi_copy=configured_copy(),
                 )
-        except (PrivacyKeyError, ConfigError) as error:
+        except (PrivacyKeyError, ConfigError, ErasureError) as error:
             raise Failure(description=str(error), allow_retries=False) from None
         context.log.info(report.summary())
         metadata = {
@@ -104,22 +110,28 @@ def build_privacy_definitions(project: DbtProject) -> Definitions:
                 VERIFIED_CHECK,
                 asset=VERIFICATIONS_KEY,
                 description="Nothing of an erased person remains in any table, view, the model "
-                "store or the online store.",
+                "store, the online store or the BI copy.",
             )
         ],
     )
     def erasure_verification(context: AssetExecutionContext, warehouse: WarehouseResource):
         """Scan every place Cible keeps data for every erased person's fingerprints."""
+        from cible.privacy.bi_copy import configured_copy
+        from cible.privacy.erasure import ErasureError
         from cible.privacy.online_store import configured_store
         from cible.privacy.run import verify_erasures
 
-        with warehouse.connect() as con:
-            results, seconds = verify_erasures(
-                con,
-                models_dir=settings.models_dir(),
-                online_store=configured_store(),
-                exports_dir=settings.exports_dir(),
-            )
+        try:
+            with warehouse.connect() as con:
+                results, seconds = verify_erasures(
+                    con,
+                    models_dir=settings.models_dir(),
+                    online_store=configured_store(),
+                    exports_dir=settings.exports_dir(),
+                    bi_copy=configured_copy(),
+                )
+        except ErasureError as error:
+            raise Failure(description=str(error), allow_retries=False) from None
         remaining = {r.request_id: r.remaining_places for r in results if r.remaining}
         context.log.info(
             f"erasure verification: {len(results)} erasure(s) scanned in {seconds:.1f} s,"

@@ -45,6 +45,8 @@ while time.monotonic() < deadline:
             with engine.connect() as con:
                 run_id, rows, of_run = con.execute(query).one()
         queries += 1
+        if queries == 1:
+            open(stop + "." + mode + ".ready", "w").close()
         answers.add((run_id, rows, of_run))
         if not seen or seen[-1] != run_id:
             seen.append(run_id)
@@ -56,6 +58,37 @@ while time.monotonic() < deadline:
 print(json.dumps({"queries": queries, "errors": errors, "seen": seen,
                   "answers": sorted(answers)}))
 """
+
+
+def start_readers(target: Path, stop: Path) -> dict[str, subprocess.Popen]:
+    """The readers (`fresh`, `held`) querying `target` until `stop` exists, once each has
+    answered a first query."""
+    readers = {
+        mode: subprocess.Popen(
+            [sys.executable, "-c", READER, str(target), str(stop), mode],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for mode in ("fresh", "held")
+    }
+    deadline = time.monotonic() + 60
+    for mode, reader in readers.items():
+        ready = Path(f"{stop}.{mode}.ready")
+        while not ready.exists() and reader.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+    return readers
+
+
+def stop_readers(readers: dict[str, subprocess.Popen], stop: Path) -> dict[str, dict]:
+    """Let the readers query the current copy a little longer, stop them, and their reports."""
+    time.sleep(1.0)
+    stop.touch()
+    report = {}
+    for mode, reader in readers.items():
+        out, err = reader.communicate(timeout=60)
+        report[mode] = json.loads(out) if out.strip() else {"failed": err}
+    return report
 
 
 def second_run(materialized_run: dict, root: Path) -> dict:
@@ -91,15 +124,7 @@ def second_run(materialized_run: dict, root: Path) -> dict:
     before = read_published_run(target)
 
     stop = root / "reader.stop"
-    readers = {
-        mode: subprocess.Popen(
-            [sys.executable, "-c", READER, str(target), str(stop), mode],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        for mode in ("fresh", "held")
-    }
+    readers = start_readers(target, stop)
     with pytest.MonkeyPatch.context() as patch:
         for name, value in {
             "CIBLE_WAREHOUSE": root / "decoy" / "cible.duckdb",
@@ -136,13 +161,7 @@ def second_run(materialized_run: dict, root: Path) -> dict:
                 raise_on_error=False,
             )
         seconds = time.perf_counter() - started
-    # Let the reader query the new copy a few times before it stops.
-    time.sleep(1.0)
-    stop.touch()
-    report = {}
-    for mode, reader in readers.items():
-        out, err = reader.communicate(timeout=60)
-        report[mode] = json.loads(out) if out.strip() else {"failed": err}
+    report = stop_readers(readers, stop)
     events = result.get_asset_materialization_events()
     return {
         "result": result,

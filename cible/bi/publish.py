@@ -126,7 +126,7 @@ def publish(
         )
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
-    staging = target.with_name(f"{target.name}.tmp-{uuid.uuid4().hex[:12]}")
+    staging = staging_path(target)
     outcome = Published(
         path=target,
         run_id=run_id,
@@ -178,6 +178,17 @@ def publish(
     swap(staging, target)
     outcome.seconds = time.perf_counter() - started
     return outcome
+
+
+def staging_path(target: Path) -> Path:
+    """A new file beside ``target``, written whole before :func:`swap` makes it the target."""
+    return target.with_name(f"{target.name}.tmp-{uuid.uuid4().hex[:12]}")
+
+
+def leftover_files(target: Path) -> list[Path]:
+    """Staging files a crashed publish or purge left beside ``target`` (whole or torn copies
+    of the marts); only meaningful under the warehouse lock, which every writer holds."""
+    return sorted(Path(target).parent.glob(f"{Path(target).name}.tmp-*"))
 
 
 def swap(staging: Path, target: Path) -> None:

@@ -10,9 +10,10 @@ text only in memory, for the time of the purge. What is kept afterwards are keye
 Purge and verification work the same way, by fingerprint: every column that holds an
 identifier (named in :data:`COLUMN_KINDS`, or a free-text column in :data:`TEXT_COLUMNS`
 whose tokens are compared one by one) of every table and view in every schema, every
-Parquet table of the model store, and the online store when one is configured, is read as
-distinct values; a value whose fingerprint belongs to a request is that request's. So a
-verification needs no plain identifier: it runs again, days later, from the list alone.
+Parquet table of the model store, the online store when one is configured, and the BI read
+copy when one is published (:mod:`cible.privacy.bi_copy`) is read as distinct values; a
+value whose fingerprint belongs to a request is that request's. So a verification needs no
+plain identifier: it runs again, days later, from the list alone.
 
 All or nothing per run: the key is loaded and every request resolved before the first delete,
 and the warehouse's deletes, the suppression list and the bookkeeping commit in one
@@ -89,7 +90,8 @@ SKIPPED_SCHEMAS = (SCHEMA, "information_schema", "pg_catalog")
 
 
 class ErasureError(Exception):
-    """An erasure that cannot be applied; nothing was erased."""
+    """An erasure that cannot be applied (nothing was erased) or a place that cannot be
+    purged or scanned (the message names it)."""
 
 
 @dataclass(frozen=True)
@@ -378,6 +380,15 @@ def count_rows(
     )
 
 
+def delete_rows(
+    con: duckdb.DuckDBPyConnection, relation: Relation, columns: Mapping[str, list[str]]
+) -> int:
+    """Delete the rows holding one of ``columns``' values; returns how many there were."""
+    rows = count_rows(con, relation, columns)
+    con.execute(f"delete from {relation.sql} where {_predicate(con, columns)}")
+    return rows
+
+
 # ---------- applying
 
 
@@ -389,8 +400,10 @@ def apply(
     models_dir: Path | None = None,
     online_store=None,
     exports_dir: Path | None = None,
+    bi_copy=None,
 ) -> Outcome:
-    """Purge every listed person from the warehouse, the model store and the online store.
+    """Purge every listed person from the warehouse, the model store, the online store and the
+    BI copy.
 
     Args:
         con: a writable connection to the warehouse (the caller holds the only writer).
@@ -400,6 +413,8 @@ def apply(
         models_dir: the model store folder; its Parquet tables are purged too.
         online_store: an :class:`cible.privacy.online_store.OnlineStore`, when live is on.
         exports_dir: the audience files' folder; their rows are purged too.
+        bi_copy: a :class:`cible.privacy.bi_copy.BiCopy`, when a copy is published; purged
+            of everyone on the suppression list, earlier requests too (:func:`catch_up_bi_copy`).
     """
     import time
 
@@ -430,14 +445,10 @@ def apply(
                 for file, rows in _rows_per_file(con, relation, found).items():
                     outcome.landing_files[file] = outcome.landing_files.get(file, 0) + rows
             for request_id, columns in found.items():
-                predicate = _predicate(con, columns)
                 if relation.schema == settings.RAW_SCHEMA:
-                    _note_files(con, relation, predicate, file_changes)
-                rows = con.execute(
-                    f"select count(*) from {relation.sql} where {predicate}"
-                ).fetchall()[0][0]
-                con.execute(f"delete from {relation.sql} where {predicate}")
-                places.append([request_id, relation.place, "warehouse", int(rows), now])
+                    _note_files(con, relation, _predicate(con, columns), file_changes)
+                rows = delete_rows(con, relation, columns)
+                places.append([request_id, relation.place, "warehouse", rows, now])
         _update_load_files(con, file_changes)
         suppression.add(con, entries, now)
         for request in requests:
@@ -471,8 +482,9 @@ def apply(
         for place, per_request in purge_export_files(exports_dir, owner, key).items():
             extra += [[rid, place, "export_file", rows, now] for rid, rows in per_request.items()]
     if online_store is not None:
-        for rid, rows in online_store.purge(owner, key).items():
-            extra.append([rid, online_store.place, "online_store", rows, now])
+        extra += _store_places(online_store, owner, key, now)
+    if bi_copy is not None:
+        extra += _store_places(bi_copy, erased_owner(con), key, now)
     for file, rows in outcome.landing_files.items():
         extra.append(["*", f"landing:{file}", "landing_file_still_holds", rows, now])
     if extra:
@@ -547,6 +559,55 @@ def _update_load_files(
             """,
             [rows, lines, rows + lines, source, file, source],
         )
+
+
+# ---------- outside the warehouse
+
+
+def erased_owner(
+    con: duckdb.DuckDBPyConnection, request_ids: Iterable[str] | None = None
+) -> dict[str, str]:
+    """Fingerprint -> request id of the erased persons on the suppression list (objectors are
+    listed, not erased), of ``request_ids`` only when given."""
+    wanted = set(request_ids) if request_ids is not None else None
+    return {
+        digest: request_id
+        for digest, request_id in con.execute(
+            f"select fingerprint, request_id from {suppression.RELATION} where reason <> ?",
+            [suppression.OBJECTED],
+        ).fetchall()
+        if wanted is None or request_id in wanted
+    }
+
+
+def _store_places(store, owner: Mapping[str, str], key: bytes, now: datetime) -> list[list]:
+    """Purge a place outside the warehouse; its rows of ``privacy.erasure_places``."""
+    return [
+        [rid, store.place, store.kind, rows, now] for rid, rows in store.purge(owner, key).items()
+    ]
+
+
+def catch_up_bi_copy(con: duckdb.DuckDBPyConnection, bi_copy, key: bytes, now: datetime) -> int:
+    """Purge the BI copy of everyone erased so far and log it; returns the rows removed.
+
+    The erasure step runs it even without a request: a copy restored from a backup, or one
+    whose purge failed after the warehouse had committed, still holds people erased in an
+    earlier run, and a run publishes only after its verification.
+    """
+    create_tables(con)
+    owner = erased_owner(con)
+    if not owner:
+        return 0
+    rows = _store_places(bi_copy, owner, key, now)
+    if rows:
+        con.executemany(f"insert into {PLACES} values (?, ?, ?, ?, ?)", rows)
+    return sum(row[3] for row in rows)
+
+
+def _stores(*stores) -> list:
+    """The places outside the warehouse that are set up: objects with ``place``, ``kind`` and
+    ``purge(owner, key, dry_run=False) -> {request_id: rows}``."""
+    return [store for store in stores if store is not None]
 
 
 # ---------- the model store
@@ -639,27 +700,20 @@ def verify(
     now: datetime,
     models_dir: Path | None = None,
     online_store=None,
+    bi_copy=None,
     request_ids: Iterable[str] | None = None,
     exports_dir: Path | None = None,
     record: bool = True,
 ) -> list[Verification]:
-    """Scan every table and view, the model store and the online store for the fingerprints
-    on the suppression list; record per request what remains (0 when verified).
+    """Scan every table and view, the model store, the online store and the BI copy for the
+    fingerprints on the suppression list; record per request what remains (0 when verified).
 
     Args:
         request_ids: only these requests (default: every request on the list).
         record: append the results to ``privacy.erasure_verifications``.
     """
     create_tables(con)
-    wanted = set(request_ids) if request_ids is not None else None
-    owner = {
-        digest: request_id
-        for digest, request_id in con.execute(
-            f"select fingerprint, request_id from {suppression.RELATION} where reason <> ?",
-            [suppression.OBJECTED],
-        ).fetchall()
-        if wanted is None or request_id in wanted
-    }
+    owner = erased_owner(con, request_ids)
     requests = sorted(set(owner.values()))
     if not requests:
         return []
@@ -676,10 +730,10 @@ def verify(
         for place, per_request in purge(folder, owner, key, dry_run=True).items():
             for request_id, rows in per_request.items():
                 remaining[request_id][place] = rows
-    if online_store is not None:
+    for store in _stores(online_store, bi_copy):
         scanned += 1
-        for request_id, rows in online_store.purge(owner, key, dry_run=True).items():
-            remaining[request_id][online_store.place] = rows
+        for request_id, rows in store.purge(owner, key, dry_run=True).items():
+            remaining[request_id][store.place] = rows
     con.execute("drop table if exists _cible_suppressed")
     results = [
         Verification(

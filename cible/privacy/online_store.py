@@ -16,6 +16,8 @@ KEYED = {"cust": "customer_id", "state": "customer_id", "dev": "anonymous_id",
 class OnlineStore:
     """One Redis holding Cible's live state under ``prefix``."""
 
+    kind = "online_store"
+
     def __init__(self, client, prefix: str, url: str = "redis"):
         self.client = client
         self.prefix = prefix

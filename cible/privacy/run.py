@@ -26,6 +26,7 @@ class PrivacyReport:
     outcome: erasure.Outcome = field(default_factory=erasure.Outcome)
     retention_cutoff: date | None = None
     objecting: int | None = None  # customers listed as objecting; None without a key
+    bi_copy_caught_up: int = 0  # rows of persons erased in earlier runs found in the BI copy
 
     def summary(self) -> str:
         if not self.requests and not self.retention:
@@ -37,7 +38,7 @@ class PrivacyReport:
                 if self.objecting is not None
                 else ""
             )
-            return f"erasure: nothing to erase{cutoff}{objecting}."
+            return f"erasure: nothing to erase{cutoff}{objecting}{self._caught_up()}."
         text = (
             f"erasure: {len(self.requests)} request(s) and {len(self.retention)} customer(s)"
             f" past retention erased, {self.outcome.rows_purged:,} rows purged in"
@@ -53,6 +54,14 @@ class PrivacyReport:
             )
         return text + "."
 
+    def _caught_up(self) -> str:
+        if not self.bi_copy_caught_up:
+            return ""
+        return (
+            f"; the BI copy still held {self.bi_copy_caught_up:,} rows of persons erased in"
+            " earlier runs (a restored copy?): removed"
+        )
+
 
 def apply_privacy(
     con: duckdb.DuckDBPyConnection,
@@ -61,6 +70,7 @@ def apply_privacy(
     online_store=None,
     config: PrivacyConfig | None = None,
     exports_dir: Path | None = None,
+    bi_copy=None,
 ) -> PrivacyReport:
     """Erase the persons of pending requests and those past retention.
 
@@ -85,6 +95,8 @@ def apply_privacy(
             return report  # nobody to erase: objectors are listed once a key is set
         now = datetime.now(UTC).replace(tzinfo=None)
         report.objecting = suppression.refresh_objections(con, key, now)
+        if bi_copy is not None:
+            report.bi_copy_caught_up = erasure.catch_up_bi_copy(con, bi_copy, key, now)
         return report
     key = fp.load_key(f"erasing {len(pending)} requested person(s) and {len(stale)} past retention")
     already = {
@@ -100,6 +112,7 @@ def apply_privacy(
         models_dir=models_dir,
         online_store=online_store,
         exports_dir=exports_dir,
+        bi_copy=bi_copy,
     )
     report.requests = [request.request_id for request in pending]
     report.retention = [request.request_id for request in late]
@@ -112,6 +125,7 @@ def verify_erasures(
     models_dir: Path | None = None,
     online_store=None,
     exports_dir: Path | None = None,
+    bi_copy=None,
 ) -> tuple[list[erasure.Verification], float]:
     """Verify every erasure on the suppression list; then forget the fingerprints of retention
     purges (kept only so that this scan can prove them: a person past retention who comes back
@@ -132,7 +146,13 @@ def verify_erasures(
     key = fp.load_key("verifying erasures", "Nothing was verified.")
     now = datetime.now(UTC).replace(tzinfo=None)
     results = erasure.verify(
-        con, key, now, models_dir=models_dir, online_store=online_store, exports_dir=exports_dir
+        con,
+        key,
+        now,
+        models_dir=models_dir,
+        online_store=online_store,
+        exports_dir=exports_dir,
+        bi_copy=bi_copy,
     )
     done = [
         r.request_id for r in results if r.remaining == 0 and r.request_id.startswith("retention-")
