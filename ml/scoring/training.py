@@ -264,6 +264,7 @@ def train_classifier_target(
         "features": model.features.to_dict(),
         "metrics": values,
         "cv_scores": trained.cv_scores,
+        "leaderboard": trained.leaderboard.to_dict(orient="records"),
         "gate_failures": failures,
         "training_rows": trained.training_rows,
         "positive_labels": trained.positives,
@@ -291,6 +292,7 @@ def train_classifier_target(
             "family": model.family,
             "params": model.params,
             "cv_scores": trained.cv_scores,
+            "leaderboard": trained.leaderboard,
             "cutoff": plan.cutoff,
             "rows": trained.training_rows,
             "positives": trained.positives,
@@ -302,7 +304,8 @@ def train_classifier_target(
 def _classifier_rows(
     target: str, trained: TrainedClassifier, online_metrics: dict[str, float]
 ) -> dict[str, pd.DataFrame]:
-    """The version's rows of `model_metrics`, `model_curves` and `feature_importances`."""
+    """The version's rows of `model_metrics`, `model_curves`, `feature_importances` and
+    `model_leaderboard`."""
     cv = {}
     for family, scores in trained.cv_scores.items():
         cv[f"{family}_mean"] = scores["mean"]
@@ -314,6 +317,7 @@ def _classifier_rows(
         "model_metrics": pd.concat(metrics, ignore_index=True),
         "model_curves": trained.curves.assign(target=target),
         "feature_importances": trained.importances.assign(target=target),
+        "model_leaderboard": trained.leaderboard.assign(target=target),
     }
 
 
