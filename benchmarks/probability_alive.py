@@ -16,7 +16,11 @@ from pathlib import Path
 
 import duckdb
 import pandas as pd
-from cible.ml.scoring.lifetime_value import LifetimeValueModel, transaction_summary
+from cible.ml.scoring.lifetime_value import (
+    LifetimeValueModel,
+    purchase_days,
+    transaction_summary,
+)
 from cible.ml.scoring.training import holdout_figures
 from sklearn.metrics import roc_auc_score
 
@@ -32,13 +36,7 @@ def measure(warehouse: Path, holdout_days: int) -> pd.DataFrame:
     end = orders["ordered_at"].max().floor("D") + pd.Timedelta(days=1)
     split = end - pd.Timedelta(days=holdout_days)
     summary = transaction_summary(orders, split)
-    later = orders[orders["ordered_at"] >= split]
-    actual = (
-        later.assign(day=later["ordered_at"].dt.floor("D"))
-        .groupby("customer_id")["day"]
-        .nunique()
-        .reindex(summary.index, fill_value=0)
-    )
+    actual = purchase_days(orders, split, summary.index)
     bought, one_time = actual > 0, summary["frequency"] == 0
     model = LifetimeValueModel().fit(summary)
     rows = []

@@ -96,6 +96,18 @@ def transaction_summary(
     return summary.astype({"frequency": int, "orders": int})
 
 
+def purchase_days(orders: pd.DataFrame, start: pd.Timestamp, customer_ids: pd.Index) -> pd.Series:
+    """Each customer's purchase occasions (days with orders) from `start` on: what a purchase
+    model's forecast for a holdout starting then is compared with (0 for none)."""
+    later = orders[orders["ordered_at"] >= start]
+    return (
+        later.assign(day=later["ordered_at"].dt.floor("D"))
+        .groupby("customer_id")["day"]
+        .nunique()
+        .reindex(customer_ids, fill_value=0)
+    )
+
+
 # ---------- BG/NBD
 
 

@@ -29,6 +29,7 @@ from cible.ml.scoring.lifetime_value import (
     DEFAULT_PURCHASE_MODEL,
     BetaGeoModel,
     LifetimeValueModel,
+    purchase_days,
     transaction_summary,
 )
 from cible.ml.scoring.metrics import metric_rows
@@ -344,13 +345,7 @@ def train_lifetime_value(
         discount_rate_monthly=target.discount_rate_monthly,
         penalizer=target.penalizer,
     ).fit(summary)
-    holdout = orders[orders["ordered_at"] >= cutoff]
-    actual = (
-        holdout.assign(day=holdout["ordered_at"].dt.floor("D"))
-        .groupby("customer_id")["day"]
-        .nunique()
-        .reindex(summary.index, fill_value=0)
-    )
+    actual = purchase_days(orders, cutoff, summary.index)
     candidates = {
         name: holdout_figures(candidate, summary, actual, target.holdout_days)
         for name, candidate in model.candidates_.items()

@@ -61,6 +61,19 @@ def test_gamma_gamma_recovers_planted_parameters():
     assert mean == pytest.approx(GG["p"] * GG["v"] / (GG["q"] - 1), rel=0.05)
 
 
+def assert_predicts_like_lifetimes(ours, theirs, summary: pd.DataFrame, days: int) -> None:
+    """Expected purchases over `days` to 1e-3 and P(alive) to 1e-4 of a `lifetimes` fitter's."""
+    args = (summary["frequency"], summary["recency"], summary["T"])
+    np.testing.assert_allclose(
+        ours.expected_purchases(days, *args),
+        theirs.conditional_expected_number_of_purchases_up_to_time(days, *args),
+        rtol=1e-3,
+    )
+    np.testing.assert_allclose(
+        ours.probability_alive(*args), theirs.conditional_probability_alive(*args), atol=1e-4
+    )
+
+
 def test_same_fit_and_predictions_as_the_lifetimes_library():
     lifetimes = pytest.importorskip("lifetimes")
     data = simulate_bgnbd(3000, seed=1)
@@ -68,15 +81,7 @@ def test_same_fit_and_predictions_as_the_lifetimes_library():
     theirs = lifetimes.BetaGeoFitter().fit(data["frequency"], data["recency"], data["T"])
     for name in BG:
         assert ours.params_[name] == pytest.approx(theirs.params_[name], rel=1e-3), name
-    args = (data["frequency"], data["recency"], data["T"])
-    np.testing.assert_allclose(
-        ours.expected_purchases(90, *args),
-        theirs.conditional_expected_number_of_purchases_up_to_time(90, *args),
-        rtol=1e-3,
-    )
-    np.testing.assert_allclose(
-        ours.probability_alive(*args), theirs.conditional_probability_alive(*args), atol=1e-4
-    )
+    assert_predicts_like_lifetimes(ours, theirs, data, 90)
     spend = simulate_gamma_gamma(2000, seed=2)
     ours_gg = GammaGammaModel().fit(spend["orders"], spend["monetary_value"])
     theirs_gg = lifetimes.GammaGammaFitter().fit(spend["orders"], spend["monetary_value"])
@@ -189,14 +194,7 @@ def test_mbgnbd_gives_the_same_fit_and_predictions_as_lifetimes_on_cdnow():
     theirs = lifetimes.ModifiedBetaGeoFitter().fit(*args)
     for name in ("r", "alpha", "a", "b"):
         assert ours.params_[name] == pytest.approx(theirs.params_[name], rel=0.01), name
-    np.testing.assert_allclose(
-        ours.expected_purchases(273, *args),
-        theirs.conditional_expected_number_of_purchases_up_to_time(273, *args),
-        rtol=1e-3,
-    )
-    np.testing.assert_allclose(
-        ours.probability_alive(*args), theirs.conditional_probability_alive(*args), atol=1e-4
-    )
+    assert_predicts_like_lifetimes(ours, theirs, calibration, 273)
 
 
 def test_a_one_time_buyer_fades_under_mbgnbd_and_never_under_bgnbd():
