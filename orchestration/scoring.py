@@ -49,6 +49,7 @@ TRAINING_TABLES = (
     "model_curves",
     "feature_importances",
     "training_skips",
+    "model_leaderboard",
 )
 SCORING_TABLES = ("customer_scores", "customer_lifetime_values", "feature_drift")
 # Training runs weekly, scoring daily: the automation's jobs select assets by this tag.
@@ -77,6 +78,21 @@ def _config(config: ScoringRunConfig):
 
 def _gate_check_name(target: str) -> str:
     return f"{target}_passes_gates"
+
+
+def _leaderboard_metadata(outcomes) -> dict:
+    """Each classifier version's leaderboard of model families, as a table per target."""
+    tables = []
+    for outcome in outcomes:
+        board = outcome.details.get("leaderboard")
+        if board is None or board.empty:
+            continue
+        shown = board.drop(columns=["params", "cv_metric"]).round(4)
+        tables.append(
+            f"### {outcome.target} ({outcome.version.model_version}, CV metric "
+            f"{board['cv_metric'].iloc[0]})\n\n{shown.to_markdown(index=False)}"
+        )
+    return {"leaderboards": MetadataValue.md("\n\n".join(tables))} if tables else {}
 
 
 def _round(values: dict) -> dict:
@@ -208,6 +224,8 @@ def build_scoring_definitions(project: DbtProject) -> Definitions:
             )
             if table == "model_registry" and plots:
                 metadata["roc_calibration_lift"] = MetadataValue.md("\n\n".join(plots))
+            if table == "model_leaderboard":
+                metadata = _leaderboard_metadata(outcomes)
             yield MaterializeResult(asset_key=table_keys[table], metadata=metadata)
         skipped = getattr(outcomes, "skipped", {})
         for target, reason in skipped.items():

@@ -13,10 +13,12 @@ from typing import Annotated, Any, Literal
 
 from pydantic import (
     BeforeValidator,
+    Discriminator,
     Field,
     StrictBool,
     StrictFloat,
     StrictInt,
+    Tag,
     field_validator,
     model_validator,
 )
@@ -37,7 +39,7 @@ from cible.yaml_config import (
 CLASSIFIER_KINDS = ("purchase", "campaign_response", "churn")
 DEFAULT_PATH = settings.CONFIG_DIR / "scoring.yml"
 
-ModelFamily = Literal["logistic_regression", "random_forest", "hist_gradient_boosting"]
+ModelFamily = Literal["logistic_regression", "random_forest", "hist_gradient_boosting", "mlp"]
 # Settings only some kinds of target read: any other kind refuses them.
 KIND_SETTINGS = {
     "response_events": ("campaign_response",),
@@ -120,13 +122,50 @@ class PermutationImportanceConfig(Section):
     max_rows: StrictInt = Field(3000, ge=100, le=10**7)
 
 
+class Range(Section):
+    """A numeric range a hyperparameter is sampled from (`{low: 0.001, high: 10, log: true}`):
+    whole numbers when both ends are, on a log scale when `log`."""
+
+    low: StrictInt | StrictFloat
+    high: StrictInt | StrictFloat
+    log: StrictBool = False
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Range:
+        if not self.low < self.high:
+            raise Problems([("high", f"must be above low ({self.low}), found {self.high}")])
+        if self.log and self.low <= 0:
+            raise Problems([("low", f"must be above 0 on a log scale, found {self.low}")])
+        return self
+
+    @property
+    def is_int(self) -> bool:
+        return isinstance(self.low, int) and isinstance(self.high, int)
+
+
+def _values_kind(value: Any) -> str:
+    # The tag is part of an error's location: none for a list (the common case).
+    return "range" if isinstance(value, dict | Range) else ""
+
+
+# A hyperparameter's values: a list to choose from, or a range (searches other than grid).
+Values = Annotated[
+    Annotated[list, Field(min_length=1), Tag("")] | Annotated[Range, Tag("range")],
+    Discriminator(_values_kind),
+]
+
+
 class TrainingConfig(Section):
     """How classifiers are searched, selected, calibrated and evaluated."""
 
     test_size: StrictFloat = Field(0.2, ge=0.05, le=0.5)
     cv_folds: StrictInt = Field(5, ge=2, le=20)
-    search: Literal["randomized", "grid"] = "randomized"
+    search: Literal["randomized", "grid", "optuna"] = "randomized"
     n_iter: StrictInt = Field(6, ge=1, le=1000)
+    # Optuna: trials per model family (the limit), and a time budget per target that stops
+    # the studies early if they run long (a safety stop, not the limit).
+    n_trials: StrictInt = Field(8, ge=1, le=10_000)
+    time_budget_seconds: StrictFloat | StrictInt = Field(900, gt=0, le=86_400)
     scoring: Literal["roc_auc", "average_precision", "neg_brier_score", "neg_log_loss"] = "roc_auc"
     calibration: Literal["isotonic", "sigmoid"] = "isotonic"
     threshold: Literal["max_f1"] = "max_f1"
@@ -139,7 +178,21 @@ class TrainingConfig(Section):
         default_factory=PermutationImportanceConfig
     )
     # Each family's search space: every hyperparameter maps to the values tried.
-    models: dict[ModelFamily, dict[str, Annotated[list, Field(min_length=1)]]] = Field(min_length=1)
+    models: dict[ModelFamily, dict[str, Values]] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _ranges_need_sampling(self) -> TrainingConfig:
+        if self.search != "grid":
+            return self
+        problems = [
+            (f"models.{family}.{name}", "a range cannot be searched by a grid; list values")
+            for family, space in self.models.items()
+            for name, values in space.items()
+            if isinstance(values, Range)
+        ]
+        if problems:
+            raise Problems(problems)
+        return self
 
     @property
     def permutation_repeats(self) -> int:

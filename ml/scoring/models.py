@@ -1,5 +1,7 @@
-"""Classifiers: one scikit-learn pipeline per model family, a stratified search over each, the
-family with the best cross-validated metric calibrated and evaluated on a hold-out set.
+"""Classifiers: one scikit-learn pipeline per model family, a stratified search over each
+(:mod:`ml.scoring.search`: an Optuna study per family as shipped), the family with the best
+cross-validated metric calibrated and evaluated on a hold-out set; every family's best
+candidate on the leaderboard.
 
 The fitted artefact is a :class:`ClassifierModel`: a `CalibratedClassifierCV(ensemble=False)`
 around the chosen pipeline (preprocessing + optional feature selection + model; the pipeline
@@ -21,20 +23,15 @@ import pandas as pd
 from cible.ml.scoring import drift, metrics
 from cible.ml.scoring.config import ScoringConfig, TrainingConfig
 from cible.ml.scoring.features import ModelFeatures, build_model_preprocessor
+from cible.ml.scoring.search import FamilySearch, leaderboard, search_family
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestClassifier
 from sklearn.feature_selection import SelectFromModel
 from sklearn.inspection import permutation_importance
 from sklearn.linear_model import LogisticRegression, SGDClassifier
 from sklearn.metrics import brier_score_loss, roc_auc_score
-from sklearn.model_selection import (
-    GridSearchCV,
-    ParameterGrid,
-    RandomizedSearchCV,
-    StratifiedKFold,
-    cross_val_predict,
-    train_test_split,
-)
+from sklearn.model_selection import StratifiedKFold, cross_val_predict, train_test_split
+from sklearn.neural_network import MLPClassifier
 from sklearn.pipeline import Pipeline
 from threadpoolctl import threadpool_limits
 
@@ -47,6 +44,10 @@ def make_estimator(family: str, random_state: int):
         return RandomForestClassifier(n_estimators=200, n_jobs=1, random_state=random_state)
     if family == "hist_gradient_boosting":
         return HistGradientBoostingClassifier(early_stopping=False, random_state=random_state)
+    if family == "mlp":
+        # Stops when a tenth of the training rows, held out, stops improving: the epochs (at
+        # most 200) adapt to the data instead of being one more hyperparameter to search.
+        return MLPClassifier(early_stopping=True, max_iter=200, random_state=random_state)
     raise ValueError(f"unknown model family {family!r}")
 
 
@@ -68,11 +69,6 @@ def make_pipeline(
             ("model", make_estimator(family, training.random_state)),
         ]
     )
-
-
-def search_space(space: dict[str, list]) -> dict[str, list]:
-    """Hyperparameters of the config as pipeline parameters (`model__C`)."""
-    return {f"model__{name}": list(values) for name, values in space.items()}
 
 
 def _response(estimator, X: pd.DataFrame) -> np.ndarray:
@@ -120,6 +116,7 @@ class TrainedClassifier:
     model: ClassifierModel
     metrics: dict[str, float]  # hold-out figures
     cv_scores: dict[str, dict[str, float]]  # per family: mean and std of the CV metric
+    leaderboard: pd.DataFrame  # per family: CV score, hold-out figures, times (search module)
     curves: pd.DataFrame
     importances: pd.DataFrame
     test_predictions: pd.DataFrame  # customer_id, label, score on the hold-out set
@@ -184,42 +181,36 @@ def _train_classifier(
     )
     folds = StratifiedKFold(training.cv_folds, shuffle=True, random_state=training.random_state)
 
-    cv_scores: dict[str, dict[str, float]] = {}
-    best: tuple[float, str, dict] | None = None
-    families = families or tuple(training.models)
-    for family, space in training.models.items():
-        if family not in families:
-            continue
-        pipeline = make_pipeline(family, spec, config.min_category_share, training)
-        grid = search_space(space)
-        candidates = len(ParameterGrid(grid))
-        if training.search == "grid" or candidates <= training.n_iter:
-            search = GridSearchCV(
-                pipeline, grid, scoring=training.scoring, cv=folds, n_jobs=-1, refit=False
+    families = [family for family in training.models if family in (families or training.models)]
+    deadline = start + training.time_budget_seconds
+    searches: list[FamilySearch] = []
+    for i, family in enumerate(families):
+        # The budget left is shared among the families left, so none is starved.
+        share = max(deadline - time.perf_counter(), 0.0) / (len(families) - i)
+        searches.append(
+            search_family(
+                family,
+                make_pipeline(family, spec, config.min_category_share, training),
+                training.models[family],
+                X_train,
+                y_train,
+                folds,
+                training,
+                timeout=share,
             )
-        else:
-            search = RandomizedSearchCV(
-                pipeline,
-                grid,
-                n_iter=training.n_iter,
-                scoring=training.scoring,
-                cv=folds,
-                n_jobs=-1,
-                refit=False,
-                random_state=training.random_state,
-            )
-        search.fit(X_train, y_train)
-        index = search.best_index_
-        cv_scores[family] = {
-            "mean": float(search.cv_results_["mean_test_score"][index]),
-            "std": float(search.cv_results_["std_test_score"][index]),
-            "candidates": float(len(search.cv_results_["params"])),
+        )
+    cv_scores = {
+        found.family: {
+            "mean": found.cv_mean,
+            "std": found.cv_std,
+            "candidates": float(found.candidates),
         }
-        if best is None or search.best_score_ > best[0]:
-            best = (float(search.best_score_), family, search.best_params_)
-    assert best is not None
+        for found in searches
+    }
+    best = max(searches, key=lambda found: found.cv_mean)
+    family, params = best.family, best.params
+    board = leaderboard(searches, family, X_test, y_test, training.scoring)
     clock["search"] = time.perf_counter() - start
-    _, family, params = best
 
     start = time.perf_counter()
     chosen = make_pipeline(family, spec, config.min_category_share, training).set_params(**params)
@@ -288,6 +279,7 @@ def _train_classifier(
         model=model,
         metrics=held_out,
         cv_scores=cv_scores,
+        leaderboard=board,
         curves=curves,
         importances=importances,
         test_predictions=pd.DataFrame(

@@ -25,7 +25,13 @@ from cible.ml.scoring.labels import (
     check_labels,
     scoring_population,
 )
-from cible.ml.scoring.lifetime_value import LifetimeValueModel, transaction_summary
+from cible.ml.scoring.lifetime_value import (
+    DEFAULT_PURCHASE_MODEL,
+    BetaGeoModel,
+    LifetimeValueModel,
+    purchase_days,
+    transaction_summary,
+)
 from cible.ml.scoring.metrics import metric_rows
 from cible.ml.scoring.models import OnlineModel, TrainedClassifier, train_classifier
 from cible.ml.scoring.registry import ModelVersion, code_version, fingerprint
@@ -259,6 +265,7 @@ def train_classifier_target(
         "features": model.features.to_dict(),
         "metrics": values,
         "cv_scores": trained.cv_scores,
+        "leaderboard": trained.leaderboard.to_dict(orient="records"),
         "gate_failures": failures,
         "training_rows": trained.training_rows,
         "positive_labels": trained.positives,
@@ -286,6 +293,7 @@ def train_classifier_target(
             "family": model.family,
             "params": model.params,
             "cv_scores": trained.cv_scores,
+            "leaderboard": trained.leaderboard,
             "cutoff": plan.cutoff,
             "rows": trained.training_rows,
             "positives": trained.positives,
@@ -297,7 +305,8 @@ def train_classifier_target(
 def _classifier_rows(
     target: str, trained: TrainedClassifier, online_metrics: dict[str, float]
 ) -> dict[str, pd.DataFrame]:
-    """The version's rows of `model_metrics`, `model_curves` and `feature_importances`."""
+    """The version's rows of `model_metrics`, `model_curves`, `feature_importances` and
+    `model_leaderboard`."""
     cv = {}
     for family, scores in trained.cv_scores.items():
         cv[f"{family}_mean"] = scores["mean"]
@@ -309,13 +318,16 @@ def _classifier_rows(
         "model_metrics": pd.concat(metrics, ignore_index=True),
         "model_curves": trained.curves.assign(target=target),
         "feature_importances": trained.importances.assign(target=target),
+        "model_leaderboard": trained.leaderboard.assign(target=target),
     }
 
 
 def train_lifetime_value(
     plan: TrainingPlan, config: ScoringConfig, orders: pd.DataFrame
 ) -> TrainedVersion:
-    """Fit BG/NBD + Gamma-Gamma on the history before the holdout, validate on it.
+    """Fit BG/NBD, MBG/NBD and Gamma-Gamma on the history before the holdout, validate on it:
+    expected purchases come from the purchase model with the lower holdout error (BG/NBD on a
+    tie), P(alive) from MBG/NBD (`lifetime_value` module's docstring).
 
     Args:
         orders: `customer_id`, `ordered_at`, `amount` before the end of the holdout.
@@ -333,23 +345,21 @@ def train_lifetime_value(
         discount_rate_monthly=target.discount_rate_monthly,
         penalizer=target.penalizer,
     ).fit(summary)
-    holdout = orders[orders["ordered_at"] >= cutoff]
-    actual = (
-        holdout.assign(day=holdout["ordered_at"].dt.floor("D"))
-        .groupby("customer_id")["day"]
-        .nunique()
-        .reindex(summary.index, fill_value=0)
-    )
-    predicted = model.purchases_.expected_purchases(
-        target.holdout_days, summary["frequency"], summary["recency"], summary["T"]
-    )
-    error = abs(predicted.sum() - actual.sum()) / max(actual.sum(), 1)
+    actual = purchase_days(orders, cutoff, summary.index)
+    candidates = {
+        name: holdout_figures(candidate, summary, actual, target.holdout_days)
+        for name, candidate in model.candidates_.items()
+    }
+    errors = {name: figures["holdout_purchase_error"] for name, figures in candidates.items()}
+    measured = {name: error for name, error in errors.items() if np.isfinite(error)}
+    # Ties and unmeasurable errors keep the default (BG/NBD), listed first.
+    model.use_for_purchases(min(measured, key=measured.get) if measured else DEFAULT_PURCHASE_MODEL)
+    chosen = candidates[model.purchase_model]
+    error = chosen["holdout_purchase_error"]
     values = {
-        "holdout_predicted_purchases": float(predicted.sum()),
-        "holdout_actual_purchases": float(actual.sum()),
-        "holdout_purchase_error": float(error),
-        "holdout_purchase_mae": float(np.mean(np.abs(predicted - actual))),
-        "holdout_purchase_correlation": float(np.corrcoef(predicted, actual)[0, 1]),
+        **{k: v for k, v in chosen.items() if k != "probability_alive_auc"},
+        "probability_alive_auc": candidates[model.alive_model]["probability_alive_auc"],
+        **{f"{name}_{k}": v for name, figures in candidates.items() for k, v in figures.items()},
         "customers": float(len(summary)),
         "repeat_customers": float((summary["frequency"] > 0).sum()),
         **{f"param_{k}": float(v) for k, v in model.params.items()},
@@ -365,8 +375,10 @@ def train_lifetime_value(
         "horizon_days": target.horizon_days,
         "training_cutoff_at": cutoff,
         "holdout_days": target.holdout_days,
-        "model_family": "bg_nbd_gamma_gamma",
+        "model_family": model.family,
+        "column_models": model.column_models,
         "params": model.params,
+        "candidate_params": {name: m.params_ for name, m in model.candidates_.items()},
         "metrics": values,
         "gate_failures": failures,
         "training_rows": len(summary),
@@ -376,14 +388,43 @@ def train_lifetime_value(
     }
     return TrainedVersion(
         target=target,
-        model_family="bg_nbd_gamma_gamma",
+        model_family=model.family,
         model=model,
         metadata=metadata,
         metrics=values,
         failures=failures,
         rows={"model_metrics": metric_rows(target.name, "holdout", values)},
-        details={"cutoff": cutoff, "params": model.params},
+        details={
+            "cutoff": cutoff,
+            "params": model.params,
+            "column_models": model.column_models,
+            "holdout_purchase_error": errors,
+        },
     )
+
+
+def holdout_figures(
+    model: BetaGeoModel, summary: pd.DataFrame, actual: pd.Series, holdout_days: int
+) -> dict[str, float]:
+    """A purchase model's forecast of the holdout against what happened: the error of the
+    total, per-customer MAE and correlation, and the AUC of its P(alive) as of the cutoff
+    against "bought in the holdout" (NaN when everyone or no one bought)."""
+    history = summary["frequency"], summary["recency"], summary["T"]
+    predicted = model.expected_purchases(holdout_days, *history)
+    bought = (actual > 0).to_numpy()
+    alive_auc = (
+        float(roc_auc_score(bought, model.probability_alive(*history)))
+        if 0 < bought.sum() < len(bought)
+        else float("nan")
+    )
+    return {
+        "holdout_predicted_purchases": float(predicted.sum()),
+        "holdout_actual_purchases": float(actual.sum()),
+        "holdout_purchase_error": float(abs(predicted.sum() - actual.sum()) / max(actual.sum(), 1)),
+        "holdout_purchase_mae": float(np.mean(np.abs(predicted - actual))),
+        "holdout_purchase_correlation": float(np.corrcoef(predicted, actual)[0, 1]),
+        "probability_alive_auc": alive_auc,
+    }
 
 
 def stop_worker_processes() -> None:

@@ -500,6 +500,29 @@ def test_lifetime_value_forecasts_purchases(registry, build):
     assert (values["lifetime_value_eur"] >= 0).all()
 
 
+def test_p_alive_comes_from_mbgnbd_and_purchases_from_the_better_forecast(registry, build):
+    """Issue #17: both purchase models are fitted; P(alive) is MBG/NBD's, whose ranking of the
+    holdout's buyers beats chance; expected purchases come from the model with the lower
+    holdout error; rpt_model_performance names both."""
+    with registry() as models:
+        version = models.current("lifetime_value").model_version
+        metadata = models.metadata(version)
+    metrics = metadata["metrics"]
+    errors = {name: metrics[f"{name}_holdout_purchase_error"] for name in ("bg_nbd", "mbg_nbd")}
+    chosen = min(errors, key=errors.get)
+    assert metadata["column_models"]["expected_purchases"] == chosen
+    assert metadata["column_models"]["probability_alive"] == "mbg_nbd"
+    assert metrics["holdout_purchase_error"] == errors[chosen]
+    assert metrics["probability_alive_auc"] > 0.55
+    performance = build.query(
+        "select expected_purchases_model, probability_alive_model, probability_alive_auc "
+        f"from marts.rpt_model_performance where model_version = '{version}'"
+    ).iloc[0]
+    assert performance["expected_purchases_model"] == chosen
+    assert performance["probability_alive_model"] == "mbg_nbd"
+    assert performance["probability_alive_auc"] == pytest.approx(metrics["probability_alive_auc"])
+
+
 def test_a_target_failing_its_gate_keeps_its_version_and_the_others_publish(
     run, build, definitions, environment, tmp_path
 ):

@@ -82,3 +82,23 @@ def test_every_step_uses_the_warehouse_resource_not_the_environment(materialized
             row[0] for row in con.execute("select schema_name from duckdb_schemas()").fetchall()
         }
     assert {"raw", "marts", "ml"} <= schemas
+
+
+def test_each_classifier_version_has_its_optuna_leaderboard(materialized_run):
+    """The light config searches with Optuna as shipped (one trial of one family per target):
+    every classifier version gets its leaderboard, in `rpt_model_leaderboard` and in the
+    asset's metadata."""
+    metadata = materialized_run["metadata"][AssetKey(["ml", "scoring", "model_leaderboard"])]
+    with duckdb.connect(str(materialized_run["warehouse"]), read_only=True) as con:
+        board = con.execute("select * from marts.rpt_model_leaderboard").df()
+        classifiers = con.execute(
+            "select model_version from marts.rpt_model_performance "
+            "where target_kind <> 'lifetime_value'"
+        ).df()
+    assert sorted(board["model_version"]) == sorted(classifiers["model_version"])
+    assert (board["family"] == "logistic_regression").all() and board["is_chosen"].all()
+    assert (board["candidates"] == 1).all() and (board["leaderboard_rank"] == 1).all()
+    assert board["holdout_auc_roc"].between(0.5, 1).all()
+    assert board["params"].str.contains('"C"').all()
+    for version in board["model_version"]:
+        assert version in metadata["leaderboards"].value

@@ -167,3 +167,16 @@ def test_a_consent_flag_is_refused_as_a_feature():
     raw = {**MINIMAL, "features": {"include": ["age", "has_profiling_consent"]}}
     (problem,) = problems_of(raw)
     assert problem.startswith("features.include: has_profiling_consent: consent flags are never")
+
+
+def test_a_bad_range_or_an_empty_list_is_refused_by_name():
+    models = {
+        "logistic_regression": {"C": {"low": 1.0, "high": 0.1}},
+        "mlp": {"alpha": {"low": 0.0, "high": 0.1, "log": True}, "hidden_layer_sizes": []},
+    }
+    raw = {**MINIMAL, "training": {"search": "optuna", "models": models}}
+    assert problems_of(raw) == [
+        "training.models.logistic_regression.C.range.high: must be above low (1.0), found 0.1",
+        "training.models.mlp.alpha.range.low: must be above 0 on a log scale, found 0.0",
+        "training.models.mlp.hidden_layer_sizes: must list at least 1 item(s), found 0",
+    ]

@@ -1,15 +1,20 @@
-"""BG/NBD and Gamma-Gamma: parameters recovered from data simulated with planted values, and
-the same fits and predictions as the `lifetimes` library on the same data."""
+"""BG/NBD, MBG/NBD and Gamma-Gamma: parameters recovered from data simulated with planted
+values, and the same fits and predictions as the `lifetimes` library on the same data; which
+model each published column comes from (issue #17)."""
 
 import numpy as np
 import pandas as pd
 import pytest
+from cible.ml.scoring.config import TargetConfig, parse_scoring_config
 from cible.ml.scoring.lifetime_value import (
     BetaGeoModel,
     GammaGammaModel,
     LifetimeValueModel,
+    ModifiedBetaGeoModel,
     transaction_summary,
 )
+from cible.ml.scoring.training import TrainingPlan, train_lifetime_value
+from scoring_data import LIGHT_CONFIG
 
 BG = {"r": 0.6, "alpha": 30.0, "a": 1.5, "b": 4.0}
 GG = {"p": 6.0, "q": 10.0, "v": 900.0}
@@ -56,6 +61,19 @@ def test_gamma_gamma_recovers_planted_parameters():
     assert mean == pytest.approx(GG["p"] * GG["v"] / (GG["q"] - 1), rel=0.05)
 
 
+def assert_predicts_like_lifetimes(ours, theirs, summary: pd.DataFrame, days: int) -> None:
+    """Expected purchases over `days` to 1e-3 and P(alive) to 1e-4 of a `lifetimes` fitter's."""
+    args = (summary["frequency"], summary["recency"], summary["T"])
+    np.testing.assert_allclose(
+        ours.expected_purchases(days, *args),
+        theirs.conditional_expected_number_of_purchases_up_to_time(days, *args),
+        rtol=1e-3,
+    )
+    np.testing.assert_allclose(
+        ours.probability_alive(*args), theirs.conditional_probability_alive(*args), atol=1e-4
+    )
+
+
 def test_same_fit_and_predictions_as_the_lifetimes_library():
     lifetimes = pytest.importorskip("lifetimes")
     data = simulate_bgnbd(3000, seed=1)
@@ -63,15 +81,7 @@ def test_same_fit_and_predictions_as_the_lifetimes_library():
     theirs = lifetimes.BetaGeoFitter().fit(data["frequency"], data["recency"], data["T"])
     for name in BG:
         assert ours.params_[name] == pytest.approx(theirs.params_[name], rel=1e-3), name
-    args = (data["frequency"], data["recency"], data["T"])
-    np.testing.assert_allclose(
-        ours.expected_purchases(90, *args),
-        theirs.conditional_expected_number_of_purchases_up_to_time(90, *args),
-        rtol=1e-3,
-    )
-    np.testing.assert_allclose(
-        ours.probability_alive(*args), theirs.conditional_probability_alive(*args), atol=1e-4
-    )
+    assert_predicts_like_lifetimes(ours, theirs, data, 90)
     spend = simulate_gamma_gamma(2000, seed=2)
     ours_gg = GammaGammaModel().fit(spend["orders"], spend["monetary_value"])
     theirs_gg = lifetimes.GammaGammaFitter().fit(spend["orders"], spend["monetary_value"])
@@ -174,3 +184,87 @@ def test_built_from_raw_cdnow_orders_the_models_give_the_published_figures():
     holdout = orders[(orders["ordered_at"] >= "1997-10-01") & (orders["ordered_at"] < "1998-07-01")]
     actual = holdout.groupby("customer_id")["ordered_at"].apply(lambda s: s.dt.floor("D").nunique())
     assert actual.sum() == 1882
+
+
+def test_mbgnbd_gives_the_same_fit_and_predictions_as_lifetimes_on_cdnow():
+    lifetimes = pytest.importorskip("lifetimes")
+    calibration = transaction_summary(cdnow_orders(), pd.Timestamp("1997-10-01"))
+    args = (calibration["frequency"], calibration["recency"], calibration["T"])
+    ours = ModifiedBetaGeoModel().fit(*args)
+    theirs = lifetimes.ModifiedBetaGeoFitter().fit(*args)
+    for name in ("r", "alpha", "a", "b"):
+        assert ours.params_[name] == pytest.approx(theirs.params_[name], rel=0.01), name
+    assert_predicts_like_lifetimes(ours, theirs, calibration, 273)
+
+
+def test_a_one_time_buyer_fades_under_mbgnbd_and_never_under_bgnbd():
+    history = simulate_bgnbd(3000, seed=4)
+    history["monetary_value"] = np.where(history["frequency"] > 0, 50.0, np.nan)
+    model = LifetimeValueModel().fit(history)
+    one_timers = pd.DataFrame(
+        {"frequency": 0, "recency": 0.0, "T": [30.0, 180.0, 720.0], "monetary_value": np.nan}
+    )
+    alive = model.predict(one_timers)["probability_alive"].to_numpy()
+    assert (np.diff(alive) < 0).all() and alive[-1] < 1
+    bgnbd = model.candidates_["bg_nbd"].probability_alive(0, 0.0, one_timers["T"])
+    np.testing.assert_array_equal(bgnbd, 1.0)
+
+
+def test_p_alive_comes_from_mbgnbd_whichever_model_forecasts_purchases():
+    history = simulate_bgnbd(2000, seed=5)
+    history["monetary_value"] = np.where(history["frequency"] > 0, 80.0, np.nan)
+    model = LifetimeValueModel().fit(history)
+    assert model.column_models["expected_purchases"] == "bg_nbd"  # the default
+    by_bgnbd = model.predict(history)
+    by_mbgnbd = model.use_for_purchases("mbg_nbd").predict(history)
+    assert model.family == "mbg_nbd_gamma_gamma"
+    assert not np.allclose(by_bgnbd["expected_purchases"], by_mbgnbd["expected_purchases"])
+    pd.testing.assert_series_equal(by_bgnbd["probability_alive"], by_mbgnbd["probability_alive"])
+    np.testing.assert_allclose(
+        by_bgnbd["probability_alive"],
+        model.candidates_["mbg_nbd"].probability_alive(
+            history["frequency"], history["recency"], history["T"]
+        ),
+    )
+    # A version saved before issue #17 has no `alive_`: P(alive) is its purchase model's.
+    older = LifetimeValueModel().fit(history)
+    del older.alive_, older.candidates_
+    assert older.column_models["probability_alive"] == "bg_nbd"
+    np.testing.assert_allclose(
+        older.predict(history)["probability_alive"],
+        older.purchases_.probability_alive(history["frequency"], history["recency"], history["T"]),
+    )
+
+
+def test_training_publishes_the_purchase_model_with_the_lower_holdout_error():
+    """On CDNOW, BG/NBD forecasts the holdout closer than MBG/NBD (Fader, Hardie & Lee's 1,653
+    against 1,882 actual): it forecasts purchases, MBG/NBD gives P(alive), and the metrics
+    carry both candidates' figures."""
+    pytest.importorskip("lifetimes")
+    orders = cdnow_orders()
+    orders = orders[orders["ordered_at"] < "1998-07-01"]
+    target = TargetConfig(
+        name="lifetime_value", kind="lifetime_value", horizon_days=273, holdout_days=273
+    )
+    plan = TrainingPlan(target=target, cutoff=pd.Timestamp("1997-10-01"), schema_prefix=None)
+    config = parse_scoring_config(
+        {**LIGHT_CONFIG, "gates": {"lifetime_value": {"max_purchase_error": 0.5}}}
+    )
+    trained = train_lifetime_value(plan, config, orders)
+    metrics = trained.metrics
+    errors = {name: metrics[f"{name}_holdout_purchase_error"] for name in ("bg_nbd", "mbg_nbd")}
+    assert errors["bg_nbd"] < errors["mbg_nbd"]
+    assert trained.model_family == "bg_nbd_gamma_gamma+mbg_nbd_alive"
+    assert trained.metadata["column_models"] == {
+        "expected_purchases": "bg_nbd",
+        "probability_alive": "mbg_nbd",
+        "expected_order_value_eur": "gamma_gamma",
+        "lifetime_value_eur": "bg_nbd_gamma_gamma",
+    }
+    assert metrics["holdout_purchase_error"] == errors["bg_nbd"]
+    assert metrics["holdout_actual_purchases"] == 1882
+    assert metrics["holdout_predicted_purchases"] == pytest.approx(PAPER_HOLDOUT_FORECAST, rel=0.01)
+    assert metrics["probability_alive_auc"] == metrics["mbg_nbd_probability_alive_auc"]
+    assert 0.5 < metrics["probability_alive_auc"] <= 1
+    rows = trained.rows["model_metrics"]
+    assert {"mbg_nbd_holdout_purchase_error", "probability_alive_auc"} <= set(rows["metric"])

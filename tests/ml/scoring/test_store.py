@@ -154,7 +154,13 @@ def test_each_target_publishes_on_its_own(warehouse_path, tmp_path):
     # Every row written went through the tables' declaration.
     declared = store.declared_tables()
     with duckdb.connect(str(warehouse_path), read_only=True) as con:
-        for name in ("model_registry", "model_metrics", "customer_scores", "feature_drift"):
+        for name in (
+            "model_registry",
+            "model_metrics",
+            "model_leaderboard",
+            "customer_scores",
+            "feature_drift",
+        ):
             created = con.execute(
                 "select column_name, lower(data_type) from information_schema.columns "
                 "where table_schema = 'ml' and table_name = ? order by ordinal_position",
@@ -168,6 +174,15 @@ def test_each_target_publishes_on_its_own(warehouse_path, tmp_path):
         "purchase_30d-v0002",
     }
     assert {"test", "cv", "online"} <= set(metrics["dataset"])
+    # Each version's leaderboard: one row per family searched, the chosen one its family.
+    board = _table(warehouse_path, "ml.model_leaderboard")
+    registry = _table(warehouse_path, "ml.model_registry").set_index("model_version")
+    assert len(board) == 3 * len(config.training.models)
+    for version, rows in board.groupby("model_version"):
+        assert set(rows["family"]) == set(config.training.models), version
+        chosen = rows.loc[rows["is_chosen"], "family"]
+        assert list(chosen) == [registry.loc[version, "model_family"]], version
+        assert chosen.index[0] == rows["cv_score"].idxmax(), version
 
 
 def test_a_target_the_data_cannot_train_is_skipped_and_the_others_trained(warehouse_path, tmp_path):

@@ -3,8 +3,12 @@
     PR-AUC, F1 at the chosen threshold, Brier before and after calibration, calibration error,
     lift of the top decile), the online model's AUC beside the batch model's, lifetime value's
     holdout error, and the feature that mattered most. What a reviewer reads before trusting
-    a score. A target a training run skipped (the data cannot train it) has a row too, status
-    `skipped`, with the reason in `gate_failures`.
+    a score. A lifetime-value version names the model behind its expected purchases (and
+    lifetime value) and the one behind P(alive), read from its family
+    (`<purchases>_gamma_gamma[+<model>_alive]`, ml/scoring/lifetime_value.py); versions from
+    before issue #17 (`bg_nbd_gamma_gamma`) took both from BG/NBD. A target a training run
+    skipped (the data cannot train it) has a row too, status `skipped`, with the reason in
+    `gate_failures`.
 #}
 
 {%- set double = cible.type_double() %}
@@ -49,10 +53,28 @@ metrics_by_version as (
         max(case when dataset = 'holdout' and metric = 'holdout_purchase_error' then value end)
             as holdout_purchase_error,
         max(case when dataset = 'holdout' and metric = 'holdout_purchase_correlation' then value end)
-            as holdout_purchase_correlation
+            as holdout_purchase_correlation,
+        max(case when dataset = 'holdout' and metric = 'probability_alive_auc' then value end)
+            as probability_alive_auc
 
     from model_metrics
     group by model_version
+
+),
+
+lifetime_value_models as (
+
+    select
+        model_version,
+        case when model_family like 'mbg_nbd%' then 'mbg_nbd' else 'bg_nbd' end
+            as expected_purchases_model,
+        case
+            when model_family like 'mbg_nbd%' or model_family like '%+mbg_nbd_alive' then 'mbg_nbd'
+            else 'bg_nbd'
+        end as probability_alive_model
+
+    from model_registry
+    where target_kind = 'lifetime_value'
 
 ),
 
@@ -93,6 +115,9 @@ final as (
         cast(metrics_by_version.holdout_purchase_error as {{ double }}) as holdout_purchase_error,
         cast(metrics_by_version.holdout_purchase_correlation as {{ double }})
             as holdout_purchase_correlation,
+        lifetime_value_models.expected_purchases_model,
+        lifetime_value_models.probability_alive_model,
+        cast(metrics_by_version.probability_alive_auc as {{ double }}) as probability_alive_auc,
         top_features.top_feature,
         cast(top_features.top_feature_importance as {{ double }}) as top_feature_importance,
         model_registry.code_version,
@@ -101,6 +126,8 @@ final as (
     from model_registry
     left join metrics_by_version
         on model_registry.model_version = metrics_by_version.model_version
+    left join lifetime_value_models
+        on model_registry.model_version = lifetime_value_models.model_version
     left join top_features
         on model_registry.model_version = top_features.model_version
 
@@ -130,6 +157,9 @@ skipped as (
         cast(null as {{ double }}) as online_auc_roc,
         cast(null as {{ double }}) as holdout_purchase_error,
         cast(null as {{ double }}) as holdout_purchase_correlation,
+        cast(null as {{ dbt.type_string() }}) as expected_purchases_model,
+        cast(null as {{ dbt.type_string() }}) as probability_alive_model,
+        cast(null as {{ double }}) as probability_alive_auc,
         cast(null as {{ dbt.type_string() }}) as top_feature,
         cast(null as {{ double }}) as top_feature_importance,
         cast(null as {{ dbt.type_string() }}) as code_version,
