@@ -130,6 +130,22 @@ def event_partitions_start() -> str:
     return value
 
 
+EVENT_LOOKBACK_ENV = "CIBLE_EVENT_LOOKBACK_DAYS"
+
+
+def event_lookback_days() -> int:
+    """Days before a daily event partition that its run processes again
+    (``CIBLE_EVENT_LOOKBACK_DAYS``, default 3), so events arriving late by up to that many
+    days are merged by the next daily run."""
+    value = os.environ.get(EVENT_LOOKBACK_ENV, "3").strip()
+    if not value.isdigit() or int(value) > 366:
+        raise ValueError(
+            f"{EVENT_LOOKBACK_ENV} must be a whole number of days from 0 to 366 (how late an "
+            f"event may arrive and still be merged by the daily run), not {value!r}"
+        )
+    return int(value)
+
+
 RAW_SCHEMA = "raw"
 PARQUET_MODE_ENV = "CIBLE_PARQUET_MODE"
 PARQUET_MODES = ("attach", "copy")

@@ -181,11 +181,11 @@ def dbt_assets_for(project: DbtProject) -> DbtAssets:
     def event_models(
         context: AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource
     ):
-        """Process the events of the days selected (one partition per day of occurrence)."""
+        """Process the events of the days selected (one partition per day of occurrence), and
+        again those of the lookback days before them, where late events land."""
         window = context.partition_time_window
-        yield from build_selected(
-            context, dbt, warehouse, event_window_vars(window.start, window.end)
-        )
+        start = window.start - timedelta(days=settings.event_lookback_days())
+        yield from build_selected(context, dbt, warehouse, event_window_vars(start, window.end))
 
     return DbtAssets(warehouse_models, event_models)
 

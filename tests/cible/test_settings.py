@@ -32,6 +32,17 @@ def test_a_malformed_first_event_partition_is_refused_by_name(monkeypatch):
         settings.event_partitions_start()
 
 
+@pytest.mark.parametrize("value", ["-1", "three", "2.5", "400"])
+def test_a_malformed_event_lookback_is_refused_by_name(monkeypatch, value):
+    monkeypatch.setenv("CIBLE_EVENT_LOOKBACK_DAYS", "7")
+    assert settings.event_lookback_days() == 7
+    monkeypatch.delenv("CIBLE_EVENT_LOOKBACK_DAYS")
+    assert settings.event_lookback_days() == 3
+    monkeypatch.setenv("CIBLE_EVENT_LOOKBACK_DAYS", value)
+    with pytest.raises(ValueError, match=r"CIBLE_EVENT_LOOKBACK_DAYS must be a whole number"):
+        settings.event_lookback_days()
+
+
 def test_a_warehouse_setting_is_resolved_against_the_home(monkeypatch, tmp_path):
     monkeypatch.setenv("CIBLE_HOME", str(tmp_path))
     monkeypatch.setenv("CIBLE_WAREHOUSE", "from/env.duckdb")

@@ -19,6 +19,9 @@ from pipeline_support import SMALL_DATA_SCORING_CONFIG
 pytestmark = pytest.mark.timeout(900)
 
 NEW_EVENTS = 300
+# Of which sent late: they happened this many days before the partition the daily job runs
+# for, inside its lookback (CIBLE_EVENT_LOOKBACK_DAYS, default 3).
+LATE_EVENTS, LATE_BY_DAYS = 40, 2
 
 
 def _query(warehouse, sql: str) -> pd.DataFrame:
@@ -32,11 +35,13 @@ def _scalar(warehouse, sql: str):
 
 def _new_day_of_events(landing, day: str) -> pd.DataFrame:
     """A second events file: a sample of known events moved to `day` (the partition the daily
-    job runs for), with new ids: what the site's export drops the next morning."""
+    job runs for), some of them to two days before (late), with new ids: what the site's
+    export drops the next morning."""
     events = pd.read_parquet(landing / "events" / "part-00000.parquet")
     new = events.sample(NEW_EVENTS, random_state=3).reset_index(drop=True)
     next_day = pd.Timestamp(day, tz="UTC")
     offset = next_day - new["occurred_at"].dt.normalize()
+    offset[:LATE_EVENTS] -= pd.Timedelta(days=LATE_BY_DAYS)
     new["occurred_at"] += offset
     new["received_at"] += offset
     new["event_id"] = [f"e-daily-{i:06d}" for i in range(NEW_EVENTS)]
@@ -137,6 +142,7 @@ def test_the_daily_job_loads_the_new_day_and_applies_the_published_models(jobs):
         warehouse,
         "select count(*) from intermediate.int_events_attributed where event_id like 'e-daily-%'",
     )
+    # The late ones too: the run reprocesses the lookback days before its partition.
     assert arrived == NEW_EVENTS
     # Segments applied with the published model, scores from the published versions.
     assert not after["segment_run"]["is_refit"]
