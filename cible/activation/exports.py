@@ -251,9 +251,9 @@ def last_export(con: duckdb.DuckDBPyConnection, audience: str) -> pd.Series | No
     frame = _read(
         con,
         "audience_exports",
-        "select * from {table} where audience = ? and status in ('written', 'sent', 'empty') "
+        "select * from {table} where audience = ? and status in (?, ?, ?) "
         "order by exported_at desc limit 1",
-        [audience],
+        [audience, *DELIVERED],
     )
     return None if frame.empty else frame.iloc[0]
 
