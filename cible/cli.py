@@ -99,6 +99,73 @@ def materialize_all(demo: bool, run_config: dict | None = None) -> None:
     run_logged(command, env, "demo" if demo else "run")
 
 
+def late_event_days(warehouse: Path | None = None) -> tuple[date, date, int] | None:
+    """The first and last day of the events that arrived later than the lookback, and how many
+    they are (`intermediate.int_events_unprocessed`): what a backfill must process. None when
+    no event waits (or the warehouse is not built yet)."""
+    import duckdb
+
+    path = warehouse or settings.warehouse_path()
+    if not path.exists():
+        return None
+    with duckdb.connect(str(path), read_only=True) as con:
+        try:
+            first, last, events = con.execute(
+                "select min(occurred_on), max(occurred_on), count(*) "
+                "from intermediate.int_events_unprocessed "
+                "where unprocessed_reason = 'later_than_lookback'"
+            ).fetchone()
+        except duckdb.CatalogException:
+            return None
+    return (first, last, events) if events else None
+
+
+def backfill_tags(first: date, last: date) -> dict[str, str]:
+    """The tags of one run over the event partitions first..last."""
+    return {
+        "dagster/asset_partition_range_start": f"{first:%Y-%m-%d}",
+        "dagster/asset_partition_range_end": f"{last:%Y-%m-%d}",
+    }
+
+
+def backfill_command(first: date, last: date, config_file: Path) -> list[str]:
+    """The daily job over the days first..last in one run: their events (and the lookback
+    before them) processed again, then the published models applied, no refit."""
+    return [
+        console_script("dagster"),
+        "job",
+        "execute",
+        "-m",
+        DEFINITIONS_MODULE,
+        "-j",
+        "daily_refresh",
+        "--tags",
+        json.dumps(backfill_tags(first, last)),
+        "-c",
+        str(config_file),
+    ]
+
+
+def backfill(first: date | None = None, last: date | None = None) -> None:
+    """Process again the days of the events that arrived later than the lookback (or the days
+    given) with the daily job, as "Materialize" over those partitions does in the UI."""
+    if first is None or last is None:
+        found = late_event_days()
+        if found is None:
+            print("No event waits for a backfill (none arrived later than the lookback).")
+            return
+        first, last, events = found
+        print(f"{events:,} events arrived later than the lookback, from {first} to {last}.")
+    env = _environment(demo=False)
+    parse_project(env=env)
+    # One process for the run, as `cible run` (steps reload the code location otherwise).
+    config = settings.logs_dir() / "backfill-run-config.json"
+    config.parent.mkdir(parents=True, exist_ok=True)
+    config.write_text(json.dumps({"execution": {"config": {"in_process": {}}}}))
+    print(f"Backfilling the event days {first} to {last} with the daily job.")
+    run_logged(backfill_command(first, last, config), env, "backfill")
+
+
 class RunFailed(Exception):
     """A pipeline run failed; the message is the paragraph for the user."""
 
@@ -204,6 +271,10 @@ def summary_lines(warehouse: Path | None = None) -> list[str]:
             "rows_quarantined_at_staging + rows_quarantined_after_identity, duplicates_removed, "
             "unaccounted_rows from quality.rpt_source_reconciliation order by source_name"
         ).fetchall()
+        awaiting_backfill, awaiting_next_run = con.execute(
+            "select coalesce(sum(rows_awaiting_backfill), 0), "
+            "coalesce(sum(rows_awaiting_next_run), 0) from quality.rpt_source_reconciliation"
+        ).fetchall()[0]
         segments_and_scores = _segment_and_score_lines(con)
         consent = consent_line(con)
         erasure = erasure_line(con)
@@ -219,6 +290,13 @@ def summary_lines(warehouse: Path | None = None) -> list[str]:
     for name, in_files, clean, quarantined, duplicates, unaccounted in reconciliation:
         counts = f"{in_files:>10}{clean:>10}{quarantined:>13}{duplicates:>12}{unaccounted:>13}"
         lines.append(f"    {name:<20}{counts}")
+    if awaiting_next_run:
+        lines.append(f"    {awaiting_next_run} events of later days wait for the next daily run.")
+    if awaiting_backfill:
+        lines.append(
+            f"    {awaiting_backfill} events arrived later than the lookback and are not in the "
+            "segments yet: `cible backfill` processes their days."
+        )
     lines += [f"  {consent}"] if consent else []
     lines += [f"  {erasure}"] if erasure else []
     lines += segments_and_scores
@@ -390,6 +468,18 @@ def main(argv: list[str] | None = None) -> int:
             help="load a required source even if empty or much shorter than at the last load "
             f"(recorded in the load's warnings; or {settings.ACCEPT_SHRINK_ENV}=1)",
         )
+    backfill_parser = commands.add_parser(
+        "backfill",
+        help="process again the days of events that arrived later than the lookback",
+    )
+    for flag in ("--from", "--to"):
+        backfill_parser.add_argument(
+            flag,
+            dest=flag[2:],
+            metavar="YYYY-MM-DD",
+            type=date.fromisoformat,
+            help="first/last day to process (default: the days of the late events)",
+        )
     commands.add_parser("contract", help="print the source contract as Markdown")
     commands.add_parser("pii", help="print the personal data columns as Markdown")
     dev_command = commands.add_parser("dev", help="open the Dagster UI (http://localhost:3000)")
@@ -440,6 +530,11 @@ def main(argv: list[str] | None = None) -> int:
             materialize_all(demo=True, run_config=config)
         elif args.command == "run":
             materialize_all(demo=False)
+        elif args.command == "backfill":
+            if (args.__dict__["from"] is None) != (args.to is None):
+                print("cible backfill: give both --from and --to, or neither.", file=sys.stderr)
+                return 2
+            backfill(args.__dict__["from"], args.to)
         elif args.command == "load":
             from cible import loader
 
@@ -453,7 +548,7 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 1
-    if args.command in {"demo", "run"}:
+    if args.command in {"demo", "run", "backfill"}:
         print(f"\nPipeline finished in {time.perf_counter() - started:.0f} s.")
     print("\n".join(summary_lines()))
     return 0

@@ -10,6 +10,9 @@
       identity resolution (unknown customer, orphan line), and the reason recorded;
     - `clean` / `clean_filter` / `clean_count`: the model (and filter) holding the rows that go
       on, and how to count them there (`count(*)` unless said otherwise);
+    - `unprocessed`: the model holding valid rows no run has processed yet, with their
+      `unprocessed_reason` (`awaiting_next_run`, `later_than_lookback`): sources processed by
+      day of occurrence, where a row can arrive after its day was processed;
     - `keep`: which receipt of a key the deduplicated model keeps (as its `dedupe_and_attach`
       call says); given, a copy whose content differs from the kept one is no duplicate but a
       `conflicting_duplicate`, quarantined with both payloads (#16). Not given for customers
@@ -33,6 +36,7 @@
         {'source': 'events', 'staging': 'stg_web__events', 'key': ['event_id'],
          'field_issues': ['received_at', 'duration', 'scroll_depth'],
          'deduplicated': 'int_events_attributed', 'flag': 'is_unknown_customer', 'flag_reason': 'unknown_customer',
+         'unprocessed': 'int_events_unprocessed',
          'clean': 'int_sessions_aggregated', 'clean_filter': none, 'clean_count': 'sum(events_count)'},
         {'source': 'campaign_events', 'keep': 'earliest', 'staging': 'stg_campaigns__campaign_events', 'key': ['campaign_event_id'],
          'field_issues': ['channel', 'promo_type'],

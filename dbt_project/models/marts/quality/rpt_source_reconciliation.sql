@@ -1,7 +1,8 @@
 {#
     Row accounting per source, from the files to the clean tables:
     rows in files = clean + rejected at load + suppressed at load (erased persons, kept out
-    by the suppression list) + quarantined + duplicates removed.
+    by the suppression list) + quarantined + duplicates removed + not processed yet (events of
+    days no run has processed since they arrived: `int_events_unprocessed`).
     Every category is counted from its own table, and `rows_in_files` from the loader's byte
     scan of the files' physical lines, never as a remainder: a row lost anywhere (a parse, a
     join, a filter) shows in `unaccounted_rows`, which must be 0 (a test checks it). A new
@@ -124,6 +125,23 @@ reported as (
 
 ),
 
+{#- Valid rows of days no run has processed yet: waiting for the next run, or for a
+    backfill when they arrived later than the lookback. #}
+{{ entry.source }}_unprocessed as (
+
+    {%- if entry.unprocessed %}
+    select
+        coalesce(sum(case when unprocessed_reason = 'awaiting_next_run' then 1 else 0 end), 0)
+            as rows_awaiting_next_run,
+        coalesce(sum(case when unprocessed_reason = 'later_than_lookback' then 1 else 0 end), 0)
+            as rows_awaiting_backfill
+    from {{ ref(entry.unprocessed) }}
+    {%- else %}
+    select 0 as rows_awaiting_next_run, 0 as rows_awaiting_backfill
+    {%- endif %}
+
+),
+
 {{ entry.source }}_counts as (
 
     select
@@ -133,11 +151,14 @@ reported as (
         duplicates.duplicates_removed,
         duplicates.rows_conflicting,
         deduplicated.rows_flagged as rows_quarantined_after_identity,
+        unprocessed.rows_awaiting_next_run,
+        unprocessed.rows_awaiting_backfill,
         clean.rows_clean
 
     from {{ entry.source }}_staged as staged
     cross join {{ entry.source }}_duplicates as duplicates
     cross join {{ entry.source }}_deduplicated as deduplicated
+    cross join {{ entry.source }}_unprocessed as unprocessed
     cross join {{ entry.source }}_clean as clean
 
 ),
@@ -168,6 +189,8 @@ categories as (
         counts.rows_quarantined_after_identity,
         counts.duplicates_removed,
         counts.rows_conflicting as rows_quarantined_as_conflicting,
+        counts.rows_awaiting_next_run,
+        counts.rows_awaiting_backfill,
         counts.rows_clean
 
     from counts
@@ -191,6 +214,8 @@ final as (
         cast(rows_quarantined_after_identity as {{ bigint }}) as rows_quarantined_after_identity,
         cast(duplicates_removed as {{ bigint }}) as duplicates_removed,
         cast(rows_quarantined_as_conflicting as {{ bigint }}) as rows_quarantined_as_conflicting,
+        cast(rows_awaiting_next_run as {{ bigint }}) as rows_awaiting_next_run,
+        cast(rows_awaiting_backfill as {{ bigint }}) as rows_awaiting_backfill,
         cast(rows_clean as {{ bigint }}) as rows_clean,
         cast(
             rows_in_files
@@ -200,6 +225,8 @@ final as (
             - rows_quarantined_after_identity
             - duplicates_removed
             - rows_quarantined_as_conflicting
+            - rows_awaiting_next_run
+            - rows_awaiting_backfill
             - rows_clean
             as {{ bigint }}
         ) as unaccounted_rows
