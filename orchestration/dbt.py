@@ -260,6 +260,7 @@ def run_dbt(
     args: list[str],
     context: AssetExecutionContext | None = None,
     indirect_selection: str | None = None,
+    raise_on_error: bool = True,
 ) -> DbtCliInvocation:
     """Start a dbt command against `warehouse` (dagster-dbt's `cli`; wait or stream it).
 
@@ -271,7 +272,7 @@ def run_dbt(
     if indirect_selection:
         variables[INDIRECT_SELECTION_ENV] = indirect_selection
     with _set_while_starting(variables):
-        return dbt.cli(args, context=context)
+        return dbt.cli(args, context=context, raise_on_error=raise_on_error)
 
 
 @contextmanager

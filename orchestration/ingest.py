@@ -3,10 +3,14 @@
 import os
 from collections.abc import Iterator
 
-from cible.orchestration.dbt import dbt_assets_for
+from cible.orchestration.dbt import dbt_assets_for, run_dbt
 from cible.orchestration.partitions import event_backfill_policy
 from cible.orchestration.resources import WarehouseResource
 from dagster import (
+    AssetCheckKey,
+    AssetCheckResult,
+    AssetCheckSeverity,
+    AssetCheckSpec,
     AssetExecutionContext,
     AssetKey,
     AssetsDefinition,
@@ -18,12 +22,15 @@ from dagster import (
     asset,
     multi_asset,
 )
-from dagster_dbt import DbtProject, get_asset_keys_by_output_name_for_source
+from dagster_dbt import DbtCliResource, DbtProject, get_asset_keys_by_output_name_for_source
 
 from cible import contract as source_contract
 from cible import loader, settings
 
 LOADER_SOURCE = "loader"
+# The source whose freshness is measured on event time (its `loaded_at_query`).
+EVENTS_LANDING = "events"
+EVENT_TIME_FRESHNESS = "events_fresh_on_event_time"
 
 
 class DemoDataConfig(Config):
@@ -94,18 +101,31 @@ def build_raw_tables(project: DbtProject, with_demo: bool) -> AssetsDefinition:
     keys = raw_table_keys(project)
     deps = [demo_landing_files] if with_demo else []
 
+    freshness_check = AssetCheckKey(keys[EVENTS_LANDING], EVENT_TIME_FRESHNESS)
+
     @multi_asset(
         name="raw_tables",
         specs=[
             AssetSpec(key, group_name="ingestion", deps=deps, skippable=True)
             for key in keys.values()
         ],
+        check_specs=[
+            AssetCheckSpec(
+                EVENT_TIME_FRESHNESS,
+                asset=keys[EVENTS_LANDING],
+                description="`dbt source freshness` of the events on event time (their latest "
+                "`occurred_at`): a tracker that stopped sending shows here, not in load times.",
+            )
+        ],
         can_subset=True,
         backfill_policy=event_backfill_policy,
     )
     def raw_tables(
-        context: AssetExecutionContext, config: LoadConfig, warehouse: WarehouseResource
-    ) -> Iterator[MaterializeResult]:
+        context: AssetExecutionContext,
+        config: LoadConfig,
+        warehouse: WarehouseResource,
+        dbt: DbtCliResource,
+    ) -> Iterator[MaterializeResult | AssetCheckResult]:
         """Load the landing files into the raw schema; bad lines go to quarantine, never lost."""
         # The demo rewrites its landing files at the size asked for: a smaller demo after a
         # larger one is no failed export, so the shrink guard does not apply to it.
@@ -135,8 +155,42 @@ def build_raw_tables(project: DbtProject, with_demo: bool) -> AssetsDefinition:
                 }
             )
             yield MaterializeResult(asset_key=key, metadata=metadata)
+        if freshness_check in context.selected_asset_check_keys:
+            yield event_time_freshness(dbt, warehouse, keys[EVENTS_LANDING])
 
     return raw_tables
+
+
+def event_time_freshness(
+    dbt: DbtCliResource, warehouse: WarehouseResource, events_key: AssetKey
+) -> AssetCheckResult:
+    """Run `dbt source freshness` on the events and report it as a check: passed when fresh,
+    a warning or an error as dbt's `warn_after` / `error_after` say."""
+    spec = source_contract.load_contract()[EVENTS_LANDING]
+    invocation = run_dbt(
+        dbt,
+        warehouse,
+        ["source", "freshness", "--select", f"source:{spec.source_name}.{spec.table_name}"],
+        raise_on_error=False,
+    ).wait()
+    outcome = invocation.get_artifact("sources.json")["results"]
+    status = outcome[0]["status"] if outcome else "runtime error"
+    result = outcome[0] if outcome else {}
+    latest = result.get("max_loaded_at")
+    age_hours = (result.get("max_loaded_at_time_ago_in_s") or 0) / 3600
+    described = (
+        f"{status}: latest event at {latest} ({age_hours:.0f} h before the check)"
+        if latest
+        else f"{status}: {result.get('message') or 'no event in raw'}"
+    )
+    return AssetCheckResult(
+        asset_key=events_key,
+        check_name=EVENT_TIME_FRESHNESS,
+        passed=status == "pass",
+        severity=AssetCheckSeverity.WARN if status == "warn" else AssetCheckSeverity.ERROR,
+        description=described,
+        metadata={"status": status, "latest_event_at": str(latest), "age_hours": age_hours},
+    )
 
 
 def build_ingestion_definitions(project: DbtProject, with_demo: bool | None = None) -> Definitions:

@@ -16,12 +16,16 @@ from cible.orchestration.partitions import event_partitions
 from dagster import DagsterInstance
 from pipeline_support import SMALL_DATA_SCORING_CONFIG
 
+from cible.cli import backfill_tags, late_event_days
+
 pytestmark = pytest.mark.timeout(900)
 
 NEW_EVENTS = 300
 # Of which sent late: they happened this many days before the partition the daily job runs
-# for, inside its lookback (CIBLE_EVENT_LOOKBACK_DAYS, default 3).
+# for, inside its lookback (CIBLE_EVENT_LOOKBACK_DAYS, default 3)...
 LATE_EVENTS, LATE_BY_DAYS = 40, 2
+# ... and later than it: only a backfill of their day processes them.
+TOO_LATE_EVENTS, TOO_LATE_BY_DAYS = 7, 5
 
 
 def _query(warehouse, sql: str) -> pd.DataFrame:
@@ -42,6 +46,7 @@ def _new_day_of_events(landing, day: str) -> pd.DataFrame:
     next_day = pd.Timestamp(day, tz="UTC")
     offset = next_day - new["occurred_at"].dt.normalize()
     offset[:LATE_EVENTS] -= pd.Timedelta(days=LATE_BY_DAYS)
+    offset[LATE_EVENTS : LATE_EVENTS + TOO_LATE_EVENTS] -= pd.Timedelta(days=TOO_LATE_BY_DAYS)
     new["occurred_at"] += offset
     new["received_at"] += offset
     new["event_id"] = [f"e-daily-{i:06d}" for i in range(NEW_EVENTS)]
@@ -49,14 +54,14 @@ def _new_day_of_events(landing, day: str) -> pd.DataFrame:
     return new
 
 
-def _run(job_name: str, partition_key: str | None = None):
+def _run(job_name: str, partition_key: str | None = None, tags: dict | None = None):
     from cible.orchestration.definitions import build_definitions
 
     definitions = build_definitions(with_demo=False)
     job = definitions.resolve_job_def(job_name)
     with DagsterInstance.ephemeral() as instance:
         result = job.execute_in_process(
-            instance=instance, partition_key=partition_key, raise_on_error=False
+            instance=instance, partition_key=partition_key, raise_on_error=False, tags=tags
         )
     materialized = {
         event.asset_key.to_user_string() for event in result.get_asset_materialization_events()
@@ -108,8 +113,27 @@ def jobs(materialized_run, tmp_path_factory):
             ).iloc[0],
             "members": _query(warehouse, "select * from activation.audience_members"),
             "exports": _query(warehouse, "select * from marts.fct_audience_exports"),
+            "arrived": _scalar(
+                warehouse,
+                "select count(*) from intermediate.int_events_attributed "
+                "where event_id like 'e-daily-%'",
+            ),
+            "late_days": late_event_days(warehouse),
+            "reconciliation": _query(
+                warehouse,
+                "select * from quality.rpt_source_reconciliation where source_name = 'events'",
+            ).iloc[0],
         }
         weekly = _run("weekly_recalibration")
+        after_weekly = {
+            "segment_run": _query(
+                warehouse, "select * from ml.segment_runs order by started_at desc limit 1"
+            ).iloc[0],
+            "versions": _scalar(warehouse, "select count(*) from ml.model_registry"),
+        }
+        # `cible backfill`: the daily job over the days of the events later than the lookback.
+        first, last, _ = after_daily["late_days"]
+        backfill = _run("daily_refresh", tags=backfill_tags(first, last))
     return {
         "warehouse": warehouse,
         "root": root,
@@ -117,7 +141,9 @@ def jobs(materialized_run, tmp_path_factory):
         "new_events": new_events,
         "daily": daily,
         "after_daily": after_daily,
+        "after_weekly": after_weekly,
         "weekly": weekly,
+        "backfill": backfill,
     }
 
 
@@ -134,16 +160,22 @@ def test_the_daily_job_loads_the_new_day_and_applies_the_published_models(jobs):
         "bi/published_marts",
     } <= materialized
     assert "ml/scoring/model_registry" not in materialized, "training is the weekly job's"
+    # Yesterday's events just arrived: fresh on event time (dbt source freshness).
+    [freshness] = [
+        check
+        for check in result.get_asset_check_evaluations()
+        if check.check_name == "events_fresh_on_event_time"
+    ]
+    assert freshness.passed, freshness.description
+    assert freshness.metadata["age_hours"].value < 48
     warehouse, before, after = jobs["warehouse"], jobs["before"], jobs["after_daily"]
     assert (
         _scalar(warehouse, "select count(*) from raw.events") >= before["raw_events"] + NEW_EVENTS
     )
-    arrived = _scalar(
-        warehouse,
-        "select count(*) from intermediate.int_events_attributed where event_id like 'e-daily-%'",
-    )
-    # The late ones too: the run reprocesses the lookback days before its partition.
-    assert arrived == NEW_EVENTS
+    arrived = after["arrived"]
+    # The late ones too: the run reprocesses the lookback days before its partition; not those
+    # later than the lookback.
+    assert arrived == NEW_EVENTS - TOO_LATE_EVENTS
     # Segments applied with the published model, scores from the published versions.
     assert not after["segment_run"]["is_refit"]
     assert after["scoring_run"] != before["scoring_run"]
@@ -180,10 +212,57 @@ def test_the_weekly_job_refits_and_retrains_then_publishes(jobs):
         "bi/published_marts",
     } <= materialized
     assert not any(key.startswith("raw/") for key in materialized)
+    after = jobs["after_weekly"]
+    assert after["segment_run"]["is_refit"]
+    assert after["versions"] > jobs["after_daily"]["versions"]
+
+
+def test_events_later_than_the_lookback_are_counted_then_backfilled(jobs):
+    daily, _ = jobs["daily"]
+    day = pd.Timestamp(event_partitions.get_last_partition_key()).date()
+    too_late_day = day - pd.Timedelta(days=TOO_LATE_BY_DAYS)
+    # Counted under their own reason, exactly; every row still accounted for.
+    reconciliation = jobs["after_daily"]["reconciliation"]
+    assert reconciliation["rows_awaiting_backfill"] == TOO_LATE_EVENTS
+    assert reconciliation["rows_awaiting_next_run"] == 0
+    assert reconciliation["unaccounted_rows"] == 0
+    # The warning check names their count; the run still succeeded and published.
+    [check] = [
+        evaluation
+        for evaluation in daily.get_asset_check_evaluations()
+        if evaluation.check_name == "assert_no_events_later_than_lookback"
+    ]
+    assert not check.passed
+    assert check.severity.value == "WARN"
+    assert check.metadata["dagster_dbt/failed_row_count"].value == TOO_LATE_EVENTS
+    assert jobs["after_daily"]["late_days"] == (too_late_day, too_late_day, TOO_LATE_EVENTS)
+
+    backfill, materialized = jobs["backfill"]
+    assert backfill.success, [e.message for e in backfill.all_events if e.is_failure][:3]
+    assert "ml/scoring/model_registry" not in materialized, "a backfill applies, never trains"
     warehouse = jobs["warehouse"]
     latest = _query(warehouse, "select * from ml.segment_runs order by started_at desc limit 1")
-    assert latest.iloc[0]["is_refit"]
+    assert not latest.iloc[0]["is_refit"]
     assert (
         _scalar(warehouse, "select count(*) from ml.model_registry")
-        > jobs["after_daily"]["versions"]
+        == jobs["after_weekly"]["versions"]
+    )
+    assert late_event_days(warehouse) is None
+    assert (
+        _scalar(
+            warehouse,
+            "select count(*) from intermediate.int_events_attributed "
+            "where event_id like 'e-daily-%'",
+        )
+        == NEW_EVENTS
+    )
+    after = _query(
+        warehouse, "select * from quality.rpt_source_reconciliation where source_name = 'events'"
+    ).iloc[0]
+    assert after["rows_awaiting_backfill"] == 0
+    assert after["unaccounted_rows"] == 0
+    assert after["rows_clean"] + after["rows_quarantined_after_identity"] == (
+        reconciliation["rows_clean"]
+        + reconciliation["rows_quarantined_after_identity"]
+        + TOO_LATE_EVENTS
     )
