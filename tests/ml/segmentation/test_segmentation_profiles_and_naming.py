@@ -254,42 +254,41 @@ def segment(n: int = 1_000, size: int = 100) -> np.ndarray:
     return np.arange(n) < size
 
 
-def test_tablet_browsers_are_named_for_their_tablets(vocabulary):
+@pytest.mark.parametrize(
+    ("planted", "english", "french"),
+    [
+        (
+            {"tablet_session_share": 0.9},
+            "Customers browsing on tablets",
+            "Clients qui naviguent sur tablette",
+        ),
+        (
+            # The others' features are noise from 0 to 1.
+            {"call_centre_order_share": 1.0, "average_items_per_order": 3.0},
+            "Customers who buy several items per order, who order by phone",
+            "Clients qui achètent plusieurs articles par commande, qui commandent par téléphone",
+        ),
+        (
+            {"region_code": "ARA"},
+            "Customers from the Auvergne-Rhône-Alpes region",
+            "Clients de la région Auvergne-Rhône-Alpes",
+        ),
+        (
+            {"weekend_session_share": 0.95},
+            "Customers who browse at weekends",
+            "Clients qui naviguent le week-end",
+        ),
+    ],
+    ids=["tablet", "call_centre_and_items", "region", "weekend"],
+)
+def test_a_segment_is_named_for_what_sets_it_apart(vocabulary, planted, english, french):
+    """Traits the hand-written vocabulary of before could not name."""
     frame = customers(vocabulary, 1_000)
     members = segment()
-    frame.loc[members, "tablet_session_share"] = (
-        0.8 + 0.2 * frame.loc[members, "tablet_session_share"]
-    )
-    assert name_of(frame, members, vocabulary) == "Customers browsing on tablets"
-    assert name_of(frame, members, vocabulary, "fr") == "Clients qui naviguent sur tablette"
-
-
-def test_phone_buyers_of_several_items_are_named_for_both(vocabulary):
-    frame = customers(vocabulary, 1_000)
-    members = segment()
-    frame.loc[members, "call_centre_order_share"] = 1.0
-    frame.loc[members, "average_items_per_order"] = 3.0  # the others: 0 to 1
-    assert name_of(frame, members, vocabulary) == (
-        "Customers who buy several items per order, who order by phone"
-    )
-    assert name_of(frame, members, vocabulary, "fr") == (
-        "Clients qui achètent plusieurs articles par commande, qui commandent par téléphone"
-    )
-
-
-def test_a_region_other_than_paris_names_a_segment(vocabulary):
-    frame = customers(vocabulary, 1_000)
-    members = segment()
-    frame.loc[members, "region_code"] = "ARA"
-    assert name_of(frame, members, vocabulary) == "Customers from the Auvergne-Rhône-Alpes region"
-    assert name_of(frame, members, vocabulary, "fr") == "Clients de la région Auvergne-Rhône-Alpes"
-
-
-def test_weekend_browsers_are_named_for_their_weekends(vocabulary):
-    frame = customers(vocabulary, 1_000)
-    members = segment()
-    frame.loc[members, "weekend_session_share"] = 0.95
-    assert name_of(frame, members, vocabulary) == "Customers who browse at weekends"
+    for column, value in planted.items():
+        frame.loc[members, column] = value
+    assert name_of(frame, members, vocabulary) == english
+    assert name_of(frame, members, vocabulary, "fr") == french
 
 
 def test_a_share_measured_on_few_sessions_gives_way_to_a_reliable_trait(vocabulary):
