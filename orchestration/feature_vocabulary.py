@@ -39,7 +39,8 @@ def feature_vocabulary(project: DbtProject) -> Vocabulary:
         path = Path(project.project_dir) / seed["original_file_path"]
         with path.open(encoding="utf-8", newline="") as handle:
             seeds[name] = list(csv.DictReader(handle))
-    return read_vocabulary(traits, seeds)
+    documented_in = model.get("patch_path", "").split("://")[-1] or "its dbt yml"
+    return read_vocabulary(traits, seeds, where=f"{FEATURES_MODEL} in dbt_project/{documented_in}")
 
 
 def _node(manifest: dict, resource_type: str, name: str) -> dict:

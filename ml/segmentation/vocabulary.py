@@ -24,7 +24,6 @@ from typing import Any
 from cible.ml.segmentation.config import Descriptor, Texts
 
 LANGUAGES = ("en", "fr")
-WHERE = "meta.trait of marts.fct_customer_features"
 
 
 class VocabularyError(ValueError):
@@ -50,37 +49,47 @@ def indicator_name(column: str, value: str) -> str:
 
 
 def read_vocabulary(
-    traits: Mapping[str, Any], seeds: Mapping[str, Sequence[Mapping[str, str]]] | None = None
+    traits: Mapping[str, Any],
+    seeds: Mapping[str, Sequence[Mapping[str, str]]] | None = None,
+    where: str = "marts.fct_customer_features",
 ) -> Vocabulary:
     """The vocabulary of the documented features.
 
     Args:
         traits: column -> its ``meta.trait`` mapping (None when the column has none).
         seeds: seed name -> its rows, for ``values_from``.
+        where: where the columns are documented, for error messages.
 
     Raises:
         VocabularyError: a trait is malformed or names an unknown column or seed.
     """
+    try:
+        return _read(traits, seeds or {})
+    except VocabularyError as error:
+        raise VocabularyError(f"{where}, column {error}") from None
+
+
+def _read(traits: Mapping[str, Any], seeds: Mapping) -> Vocabulary:
     vocabulary: Vocabulary = {}
     for column, trait in traits.items():
         if trait is None:
             raise VocabularyError(
-                f"{column}: no {WHERE}; give it phrases ({{family, high, low}}) or "
+                f"{column}: no meta.trait; give it phrases ({{family, high, low}}) or "
                 "{exclude: <why it carries no behaviour>}"
             )
         if not isinstance(trait, Mapping):
-            raise VocabularyError(f"{column}: {WHERE} must be a mapping, found {trait!r}")
+            raise VocabularyError(f"{column}: meta.trait must be a mapping, found {trait!r}")
         if "exclude" in trait:
             if not str(trait["exclude"] or "").strip():
-                raise VocabularyError(f"{column}: {WHERE}.exclude must say why")
+                raise VocabularyError(f"{column}: meta.trait.exclude must say why")
             continue
         support = trait.get("support")
         if support is not None and support not in traits:
             raise VocabularyError(
-                f"{column}: {WHERE}.support names {support!r}, which is not a column of the "
+                f"{column}: meta.trait.support names {support!r}, which is not a column of the "
                 "features table; name the count the feature is measured on"
             )
-        values = _values(column, trait, seeds or {})
+        values = _values(column, trait, seeds)
         if values is None:
             vocabulary[column] = _trait(column, trait, column, None, None)
         else:
@@ -95,7 +104,7 @@ def _values(column: str, trait: Mapping, seeds: Mapping) -> dict[str, Texts] | N
     if "values" in trait:
         values = trait["values"]
         if not isinstance(values, Mapping) or not values:
-            raise VocabularyError(f"{column}: {WHERE}.values must map each value to {{en, fr}}")
+            raise VocabularyError(f"{column}: meta.trait.values must map each value to {{en, fr}}")
         return {str(v): _texts(column, f"values.{v}", label) for v, label in values.items()}
     if "values_from" not in trait:
         return None
@@ -103,14 +112,14 @@ def _values(column: str, trait: Mapping, seeds: Mapping) -> dict[str, Texts] | N
     seed = source.get("seed") if isinstance(source, Mapping) else None
     if seed not in seeds:
         raise VocabularyError(
-            f"{column}: {WHERE}.values_from names the seed {seed!r}, which is not read; "
+            f"{column}: meta.trait.values_from names the seed {seed!r}, which is not read; "
             "give {seed, code, label} of a seed of the dbt project"
         )
     code, label = source.get("code"), source.get("label")
     rows = seeds[seed]
     if not rows or code not in rows[0] or label not in rows[0]:
         raise VocabularyError(
-            f"{column}: {WHERE}.values_from: the seed {seed!r} has no columns {code!r} and "
+            f"{column}: meta.trait.values_from: the seed {seed!r} has no columns {code!r} and "
             f"{label!r}"
         )
     labels = {row[code]: row[label] for row in rows if row.get(code)}
@@ -133,7 +142,9 @@ def _trait(column: str, trait: Mapping, name: str, value: str | None, label: Tex
                 )
             phrases[direction] = texts
     if "high" not in phrases and "low" not in phrases:
-        raise VocabularyError(f"{column}: {WHERE} has no phrase; give high and/or low {{en, fr}}")
+        raise VocabularyError(
+            f"{column}: meta.trait has no phrase; give high and/or low {{en, fr}}"
+        )
     if label is not None and "label" not in phrases:
         phrases["label"] = label
     return Trait(
@@ -149,5 +160,5 @@ def _trait(column: str, trait: Mapping, name: str, value: str | None, label: Tex
 
 def _texts(column: str, key: str, texts: Any) -> Texts:
     if not isinstance(texts, Mapping) or any(not texts.get(lang) for lang in LANGUAGES):
-        raise VocabularyError(f"{column}: {WHERE}.{key} needs an English and a French text")
+        raise VocabularyError(f"{column}: meta.trait.{key} needs an English and a French text")
     return Texts(en=str(texts["en"]), fr=str(texts["fr"]))

@@ -3,8 +3,10 @@
 import csv
 import json
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
+from cible.ml.segmentation.vocabulary import VocabularyError
 from cible.orchestration.dbt import cible_dbt_project
 from cible.orchestration.feature_vocabulary import FEATURES_MODEL, feature_vocabulary
 
@@ -65,3 +67,20 @@ def test_families_never_share_a_phrase(documented):
                     families.setdefault(key, set()).add(trait.family)
     shared = {phrase: f for phrase, f in families.items() if len(f) > 1}
     assert not shared
+
+
+def test_an_undocumented_column_stops_the_run_naming_the_yml(tmp_path):
+    project = cible_dbt_project()
+    manifest = json.loads(Path(project.manifest_path).read_text(encoding="utf-8"))
+    node = manifest["nodes"][f"model.cible.{FEATURES_MODEL}"]
+    del node["columns"]["tablet_session_share"]["meta"]["trait"]
+    (tmp_path / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+    edited = SimpleNamespace(
+        manifest_path=tmp_path / "manifest.json", project_dir=project.project_dir
+    )
+    with pytest.raises(VocabularyError) as caught:
+        feature_vocabulary(edited)
+    assert str(caught.value).startswith(
+        "fct_customer_features in dbt_project/models/marts/core/_core__models.yml, column "
+        "tablet_session_share: no meta.trait; give it phrases"
+    )

@@ -189,10 +189,10 @@ def test_the_vocabulary_reads_phrases_values_and_exclusions():
 @pytest.mark.parametrize(
     ("trait", "message"),
     [
-        (None, "visits: no meta.trait of marts.fct_customer_features; give it phrases"),
-        ({"high": {"en": "who visit"}}, "visits: meta.trait of marts.fct_customer_features.high"),
-        ({"exclude": ""}, "visits: meta.trait of marts.fct_customer_features.exclude must say why"),
-        ({"family": "x"}, "visits: meta.trait of marts.fct_customer_features has no phrase"),
+        (None, "features, column visits: no meta.trait; give it phrases"),
+        ({"high": {"en": "who visit"}}, "visits: meta.trait.high needs an English and a French"),
+        ({"exclude": ""}, "visits: meta.trait.exclude must say why"),
+        ({"family": "x"}, "visits: meta.trait has no phrase; give high and/or low"),
         (
             {"high": {"en": "a", "fr": "b"}, "support": "sessions"},
             "support names 'sessions', which is not a column of the features table",
@@ -205,7 +205,7 @@ def test_the_vocabulary_reads_phrases_values_and_exclusions():
 )
 def test_a_malformed_trait_is_refused_with_the_column_and_the_fix(trait, message):
     with pytest.raises(VocabularyError, match=re.escape(message)):
-        read_vocabulary({"visits": trait})
+        read_vocabulary({"visits": trait}, where="features")
 
 
 @pytest.fixture(scope="module")
