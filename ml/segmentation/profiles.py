@@ -263,6 +263,19 @@ def distinguishing_traits(
     ]
 
 
+def traits_text(traits: Sequence[tuple], reliabilities: Mapping[str, float]) -> str:
+    """``feature +1.8 sd (x3.59)`` per trait, separated by ``; ``, with the reliability when
+    under 1 (``mobile_session_share +3.0 sd (x2.10, reliability 0.33)``): it explains a rank
+    that the raw difference alone would not."""
+    parts = []
+    for feature, _, z, lift in traits:
+        notes = [f"x{lift:.2f}"] if lift is not None else []
+        if reliabilities.get(feature, 1.0) < 0.995:
+            notes.append(f"reliability {reliabilities[feature]:.2f}")
+        parts.append(f"{feature} {z:+.1f} sd" + (f" ({', '.join(notes)})" if notes else ""))
+    return "; ".join(parts)
+
+
 def strategic_fit(profile: pd.DataFrame, fit_rules: Sequence, default: int) -> int:
     """A clustering segment's strategic fit: the best score of the rules its lifts satisfy.
 

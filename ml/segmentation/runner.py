@@ -411,9 +411,8 @@ def _profiles(
             "rule_group": groups[segment_id],
             "segment_number": identity.cluster_number(segment_id),
             "previous_match_distance": np.nan,
-            "top_features": "; ".join(
-                f"{feature} {z:+.1f} sd" + (f" (x{lift:.2f})" if lift is not None else "")
-                for feature, _, z, lift in traits[: config.profiles.top_features]
+            "top_features": profiles.traits_text(
+                traits[: config.profiles.top_features], own.set_index("feature")["reliability"]
             ),
             **figures,
         }

@@ -320,3 +320,12 @@ def test_reliability_is_the_share_of_the_support_over_support_and_prior():
         [1.5 / 4.5, 20 / 23, 1.0]
     )
     assert profiles.reliability(np.array([0.0, 2.0]), 0.0).tolist() == [1.0, 1.0]
+
+
+def test_top_features_show_the_reliability_behind_a_rank():
+    traits = [("recency_days", "high", 1.7, 2.65), ("mobile_session_share", "high", 3.0, 2.1)]
+    text = profiles.traits_text(traits, {"recency_days": 1.0, "mobile_session_share": 1.5 / 4.5})
+    assert text == (
+        "recency_days +1.7 sd (x2.65); mobile_session_share +3.0 sd (x2.10, reliability 0.33)"
+    )
+    assert profiles.traits_text([("age", "low", -1.2, None)], {}) == "age -1.2 sd"
