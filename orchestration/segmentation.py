@@ -174,6 +174,7 @@ def build_segmentation_definitions(project: DbtProject) -> Definitions:
     ):
         """Segment every customer and publish the run to the `ml` schema if its gates pass."""
         from cible.ml.segmentation.store import run_and_publish
+        from cible.orchestration.feature_vocabulary import feature_vocabulary
 
         from cible.privacy.consent import consent_summary, describe
 
@@ -185,6 +186,7 @@ def build_segmentation_definitions(project: DbtProject) -> Definitions:
             config_path=config.config_path or settings.segmentation_config_path(),
             refit=config.refit,
             warehouse_path=warehouse.file,
+            vocabulary=feature_vocabulary(project),
         )
         figures = {**_figures(result), "profiling_consent": consent}
         context.log.info(f"Segmentation run {result.run_id}: {figures}")

@@ -307,28 +307,25 @@ class StableIdsConfig(Section):
 class Descriptor(Section):
     """How a profile feature reads in a segment name: a label, and phrases when high or low."""
 
-    label: Texts
+    label: Texts | None = None
     high: Texts | None = None
     low: Texts | None = None
+    # Features of one family (near-duplicates) give a name one phrase at most.
+    family: str | None = None
 
 
 class ProfilesConfig(Section):
+    # Profiled besides the documented features (ml/segmentation/vocabulary.py).
     features: ColumnNames = ()
+    # Phrases of the derived flags, which have no dbt documentation (a generic one without).
     descriptors: dict[str, Descriptor] = Field(default_factory=dict)
     derived_flags: dict[str, Condition] = Field(default_factory=dict)
     top_features: StrictInt = Field(5, ge=1)
     name_traits: StrictInt = Field(2, ge=1, le=4)
     min_standardized_difference: StrictFloat = Field(0.3, ge=0)
-
-    @model_validator(mode="after")
-    def _every_feature_described(self) -> ProfilesConfig:
-        missing = [feature for feature in self.features if feature not in self.descriptors]
-        if missing:
-            message = (
-                f"{', '.join(missing)} have no descriptor; add them under profiles.descriptors"
-            )
-            raise Problems([("features", message)])
-        return self
+    # Pseudo-observations of a share's support: measured on n sessions (orders, campaigns) per
+    # member, a segment's difference counts n / (n + support_prior) (docs/segmentation.md).
+    support_prior: StrictFloat = Field(3.0, ge=0)
 
 
 class StrategicFitRule(Section):

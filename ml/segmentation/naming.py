@@ -1,10 +1,12 @@
 """Readable names and one-sentence descriptions of clustering segments, in English and French.
 
-A segment is described by its most distinguishing features (:mod:`ml.segmentation.profiles`),
-each read through the phrases the config gives it (``profiles.descriptors``): a phrase that
-follows "Customers" / "Clients" when the feature is high, another when it is low. For example
-"Clients à panier élevé, adeptes de montres et bijoux". Features without the needed phrase fall
-back to "with above-average <label>" / "avec <label> au-dessus de la moyenne".
+A segment is described by its most distinguishing features (:mod:`ml.segmentation.profiles`,
+ranked by difference times reliability), each read through the phrases of the feature
+documentation (:mod:`ml.segmentation.vocabulary`; ``profiles.descriptors`` for derived flags):
+a phrase that follows "Customers" / "Clients" when the feature is high, another when it is
+low, one per family. For example "Clients à panier élevé, adeptes d'horlogerie". Features
+without the needed phrase fall back to "with above-average <label>" / "avec <label> au-dessus
+de la moyenne".
 """
 
 from __future__ import annotations
@@ -32,13 +34,37 @@ NOISE_TEXTS = {
 DESCRIPTION_TRAITS = 3
 
 
+def family(feature: str, descriptors: Mapping) -> str:
+    """The family of a feature (near-duplicates share one); the feature itself by default."""
+    return getattr(descriptors.get(feature), "family", None) or feature
+
+
+def one_per_family(traits: Sequence[tuple], descriptors: Mapping) -> list[tuple]:
+    """The best-ranked trait of each family, in rank order: lifetime and 12-month spend never
+    both take a place in a name."""
+    seen: set[str] = set()
+    kept = []
+    for trait in traits:
+        if family(trait[0], descriptors) not in seen:
+            seen.add(family(trait[0], descriptors))
+            kept.append(trait)
+    return kept
+
+
 def readable_traits(traits: Sequence[tuple], descriptors: Mapping, wanted: int) -> list[tuple]:
-    """The traits worth a phrase: those the config gives a phrase for in their direction
-    (a large share of watches reads well, a small share of home goods does not), topped up with
+    """The traits worth a phrase, one per family: those with a phrase in their direction (a
+    large share of watches reads well, a small share of home goods does not), topped up with
     the others, in rank order, when fewer than `wanted` have one."""
-    explicit = [t for t in traits if getattr(descriptors.get(t[0]), t[1], None) is not None]
-    others = [t for t in traits if t not in explicit]
-    chosen = explicit[:wanted] + others[: max(0, wanted - len(explicit))]
+    traits = list(traits)
+    phrased = [t for t in traits if getattr(descriptors.get(t[0]), t[1], None) is not None]
+    explicit = one_per_family(phrased, descriptors)[:wanted]
+    used = {family(t[0], descriptors) for t in explicit}
+    others = [
+        t
+        for t in one_per_family([t for t in traits if t not in phrased], descriptors)
+        if family(t[0], descriptors) not in used
+    ]
+    chosen = explicit + others[: max(0, wanted - len(explicit))]
     return sorted(chosen, key=traits.index)
 
 
@@ -48,7 +74,7 @@ def trait_phrase(feature: str, direction: str, descriptors: Mapping, language: s
     phrase = getattr(descriptor, direction, None) if descriptor is not None else None
     if phrase is not None:
         return getattr(phrase, language)
-    label = getattr(descriptor.label, language) if descriptor is not None else feature
+    label = getattr(getattr(descriptor, "label", None), language, None) or feature
     return FALLBACK[language][direction].format(label=label.replace("_", " "))
 
 

@@ -20,6 +20,7 @@ from cible.ml.segmentation import identity, naming, profiles, quality, rules
 from cible.ml.segmentation.clustering import NOISE, SCORE_COLUMNS, cluster_indices, sample_rows
 from cible.ml.segmentation.config import SegmentationConfig, with_not_profiled
 from cible.ml.segmentation.model import SegmentationModel, build_pipeline, route
+from cible.ml.segmentation.vocabulary import Vocabulary
 from sklearn.decomposition import PCA
 from threadpoolctl import threadpool_limits
 
@@ -78,6 +79,7 @@ def run_segmentation(
     run_id: str,
     previous: PreviousRun | None = None,
     model: SegmentationModel | None = None,
+    vocabulary: Vocabulary | None = None,
 ) -> SegmentationResult:
     """Segment every customer of `features` (one row per customer, ``customer_id`` column).
 
@@ -88,12 +90,14 @@ def run_segmentation(
         run_id: this run's id (:func:`new_run_id`).
         previous: the previous published run, for stable ids and temporal stability.
         model: a fitted model to apply as it is; None fits a new one.
+        vocabulary: the documented features (:mod:`ml.segmentation.vocabulary`), profiled and
+            named with their phrases besides ``profiles.features``.
 
     Raises:
         SegmentationError: fewer customers to cluster than the configuration needs.
     """
     with threadpool_limits(limits=config.algorithm.threads):
-        return _run(features, config, run_id, previous, model)
+        return _run(features, config, run_id, previous, model, vocabulary or {})
 
 
 def _run(
@@ -102,6 +106,7 @@ def _run(
     run_id: str,
     previous: PreviousRun | None,
     model: SegmentationModel | None,
+    vocabulary: Vocabulary,
 ) -> SegmentationResult:
     started_at = _utc_now()
     refit = model is None
@@ -234,7 +239,7 @@ def _run(
     memberships = rules.rule_memberships(frame.loc[eligible], config.rule_groups)
     memberships.insert(0, "run_id", run_id)
     profile_frame, segments = _profiles(
-        frame, assignments, memberships, clustered_mask, config, run_id
+        frame, assignments, memberships, clustered_mask, config, run_id, vocabulary
     )
     if refit:
         for label, segment_id in model.segment_ids.items():
@@ -346,6 +351,7 @@ def _profiles(
     clustered_mask: np.ndarray,
     config: SegmentationConfig,
     run_id: str,
+    vocabulary: Vocabulary,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The long feature profiles and one summary row per segment (names, figures, fit)."""
     everyone = np.ones(len(frame), dtype=bool)
@@ -379,18 +385,21 @@ def _profiles(
             base_names[segment.id], kinds[segment.id] = "all", "rule"
             groups[segment.id] = group.group
 
-    values = profiles.numeric_matrix(frame, config.profiles.features)
-    long = profiles.feature_profiles(values, members, bases, base_names)
-    long.insert(0, "run_id", run_id)
+    values, support = profiles.profile_values(frame, config.profiles.features, vocabulary)
+    ranked = profiles.feature_profiles(
+        values, members, bases, base_names, support, config.profiles.support_prior
+    )
+    ranked.insert(0, "run_id", run_id)
+    long = ranked.drop(columns="reliability")
     declared = config.segment_texts()
     fits = {s.id: s.strategic_fit for s in config.excluded_segments}
     fits.update({s.id: s.strategic_fit for g in config.rule_groups for s in g.segments})
-    descriptors = config.profiles.descriptors
+    descriptors = {**vocabulary, **config.profiles.descriptors}
 
     rows, names, more = [], {"en": {}, "fr": {}}, {"en": {}, "fr": {}}
     for segment_id, mask in members.items():
         figures = profiles.key_figures(frame, mask, len(frame))
-        own = long[long["segment_id"] == segment_id]
+        own = ranked[ranked["segment_id"] == segment_id]
         traits = profiles.distinguishing_traits(
             own, config.profiles.min_standardized_difference, len(own)
         )
@@ -402,9 +411,8 @@ def _profiles(
             "rule_group": groups[segment_id],
             "segment_number": identity.cluster_number(segment_id),
             "previous_match_distance": np.nan,
-            "top_features": "; ".join(
-                f"{feature} {z:+.1f} sd" + (f" (x{lift:.2f})" if lift is not None else "")
-                for feature, _, z, lift in traits[: config.profiles.top_features]
+            "top_features": profiles.traits_text(
+                traits[: config.profiles.top_features], own.set_index("feature")["reliability"]
             ),
             **figures,
         }

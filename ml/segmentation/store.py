@@ -24,6 +24,7 @@ from cible.ml.segmentation.config import (
 from cible.ml.segmentation.identity import cluster_number
 from cible.ml.segmentation.model import SegmentationModel
 from cible.ml.segmentation.runner import PreviousRun, SegmentationResult
+from cible.ml.segmentation.vocabulary import Vocabulary
 
 from cible import settings, warehouse
 from cible.contract import TableSpec, load_tables
@@ -90,15 +91,23 @@ def prepare(
     return load_segmentation_config(config_path, columns=feature_columns(con))
 
 
-def read_features(con: duckdb.DuckDBPyConnection, config: SegmentationConfig) -> pd.DataFrame:
-    """The columns of the features table the configuration needs, one row per customer, and
-    whether the consent state allows each to be profiled (`is_profiling_allowed`).
+def read_features(
+    con: duckdb.DuckDBPyConnection,
+    config: SegmentationConfig,
+    vocabulary: Vocabulary | None = None,
+) -> pd.DataFrame:
+    """The columns of the features table the configuration and the vocabulary need, one row
+    per customer, and whether the consent state allows each to be profiled
+    (`is_profiling_allowed`).
 
     Raises:
         ConsentStateError: there is no consent state to obey.
     """
     require_consent_state(con)
+    documented = [c for trait in (vocabulary or {}).values() for c in (trait.column, trait.support)]
+    present = feature_columns(con)
     columns = ["customer_id", "as_of_at", *config.required_columns()]
+    columns += [column for column in documented if column in present]
     columns = list(dict.fromkeys(column for column in columns if column != PROFILING_ALLOWED))
     quoted = ", ".join(f'"{column}"' for column in columns)
     return con.execute(
@@ -209,6 +218,7 @@ def run_and_publish(
     refit: bool | None = None,
     run_id: str | None = None,
     model_dir: Path | None = None,
+    vocabulary: Vocabulary | None = None,
 ) -> SegmentationResult:
     """A whole run against the warehouse, on one connection: validate, read, segment, publish.
 
@@ -217,6 +227,8 @@ def run_and_publish(
     Args:
         refit: True fits a new model, False applies the latest published model as it is,
             None decides (:func:`refit_reason`).
+        vocabulary: the documented features, profiled and named with their phrases
+            (:mod:`ml.segmentation.vocabulary`).
 
     Raises:
         ConfigError: the configuration needs fixing (nothing was read or written).
@@ -247,11 +259,12 @@ def run_and_publish(
             if refit is None and refit_reason(config, model) is not None:
                 model = None
         result = run_segmentation(
-            read_features(con, config),
+            read_features(con, config, vocabulary),
             config,
             run_id or new_run_id(),
             previous=read_previous_run(con),
             model=model,
+            vocabulary=vocabulary,
         )
         publish(con, result, model_dir)
     return result

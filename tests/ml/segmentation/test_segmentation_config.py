@@ -177,7 +177,7 @@ def test_one_invalid_file_lists_every_problem_with_its_key_path(tmp_path, raw, s
     frame, _ = synthetic
     raw["algorithm"]["k_min"] = 1
     raw["features"]["shares"][1]["columns"].append("campaign_open_rate")
-    raw["profiles"]["descriptors"]["age"]["high"] = {"en": "older"}
+    raw["profiles"]["descriptors"]["lives_on_riviera"]["high"] = {"en": "from the Riviera"}
     raw["rule_segments"][2]["segments"][0]["when"]["all"][0]["op"] = "=>"
     path = write(tmp_path / "segmentation.yml", raw)
     with pytest.raises(ConfigError) as caught:
@@ -189,7 +189,7 @@ def test_one_invalid_file_lists_every_problem_with_its_key_path(tmp_path, raw, s
     for line in (
         "algorithm.k_min: must be at least 2, found 1",
         "features.shares[1].columns: lists campaign_open_rate more than once",
-        "profiles.descriptors.age.high.fr: is required",
+        "profiles.descriptors.lives_on_riviera.high.fr: is required",
         "rule_segments[2].segments[0].when: all[0]: unknown operator '=>'",
         "features.shares[0].columns[15], rule_segments[2].segments[1].when, profiles.features[19]: "
         "column 'summer_order_share' does not exist in the features table; fix its name",

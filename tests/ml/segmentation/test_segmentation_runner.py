@@ -7,6 +7,8 @@ import pytest
 import segmentation_data
 from cible.ml.segmentation.model import SegmentationModel
 from cible.ml.segmentation.runner import PreviousRun, SegmentationError, run_segmentation
+from cible.orchestration.dbt import cible_dbt_project
+from cible.orchestration.feature_vocabulary import feature_vocabulary
 from sklearn.metrics import adjusted_rand_score
 
 
@@ -43,6 +45,27 @@ def previous_of(result) -> PreviousRun:
         exclusive=pd.Series(assignments["segment_id"].to_numpy(), index=assignments["customer_id"]),
         highest_cluster_number=max(numbers),
     )
+
+
+def test_documented_features_are_profiled_and_named_with_their_phrases(synthetic, config):
+    frame, _ = synthetic
+    vocabulary = feature_vocabulary(cible_dbt_project())
+    result = run_segmentation(frame, config, "documented", vocabulary=vocabulary)
+    profiled = set(result.tables["segment_profile_features"]["feature"])
+    documented = {name for name, trait in vocabulary.items() if trait.column in frame.columns}
+    assert profiled == set(config.profiles.features) | documented
+    assert {"app_session_share", "campaigns_clicked", "lifecycle_stage=lapsed"} <= profiled
+    phrases = {
+        texts.en
+        for trait in [*vocabulary.values(), *config.profiles.descriptors.values()]
+        for texts in (trait.high, trait.low)
+        if texts is not None
+    }
+    clusters = result.tables["segment_profiles"].query("segment_kind == 'cluster'")
+    assert clusters["name_en"].is_unique and clusters["name_fr"].is_unique
+    for name in clusters["name_en"]:
+        assert any(name.startswith(f"Customers {phrase}") for phrase in phrases), name
+        assert "average" not in name, name
 
 
 def test_excluded_segments_are_routed_before_clustering(first, synthetic):

@@ -10,6 +10,8 @@ import segmentation_data
 import yaml
 from cible.ml.segmentation import store
 from cible.ml.segmentation.config import DEFAULT_CONFIG_PATH
+from cible.orchestration.dbt import cible_dbt_project
+from cible.orchestration.feature_vocabulary import feature_vocabulary
 
 from cible import warehouse
 from cible.contract import ContractError
@@ -195,3 +197,21 @@ def test_no_consent_state_no_segmentation(warehouse_path):
         store.run_and_publish(warehouse_path=warehouse_path, refit=True, run_id="r1")
     with duckdb.connect(str(warehouse_path), read_only=True) as con:
         assert not warehouse.table_exists(con, "ml.segment_runs"), "nothing was written"
+
+
+def test_documented_columns_are_read_and_absent_ones_skipped(warehouse_path, config):
+    with duckdb.connect(str(warehouse_path)) as con:
+        con.execute(
+            "alter table marts.fct_customer_features add column weekend_session_share double"
+        )
+        con.execute("update marts.fct_customer_features set weekend_session_share = random()")
+    assert "weekend_session_share" not in config.required_columns()
+    vocabulary = feature_vocabulary(cible_dbt_project())
+    store.run_and_publish(warehouse_path=warehouse_path, refit=True, vocabulary=vocabulary)
+    with duckdb.connect(str(warehouse_path), read_only=True) as con:
+        rows = con.execute("select distinct feature from ml.segment_profile_features").fetchall()
+    profiled = {feature for (feature,) in rows}
+    # Documented, read although the configuration does not name it.
+    assert {"weekend_session_share", "lifecycle_stage=lapsed"} <= profiled
+    # Documented but not in this warehouse's features table: skipped.
+    assert "tablet_session_share" not in profiled
