@@ -4,9 +4,10 @@ cross-validated metric calibrated and evaluated on a hold-out set; every family'
 candidate on the leaderboard.
 
 The fitted artefact is a :class:`ClassifierModel`: a `CalibratedClassifierCV(ensemble=False)`
-around the chosen pipeline (preprocessing + optional feature selection + model; the pipeline
-refitted on the whole training split, its scores mapped to probabilities by a calibrator
-learned on out-of-fold predictions), with everything else the fit learned: its input columns,
+around the chosen pipeline (preprocessing with the configured imputation + the configured
+feature selection + model, or m such pipelines averaged for multiple imputation; refitted on
+the whole training split, its scores mapped to probabilities by a calibrator learned on
+out-of-fold predictions), with everything else the fit learned: its input columns,
 threshold, and the distributions drift is measured against. Scoring loads it and calls
 :meth:`ClassifierModel.score` on raw feature columns. :class:`OnlineModel` is the version's
 incremental companion, which keeps the cutoff of the newest outcomes it learned.
