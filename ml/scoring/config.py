@@ -245,14 +245,20 @@ class ImputationConfig(MethodSection):
 
     `median_with_indicator` (the default): the median plus a 0/1 column per feature with
     missing values, so "never" differs from 0. `median`: the median alone. `iterative`:
-    chained equations (`IterativeImputer`, at most `max_iter` rounds), with the indicator
-    columns; `imputations` above 1 fits the chosen pipeline on that many draws from the
-    imputation's posterior and averages their probabilities (multiple imputation).
+    chained equations (`IterativeImputer`, at most `max_iter` rounds, each feature regressed
+    on the `n_nearest_features` most correlated others), with the indicator columns;
+    `imputations` above 1 fits the chosen pipeline on that many draws from the imputation's
+    posterior and averages their probabilities (multiple imputation).
     """
 
-    SETTINGS: ClassVar = {"max_iter": ("iterative",), "imputations": ("iterative",)}
+    SETTINGS: ClassVar = {
+        "max_iter": ("iterative",),
+        "n_nearest_features": ("iterative",),
+        "imputations": ("iterative",),
+    }
     method: Literal["median", "median_with_indicator", "iterative"] = "median_with_indicator"
     max_iter: StrictInt = Field(10, ge=1, le=100)
+    n_nearest_features: StrictInt = Field(20, ge=1, le=10_000)
     imputations: StrictInt = Field(1, ge=1, le=20)
 
 

@@ -209,6 +209,7 @@ def test_pipeline_steps_default_to_todays_and_take_a_name_or_settings():
     assert detailed.imputation.describe() == {
         "method": "iterative",
         "max_iter": 5,
+        "n_nearest_features": 20,
         "imputations": 4,
     }
 

@@ -145,6 +145,8 @@ def iterative(pipeline, frame):
     imputer = imputer_of(pipeline)
     assert isinstance(imputer, DrawnIterativeImputer) and not imputer.sample_posterior
     assert 1 <= imputer.n_iter_ <= 4
+    # Each feature regressed on its 2 most correlated others, not on all 3.
+    assert {len(triplet.neighbor_feat_idx) for triplet in imputer.imputation_sequence_} == {2}
     assert width(pipeline, frame) == NUMERIC + WITH_MISSING + CATEGORIES  # with indicators
     # The average order value is missing for customers without orders: chained equations
     # fill it from their other features, not with one median for everyone.
@@ -169,7 +171,7 @@ def iterative(pipeline, frame):
         ),
         pytest.param(
             {"method": "rfe", "n_features": 4, "step": 1},
-            {"method": "iterative", "max_iter": 4},
+            {"method": "iterative", "max_iter": 4, "n_nearest_features": 2},
             rfe_keeping(4),
             iterative,
             id="rfe-4-iterative",
