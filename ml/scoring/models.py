@@ -45,6 +45,8 @@ from sklearn.metrics import brier_score_loss, roc_auc_score
 from sklearn.model_selection import StratifiedKFold, cross_val_predict, train_test_split
 from sklearn.neural_network import MLPClassifier
 from sklearn.pipeline import Pipeline
+from sklearn.utils import get_tags
+from sklearn.utils.validation import check_is_fitted
 from threadpoolctl import threadpool_limits
 
 
@@ -119,8 +121,9 @@ def make_imputer(imputation: ImputationConfig, random_state: int):
     if imputation.method == "iterative":
         return DrawnIterativeImputer(
             max_iter=imputation.max_iter,
-            # Regressing each feature on every other one cost 35 s per fit on the demo's
-            # 141 numeric columns at 16k rows (2026-12-05): the nearest ones bound it.
+            # Regressing each feature on all the others made a training on the demo (13k rows,
+            # 100 numeric columns, 64 with gaps) ten times slower than the median; the 20
+            # nearest bring an imputer fit to about 6 s on one thread (2026-12-05).
             n_nearest_features=imputation.n_nearest_features,
             # Draws only for multiple imputation: a single imputation fits on the
             # conditional means, the less noisy fill.
@@ -201,19 +204,31 @@ class MultipleImputationClassifier(ClassifierMixin, BaseEstimator):
         self.imputations = imputations
         self.random_state = random_state
 
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        # What the input may hold (missing values above all) is the pipeline's to say.
+        tags.input_tags = get_tags(self.pipeline).input_tags
+        return tags
+
     def fit(self, X, y):
         self.pipelines_ = [
             clone(self.pipeline).set_params(**{IMPUTER_SEED: self.random_state + draw}).fit(X, y)
             for draw in range(self.imputations)
         ]
-        self.classes_ = self.pipelines_[0].classes_
+        first = self.pipelines_[0]
+        self.classes_ = first.classes_
+        self.n_features_in_ = first.n_features_in_
+        if hasattr(first, "feature_names_in_"):
+            self.feature_names_in_ = first.feature_names_in_
         return self
 
     def predict_proba(self, X) -> np.ndarray:
+        check_is_fitted(self)
         return np.mean([pipeline.predict_proba(X) for pipeline in self.pipelines_], axis=0)
 
     def predict(self, X) -> np.ndarray:
-        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
+        proba = self.predict_proba(X)  # first: it checks the model is fitted
+        return self.classes_[np.argmax(proba, axis=1)]
 
 
 def with_imputations(pipeline: Pipeline, features: ModelFeatures, training: TrainingConfig):

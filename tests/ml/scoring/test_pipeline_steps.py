@@ -21,6 +21,7 @@ from sklearn.decomposition import PCA
 from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
 from sklearn.feature_selection import RFE, RFECV, SelectFromModel
 from sklearn.impute import SimpleImputer
+from sklearn.utils.estimator_checks import parametrize_with_checks
 
 # The frame of `make_features`: 4 numeric inputs (the consent flag is never one), 3 of them
 # with missing values, and gender one-hot encoded in 3 columns.
@@ -261,3 +262,8 @@ def test_more_components_than_columns_is_refused_with_the_setting(frame_and_labe
     message = str(error.value)
     assert message.startswith("training.feature_selection.n_components: 50 columns asked for")
     assert f"makes {NUMERIC + WITH_MISSING + CATEGORIES} of the features" in message
+
+
+@parametrize_with_checks([DrawnIterativeImputer(sample_posterior=True, max_iter=3, random_state=0)])
+def test_the_drawing_imputer_follows_scikit_learn_conventions(estimator, check):
+    check(estimator)
