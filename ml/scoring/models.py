@@ -169,20 +169,29 @@ def pipeline_steps(training: TrainingConfig) -> dict[str, dict]:
     }
 
 
-def check_selection(pipeline: Pipeline, X: pd.DataFrame, training: TrainingConfig) -> None:
-    """Stop, naming the setting, when PCA or RFE asks for more columns than the preprocessing
-    makes of `X` (a share always fits)."""
+def check_selection(
+    pipeline: Pipeline, X: pd.DataFrame, y: pd.Series, training: TrainingConfig
+) -> None:
+    """Stop, naming the setting, when the selection cannot leave the model a column: PCA or
+    RFE asking for more columns than the preprocessing makes of `X` (a share always fits),
+    or an L1 penalty so strong that it keeps none."""
     selection = training.feature_selection
-    key = {"pca": "n_components", "rfe": "n_features"}.get(selection.method)
+    key = {"pca": "n_components", "rfe": "n_features", "l1": "C"}.get(selection.method)
     wanted = getattr(selection, key) if key else None
-    if not isinstance(wanted, int):
+    if selection.method != "l1" and not isinstance(wanted, int):
         return
-    columns = clone(pipeline.named_steps["preprocess"]).fit_transform(X).shape[1]
-    if wanted > columns:
+    matrix = clone(pipeline.named_steps["preprocess"]).fit_transform(X)
+    if selection.method == "l1":
+        if not clone(pipeline.named_steps["select"]).fit(matrix, y).get_support().any():
+            raise TrainingDataError(
+                f"training.feature_selection.C: {wanted} is so strong a penalty that the L1 "
+                "selection keeps no column of the features; raise it (the default is 0.1)"
+            )
+    elif wanted > matrix.shape[1]:
         raise TrainingDataError(
             f"training.feature_selection.{key}: {wanted} columns asked for, but the "
-            f"preprocessing makes {columns} of the features; ask for at most {columns}, or a "
-            "share (0.5)"
+            f"preprocessing makes {matrix.shape[1]} of the features; ask for at most "
+            f"{matrix.shape[1]}, or a share (0.5)"
         )
 
 
@@ -352,7 +361,10 @@ def _train_classifier(
 
     families = [family for family in training.models if family in (families or training.models)]
     check_selection(
-        make_pipeline(families[0], spec, config.min_category_share, training), X_train, training
+        make_pipeline(families[0], spec, config.min_category_share, training),
+        X_train,
+        y_train,
+        training,
     )
     deadline = start + training.time_budget_seconds
     searches: list[FamilySearch] = []

@@ -253,7 +253,7 @@ def test_multiple_imputation_averages_the_pipelines_of_several_draws(frame_and_l
     np.testing.assert_array_equal(version.model.score(frame.iloc[::7]), scores[::7])
 
 
-def test_more_components_than_columns_is_refused_with_the_setting(frame_and_labels):
+def test_a_selection_that_leaves_no_room_is_refused_with_the_setting(frame_and_labels):
     frame, labels = frame_and_labels
     spec = select_features(frame.reset_index(), None, [])
     config = config_with(feature_selection={"method": "pca", "n_components": 50})
@@ -262,6 +262,9 @@ def test_more_components_than_columns_is_refused_with_the_setting(frame_and_labe
     message = str(error.value)
     assert message.startswith("training.feature_selection.n_components: 50 columns asked for")
     assert f"makes {NUMERIC + WITH_MISSING + CATEGORIES} of the features" in message
+    config = config_with(feature_selection={"method": "l1", "C": 1e-6})
+    with pytest.raises(TrainingDataError, match=r"^training\.feature_selection\.C: 1e-06 is so"):
+        train_classifier(frame, labels, spec, config)
 
 
 @parametrize_with_checks([DrawnIterativeImputer(sample_posterior=True, max_iter=3, random_state=0)])
