@@ -109,7 +109,9 @@ class DrawnIterativeImputer(IterativeImputer):
 
     def transform(self, X):
         drawing = self.sample_posterior
-        self.sample_posterior = False  # read by IterativeImputer's per-feature step only
+        # Read by IterativeImputer's per-feature step only (scikit-learn 1.9, 2026-12-05;
+        # the multiple-imputation test, which scores in batches, would catch a change).
+        self.sample_posterior = False
         try:
             return super().transform(X)
         finally:
