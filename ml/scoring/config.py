@@ -9,12 +9,13 @@ meeting the errors one training run at a time.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal, get_args
 
 from pydantic import (
     BeforeValidator,
     Discriminator,
     Field,
+    PlainValidator,
     StrictBool,
     StrictFloat,
     StrictInt,
@@ -155,6 +156,112 @@ Values = Annotated[
 ]
 
 
+def _method_shorthand(value: Any) -> Any:
+    # `feature_selection: pca` is `{method: pca}` with the method's defaults.
+    return {"method": value} if isinstance(value, str) else value
+
+
+def _count_or_share(value: Any) -> int | float:
+    """A number of columns (a whole number, at least 1) or a share of them (0 < share < 1)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError(f"must be a number of columns or a share of them, found {value!r}")
+    if isinstance(value, int) and value < 1:
+        raise ValueError(f"must be at least 1, found {value}")
+    if isinstance(value, float) and not 0 < value < 1:
+        raise ValueError(f"a share must be above 0 and below 1 (or a whole number), found {value}")
+    return value
+
+
+def _auto_or(check):
+    """`auto`, or a value `check` accepts."""
+    return lambda value: value if value == "auto" else check(value)
+
+
+def _share(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1:
+        raise ValueError(f"must be auto or a number from 0 to 1, found {value!r}")
+    return float(value)
+
+
+# Single validators rather than unions: a union's error names each of its branches.
+CountOrShare = Annotated[int | float, PlainValidator(_count_or_share)]
+
+
+class MethodSection(Section):
+    """A choice of method and the settings of each method; a setting of another method than
+    the chosen one is refused, not ignored."""
+
+    # Each setting and the methods that read it.
+    SETTINGS: ClassVar[dict[str, tuple[str, ...]]] = {}
+    method: str
+
+    @classmethod
+    def cross_field_problems(cls, data: Any) -> list[tuple[str, str]]:
+        if not isinstance(data, dict):
+            return []
+        method = data.get("method", cls.model_fields["method"].default)
+        if method not in get_args(cls.model_fields["method"].annotation):
+            return []  # the method's own problem says it
+        return [
+            (key, f"applies to {', '.join(methods)} only, not {method}")
+            for key, methods in cls.SETTINGS.items()
+            if key in data and method not in methods
+        ]
+
+    def describe(self) -> dict[str, Any]:
+        """The method and the settings it reads (what the registry keeps)."""
+        read = [key for key, methods in self.SETTINGS.items() if self.method in methods]
+        return {"method": self.method, **{key: getattr(self, key) for key in read}}
+
+
+class FeatureSelectionConfig(MethodSection):
+    """The pipeline step between preprocessing and the model (`ml/scoring/models.py`).
+
+    `l1`: keeps the columns an L1 logistic regression of strength `C` leaves non-zero. `pca`:
+    `n_components` components, or as many as explain that share of the variance. `lda`: the
+    one discriminant direction of a binary target (a supervised projection, not a selection;
+    `shrinkage` regularises its covariance). `rfe`: recursive elimination with a logistic
+    regression, `step` columns (or share) removed per round, down to `n_features` columns (or
+    share), or to the number cross-validation prefers when `n_features: auto` (RFECV).
+    """
+
+    SETTINGS: ClassVar = {
+        "C": ("l1",),
+        "n_components": ("pca",),
+        "shrinkage": ("lda",),
+        "n_features": ("rfe",),
+        "step": ("rfe",),
+    }
+    method: Literal["none", "l1", "pca", "lda", "rfe"] = "none"
+    C: StrictFloat = Field(0.1, gt=0, le=1000)
+    n_components: CountOrShare = 0.95
+    shrinkage: Annotated[float | str, PlainValidator(_auto_or(_share))] = "auto"
+    n_features: Annotated[int | float | str, PlainValidator(_auto_or(_count_or_share))] = 0.5
+    step: CountOrShare = 0.1
+
+
+class ImputationConfig(MethodSection):
+    """How missing numbers are filled in the pipeline (`ml/scoring/models.py`).
+
+    `median_with_indicator` (the default): the median plus a 0/1 column per feature with
+    missing values, so "never" differs from 0. `median`: the median alone. `iterative`:
+    chained equations (`IterativeImputer`, at most `max_iter` rounds, each feature regressed
+    on the `n_nearest_features` most correlated others), with the indicator columns;
+    `imputations` above 1 fits the chosen pipeline on that many draws from the imputation's
+    posterior and averages their probabilities (multiple imputation).
+    """
+
+    SETTINGS: ClassVar = {
+        "max_iter": ("iterative",),
+        "n_nearest_features": ("iterative",),
+        "imputations": ("iterative",),
+    }
+    method: Literal["median", "median_with_indicator", "iterative"] = "median_with_indicator"
+    max_iter: StrictInt = Field(10, ge=1, le=100)
+    n_nearest_features: StrictInt = Field(20, ge=1, le=10_000)
+    imputations: StrictInt = Field(1, ge=1, le=20)
+
+
 class TrainingConfig(Section):
     """How classifiers are searched, selected, calibrated and evaluated."""
 
@@ -169,7 +276,12 @@ class TrainingConfig(Section):
     scoring: Literal["roc_auc", "average_precision", "neg_brier_score", "neg_log_loss"] = "roc_auc"
     calibration: Literal["isotonic", "sigmoid"] = "isotonic"
     threshold: Literal["max_f1"] = "max_f1"
-    feature_selection: Literal["none", "l1"] = "none"
+    imputation: Annotated[ImputationConfig, BeforeValidator(_method_shorthand)] = Field(
+        default_factory=ImputationConfig
+    )
+    feature_selection: Annotated[FeatureSelectionConfig, BeforeValidator(_method_shorthand)] = (
+        Field(default_factory=FeatureSelectionConfig)
+    )
     max_training_rows: StrictInt = Field(200_000, ge=100, le=10**9)
     min_positives: StrictInt = Field(50, ge=1, le=10**9)
     min_history_days: StrictInt = Field(365, ge=0, le=3650)

@@ -215,9 +215,15 @@ def leaderboard(
     X_test: pd.DataFrame,
     y_test: pd.Series,
     scoring: str,
+    steps: dict[str, dict] | None = None,
 ) -> pd.DataFrame:
     """One row per family, best CV score first: its CV score, its hold-out AUC, PR-AUC and
-    Brier score (uncalibrated), its fit and search times, and whether it was chosen."""
+    Brier score (uncalibrated), its fit and search times, and whether it was chosen.
+
+    Args:
+        steps: the pipeline's settings every family shares (imputation, feature selection),
+            written into each row's `params` beside the family's hyperparameters.
+    """
     rows = []
     for found in searches:
         score = np.mean([e.predict_proba(X_test)[:, 1] for e in found.estimators], axis=0)
@@ -235,7 +241,10 @@ def leaderboard(
                 "search_seconds": found.search_seconds,
                 "is_chosen": found.family == chosen,
                 "params": json.dumps(
-                    {k.removeprefix("model__"): v for k, v in found.params.items()},
+                    {
+                        **{k.removeprefix("model__"): v for k, v in found.params.items()},
+                        **(steps or {}),
+                    },
                     sort_keys=True,
                     default=str,
                 ),

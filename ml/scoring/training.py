@@ -33,7 +33,12 @@ from cible.ml.scoring.lifetime_value import (
     transaction_summary,
 )
 from cible.ml.scoring.metrics import metric_rows
-from cible.ml.scoring.models import OnlineModel, TrainedClassifier, train_classifier
+from cible.ml.scoring.models import (
+    OnlineModel,
+    TrainedClassifier,
+    pipeline_steps,
+    train_classifier,
+)
 from cible.ml.scoring.registry import ModelVersion, code_version, fingerprint
 from sklearn.metrics import roc_auc_score
 
@@ -261,6 +266,9 @@ def train_classifier_target(
         "schema_prefix": plan.schema_prefix,
         "model_family": model.family,
         "params": model.params,
+        # The pipeline's steps around the model, as configured (training.imputation and
+        # training.feature_selection); the fitted steps are in model.joblib.
+        "pipeline_steps": pipeline_steps(config.training),
         "threshold": model.threshold,
         "features": model.features.to_dict(),
         "metrics": values,

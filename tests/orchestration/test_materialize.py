@@ -1,5 +1,7 @@
 """A real Dagster materialization of the whole graph: generator, loader, dbt build and checks."""
 
+import json
+
 import duckdb
 from dagster import AssetKey
 
@@ -106,5 +108,9 @@ def test_each_classifier_version_has_its_optuna_leaderboard(materialized_run):
     assert (board["candidates"] == 1).all() and (board["leaderboard_rank"] == 1).all()
     assert board["holdout_auc_roc"].between(0.5, 1).all()
     assert board["params"].str.contains('"C"').all()
+    # Beside the hyperparameters, the pipeline's steps as configured (the defaults here).
+    for params in board["params"].map(json.loads):
+        assert params["imputation"] == {"method": "median_with_indicator"}
+        assert params["feature_selection"] == {"method": "none"}
     for version in board["model_version"]:
         assert version in metadata["leaderboards"].value

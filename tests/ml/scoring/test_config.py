@@ -180,3 +180,73 @@ def test_a_bad_range_or_an_empty_list_is_refused_by_name():
         "training.models.mlp.alpha.range.low: must be above 0 on a log scale, found 0.0",
         "training.models.mlp.hidden_layer_sizes: must list at least 1 item(s), found 0",
     ]
+
+
+def training_with(**settings) -> dict:
+    return {**MINIMAL, "training": {**MINIMAL["training"], **settings}}
+
+
+def test_pipeline_steps_default_to_todays_and_take_a_name_or_settings():
+    default = parse_scoring_config(MINIMAL).training
+    # Median imputation with missing indicators and no selection: the pipeline before the
+    # options existed.
+    assert default.imputation.describe() == {"method": "median_with_indicator"}
+    assert default.feature_selection.describe() == {"method": "none"}
+    named = parse_scoring_config(training_with(feature_selection="lda", imputation="median"))
+    assert named.training.feature_selection.describe() == {"method": "lda", "shrinkage": "auto"}
+    assert named.training.imputation.method == "median"
+    detailed = parse_scoring_config(
+        training_with(
+            feature_selection={"method": "rfe", "n_features": "auto", "step": 3},
+            imputation={"method": "iterative", "max_iter": 5, "imputations": 4},
+        )
+    ).training
+    assert detailed.feature_selection.describe() == {
+        "method": "rfe",
+        "n_features": "auto",
+        "step": 3,
+    }
+    assert detailed.imputation.describe() == {
+        "method": "iterative",
+        "max_iter": 5,
+        "n_nearest_features": 20,
+        "imputations": 4,
+    }
+
+
+def test_bad_pipeline_step_settings_are_refused_with_their_key():
+    found = problems_of(
+        training_with(
+            feature_selection={"method": "pca", "n_components": 1.5, "step": 2},
+            imputation={"method": "median", "imputations": 3},
+        )
+    )
+    assert sorted(found) == [
+        "training.feature_selection.n_components: a share must be above 0 and below 1 (or a "
+        "whole number), found 1.5",
+        "training.feature_selection.step: applies to rfe only, not pca",
+        "training.imputation.imputations: applies to iterative only, not median",
+    ]
+    found = problems_of(
+        training_with(
+            feature_selection={"method": "rfe", "n_features": 0, "step": True},
+            imputation={"method": "iterative", "max_iter": 0},
+        )
+    )
+    assert sorted(found) == [
+        "training.feature_selection.n_features: must be at least 1, found 0",
+        "training.feature_selection.step: must be a number of columns or a share of them, "
+        "found True",
+        "training.imputation.max_iter: must be at least 1, found 0",
+    ]
+    assert problems_of(training_with(feature_selection="tsne")) == [
+        "training.feature_selection.method: unknown value 'tsne'; use one of none, l1, pca, "
+        "lda, rfe"
+    ]
+    assert problems_of(training_with(feature_selection={"method": "lda", "shrinkage": "none"})) == [
+        "training.feature_selection.shrinkage: must be auto or a number from 0 to 1, found 'none'"
+    ]
+    assert problems_of(training_with(imputation="mice")) == [
+        "training.imputation.method: unknown value 'mice'; use one of median, "
+        "median_with_indicator, iterative"
+    ]

@@ -289,3 +289,37 @@ def test_no_consent_state_no_scoring(warehouse_path, tmp_path):
         con.execute("drop table marts.fct_customer_consents")
     with pytest.raises(ConsentStateError, match="profiles no one without a consent state"):
         store.train_and_publish(_config(), tmp_path / "models", warehouse_path)
+
+
+def test_a_model_with_pipeline_steps_is_trained_and_scored_by_the_jobs(warehouse_path, tmp_path):
+    """RFE and multiple imputation through the real jobs: registered with its steps, and
+    scored in batches of 100 with the scores a single call on every customer gives."""
+    models = tmp_path / "models"
+    config = parse_scoring_config(
+        {
+            **LIGHT_CONFIG,
+            "training": {
+                **LIGHT_CONFIG["training"],
+                "min_history_days": 100,
+                "models": {"logistic_regression": {"C": [1.0]}},
+                "feature_selection": {"method": "rfe", "n_features": 0.5},
+                "imputation": {"method": "iterative", "max_iter": 3, "imputations": 2},
+            },
+            "features": {"exclude": ["last_order_at"]},
+            "gates": {"min_auc": 0.6, "max_calibration_error": 0.2},
+            "scoring": {"batch_rows": 100},
+            "incremental": {"enabled": False},
+        }
+    )
+    (outcome,) = store.train_and_publish(config, models, warehouse_path)
+    assert outcome.promoted, outcome.failures
+    store.score_and_publish(config, models, warehouse_path)
+    scores = _table(warehouse_path, "ml.customer_scores").set_index("customer_id")["score"]
+    features = _table(warehouse_path, "marts.fct_customer_features").set_index("customer_id")
+    with store.ScoringStore.open(warehouse_path, read_only=True) as scoring_store:
+        model, metadata = ModelRegistry(models, scoring_store).load(outcome.version.model_version)
+    assert metadata["pipeline_steps"]["imputation"]["imputations"] == 2
+    assert len(model.estimator.calibrated_classifiers_[0].estimator.pipelines_) == 2
+    assert len(scores) == 1200 - 100 and scores.between(0, 1).all()
+    at_once = pd.Series(model.score(features.loc[scores.index]), index=scores.index)
+    np.testing.assert_allclose(scores, at_once, rtol=1e-6)
