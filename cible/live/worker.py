@@ -199,8 +199,7 @@ class Worker:
         """Land what is pending, then acknowledge its messages."""
         if self.unacked:
             written = self.lander.flush()
-            for delivery in self.unacked:
-                await delivery.ack()
+            await br.ack_all(self.unacked)
             self.metrics.inc("cible_events_landed_total", len(self.unacked))
             log.debug("landed %d messages in %s", len(self.unacked), [p.name for p in written])
         self.unacked = []
