@@ -198,7 +198,9 @@ class Worker:
     async def _flush(self) -> None:
         """Land what is pending, then acknowledge its messages."""
         if self.unacked:
-            written = self.lander.flush()
+            # A file write and a Redis pipeline of up to landing_flush_events marks: in a
+            # thread for the reason batches are (the loop keeps reading meanwhile).
+            written = await asyncio.to_thread(self.lander.flush)
             await br.ack_all(self.unacked)
             self.metrics.inc("cible_events_landed_total", len(self.unacked))
             log.debug("landed %d messages in %s", len(self.unacked), [p.name for p in written])
