@@ -1,14 +1,17 @@
 """Benchmark of the live path on this machine (a script that prints figures, not a test).
 
 Everything runs locally: a private RabbitMQ node and Redis server, the collector, the
-look-up API, two workers and the load generator (asyncio, httpx). The warehouse is a 3,000
-customer demo built, segmented and scored by the real steps (about 90 s), or `--workdir`'s
-from an earlier run. Figures printed:
+look-up API, the workers (one by default) and the load generators (asyncio: httpx for
+events, raw HTTP/1.1 for look-ups). The warehouse is a 3,000 customer demo built, segmented
+and scored by the real steps (about 90 s), or `--workdir`'s from an earlier run. Figures printed:
 
 - receipt-to-state latency (collector receipt to the customer's state, segment and scores
   written in Redis, from the workers' exact samples) p50/p95/p99 at 1,000 events/s for 60 s;
 - the highest rate sustained with p95 under 1 s (steps of 20 s, rising until it fails);
-- look-up latency p50/p99 at 1,000 requests/s for 20 s, measured by the client;
+- CPU used by each component during the 1,000 events/s run (a share of one core), and the
+  load average before it (other work on the machine competes for the same cores);
+- look-up latency p50/p99 at 1,000 requests/s for 20 s, measured by a client of two
+  processes on kept-alive connections, and the API's CPU per look-up;
 - peak resident memory of the workers and APIs.
 
     python benchmarks/live.py --workdir /tmp/cible-live-bench
@@ -18,7 +21,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import random
+import re
 import sys
 import time
 from datetime import UTC, datetime
@@ -85,27 +90,76 @@ async def send(url: str, key: str, rate: float, seconds: float, people, rng) -> 
     return sent
 
 
-async def look_up(url: str, key: str, rate: float, seconds: float, numbers: list[str], rng):
-    import httpx
+LOOKUP_PROCESSES = 2
+LOOKUP_CONNECTIONS = 16
 
-    latencies = []
 
-    async def one(client, number):
+async def _look_up_share(port: int, key: str, rate: float, seconds: float, numbers, seed: int):
+    """One process's share of the look-ups: raw HTTP/1.1 on kept-alive connections.
+
+    httpx spent more CPU than the API it measured (529 requests/s at most on these cores,
+    2026-12-05); a request here is one write and two reads. A look-up's time runs from when
+    it was due, so waiting for a free connection counts against the API.
+    """
+    rng = random.Random(seed)
+    latencies: list[tuple[float, int]] = []
+    pool: asyncio.Queue = asyncio.Queue()
+    for _ in range(LOOKUP_CONNECTIONS):
+        pool.put_nowait(await asyncio.open_connection("127.0.0.1", port))
+
+    async def one(number: str) -> None:
         started = time.perf_counter()
-        response = await client.get(f"/v1/customers/{number}")
-        latencies.append((time.perf_counter() - started, response.status_code))
+        reader, writer = await pool.get()
+        request = f"GET /v1/customers/{number} HTTP/1.1\r\nHost: bench\r\nX-API-Key: {key}\r\n\r\n"
+        writer.write(request.encode())
+        head = await reader.readuntil(b"\r\n\r\n")
+        length = re.search(rb"(?i)\r\ncontent-length: *(\d+)", head)
+        await reader.readexactly(int(length.group(1)) if length else 0)
+        latencies.append((time.perf_counter() - started, int(head[9:12])))
+        pool.put_nowait((reader, writer))
 
-    limits = httpx.Limits(max_connections=64, max_keepalive_connections=64)
-    async with httpx.AsyncClient(
-        base_url=url, timeout=10, headers={"X-API-Key": key}, limits=limits
-    ) as client:
-        tasks, started, count = [], time.monotonic(), 0
-        while time.monotonic() - started < seconds:
-            tasks.append(asyncio.create_task(one(client, rng.choice(numbers))))
-            count += 1
-            await asyncio.sleep(max(0.0, started + count / rate - time.monotonic()))
-        await asyncio.gather(*tasks)
-    return latencies, count / (time.monotonic() - started)
+    tasks, started, count = [], time.monotonic(), 0
+    while time.monotonic() - started < seconds:
+        tasks.append(asyncio.create_task(one(rng.choice(numbers))))
+        count += 1
+        await asyncio.sleep(max(0.0, started + count / rate - time.monotonic()))
+    await asyncio.gather(*tasks)
+    elapsed = time.monotonic() - started
+    while not pool.empty():
+        pool.get_nowait()[1].close()
+    return latencies, count / elapsed
+
+
+def _run_share(args) -> tuple[list[tuple[float, int]], float]:
+    return asyncio.run(_look_up_share(*args))
+
+
+def look_up(url: str, key: str, rate: float, seconds: float, numbers: list[str], rng):
+    """Look-ups at `rate` per second for `seconds`, from LOOKUP_PROCESSES processes."""
+    from concurrent.futures import ProcessPoolExecutor
+
+    port = int(url.rsplit(":", 1)[1])
+    shares = [
+        (port, key, rate / LOOKUP_PROCESSES, seconds, numbers, rng.getrandbits(32))
+        for _ in range(LOOKUP_PROCESSES)
+    ]
+    with ProcessPoolExecutor(LOOKUP_PROCESSES) as pool:
+        results = list(pool.map(_run_share, shares))
+    return [x for latencies, _ in results for x in latencies], sum(r for _, r in results)
+
+
+def cpu_seconds(session: int) -> float:
+    """CPU (user + system) used so far by every process of a session (a service and its
+    children: RabbitMQ's Erlang VM, a worker)."""
+    total = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[3]) == session:
+            total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
 
 
 def drain_latencies(store, prefix: str) -> list[float]:
@@ -205,8 +259,23 @@ def main() -> int:
         total = 0
 
         print(f"\n1. 1,000 events/s for {args.seconds:g} s ({args.workers} workers, 4 queues)")
+        print(f"   load average before: {' '.join(f'{v:.1f}' for v in os.getloadavg())}")
+        services = {
+            **{p.name: p.process.pid for p in processes},
+            "rabbitmq": rabbit.process.pid,
+            "redis": redis_server.process.pid,
+            "load generator": os.getsid(0),
+        }
+        cpu_before, wall_before = {n: cpu_seconds(s) for n, s in services.items()}, time.time()
         total += asyncio.run(send(collector.url, collect, 1000, args.seconds, people, rng))
         waited = wait_idle(store, prefix, total)
+        wall = time.time() - wall_before
+        shares = {n: (cpu_seconds(s) - cpu_before[n]) / wall for n, s in services.items()}
+        print(
+            f"   CPU over the {wall:.0f} s (share of one core): "
+            + ", ".join(f"{n} {100 * v:.0f}%" for n, v in shares.items())
+            + f"; together {sum(shares.values()):.2f} of the machine's {os.cpu_count()} cores"
+        )
         samples = drain_latencies(store, prefix)
         print(
             f"   receipt-to-state latency p50 {1000 * percentile(samples, 0.5):.1f} ms, "
@@ -234,13 +303,16 @@ def main() -> int:
 
         print("\n3. Look-ups for 20 s at 200 and 1,000 requests/s (client in the same machine)")
         for rate in (200, 1000):
-            latencies, achieved = asyncio.run(look_up(lookup.url, reader, rate, 20, numbers, rng))
+            cpu_before = cpu_seconds(lookup.process.pid)
+            latencies, achieved = look_up(lookup.url, reader, rate, 20, numbers, rng)
+            cpu = cpu_seconds(lookup.process.pid) - cpu_before
             seconds = [s for s, _ in latencies]
             statuses = {code for _, code in latencies}
             print(
                 f"   asked {rate}/s: {len(latencies)} look-ups at {achieved:.0f}/s "
                 f"(statuses {sorted(statuses)}): p50 {1000 * percentile(seconds, 0.5):.2f} ms, "
-                f"p99 {1000 * percentile(seconds, 0.99):.2f} ms"
+                f"p99 {1000 * percentile(seconds, 0.99):.2f} ms; "
+                f"API CPU {1000 * cpu / max(1, len(latencies)):.2f} ms a look-up"
             )
 
         print("\n4. Peak resident memory")

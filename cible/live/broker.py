@@ -46,6 +46,38 @@ def events_queue(index: int) -> str:
     return f"{EVENTS_EXCHANGE}.{index}"
 
 
+class Acknowledger:
+    """Acknowledges the messages of one consuming channel, many with one frame when safe.
+
+    An acknowledgement with ``multiple`` covers every unacknowledged message of the channel up
+    to its delivery tag, so it is sent only when every lower tag has been delivered here and
+    none of them still waits to be processed; otherwise each message is acknowledged alone.
+    (Delivery tags of a channel count 1, 2, 3... in delivery order.)
+    """
+
+    def __init__(self) -> None:
+        self.contiguous = 0  # every tag up to this one has been delivered
+        self.ahead: set[int] = set()  # delivered above a gap
+        self.open: set[int] = set()  # delivered, not acknowledged
+
+    def delivered(self, tag: int) -> None:
+        self.open.add(tag)
+        self.ahead.add(tag)
+        while self.contiguous + 1 in self.ahead:
+            self.contiguous += 1
+            self.ahead.discard(self.contiguous)
+
+    async def ack(self, deliveries: list[Delivery]) -> None:
+        by_tag = {d.tag: d for d in deliveries}
+        self.open.difference_update(by_tag)
+        top = max(by_tag, default=0)
+        if len(by_tag) > 1 and top <= self.contiguous and min(self.open, default=top + 1) > top:
+            await by_tag[top].message.ack(multiple=True)
+            return
+        for delivery in deliveries:
+            await delivery.message.ack()
+
+
 @dataclass
 class Delivery:
     """A consumed message; `ack` once its effects are durable."""
@@ -55,9 +87,27 @@ class Delivery:
     headers: dict
     redelivered: bool
     message: AbstractIncomingMessage
+    acknowledger: Acknowledger
+
+    @property
+    def tag(self) -> int:
+        return self.message.delivery_tag
 
     async def ack(self) -> None:
-        await self.message.ack()
+        await self.acknowledger.ack([self])
+
+
+async def ack_all(deliveries: list[Delivery]) -> None:
+    """Acknowledge processed messages, with as few frames as is safe (see Acknowledger).
+
+    One frame per landed micro-batch instead of one per message: 1,000 acknowledgements a
+    second each awaited their own write, time the event loop did not spend reading.
+    """
+    channels: dict[int, list[Delivery]] = {}
+    for delivery in deliveries:
+        channels.setdefault(id(delivery.acknowledger), []).append(delivery)
+    for group in channels.values():
+        await group[0].acknowledger.ack(group)
 
 
 class Broker:
@@ -182,10 +232,12 @@ class Broker:
         """Deliver the messages of `queues` to `handler` (manual acknowledgement)."""
         consumer = await self.connection.channel(publisher_confirms=False)
         await consumer.set_qos(prefetch_count=prefetch)
+        acknowledger = Acknowledger()
         for name in queues:
             queue = await consumer.get_queue(name, ensure=True)
 
             async def deliver(message: AbstractIncomingMessage, name: str = name) -> None:
+                acknowledger.delivered(message.delivery_tag)
                 await handler(
                     Delivery(
                         queue=name,
@@ -193,6 +245,7 @@ class Broker:
                         headers=dict(message.headers or {}),
                         redelivered=bool(message.redelivered),
                         message=message,
+                        acknowledger=acknowledger,
                     )
                 )
 

@@ -248,9 +248,14 @@ class Engine:
         if not batch:
             return self._commit(pipe, outcome, seen_ids, {}, {}, {}, {}, {}, [], generation, outbox)
 
-        # Visitors and devices the events touch.
-        read(key("vis", e.visitor_key) for e, _, _ in batch)
-        read(key("dev", e.anonymous_id) for e, _, _ in batch if e.anonymous_id)
+        # Visitors and devices the events touch. (Each read is two round trips, WATCH and
+        # MGET: keys known together are read together.)
+        read(
+            [
+                *(key("vis", e.visitor_key) for e, _, _ in batch),
+                *(key("dev", e.anonymous_id) for e, _, _ in batch if e.anonymous_id),
+            ]
+        )
         visitors = {
             e.visitor_key: values[key("vis", e.visitor_key)]
             or {"sessions": [], "anonymous": bool(e.anonymous_id)}
@@ -310,13 +315,17 @@ class Engine:
                 ):
                     customers[customer]["devices"].append(device)
                     changed_customers.add(customer)
-        read(key("dev", d) for c in allowed for d in customers[c].get("devices", []))
         read(
-            key("vis", v)
-            for c in allowed
-            for v in [*customers[c].get("devices", []), *customers[c].get("numbers", [])]
+            [
+                *(key("dev", d) for c in allowed for d in customers[c].get("devices", [])),
+                *(
+                    key("vis", v)
+                    for c in allowed
+                    for v in [*customers[c].get("devices", []), *customers[c].get("numbers", [])]
+                ),
+                *(key("state", c) for c in allowed),
+            ]
         )
-        read(key("state", c) for c in allowed)
         for c in allowed:
             for d in customers[c].get("devices", []):
                 if d not in devices:

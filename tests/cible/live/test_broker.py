@@ -66,3 +66,45 @@ def test_an_unreachable_broker_is_named_in_the_error():
 
     with pytest.raises(b.BrokerError, match="CIBLE_BROKER_URL"):
         run(b.Broker.connect("amqp://guest:secret@127.0.0.1:1/", queues=1, timeout=2))
+
+
+def test_acknowledging_a_batch_never_covers_a_message_still_in_hand(rabbit):
+    queues = [b.events_queue(i) for i in range(3)]
+
+    async def consume_all(broker, expected: int) -> list[b.Delivery]:
+        got: list[b.Delivery] = []
+
+        async def handler(delivery: b.Delivery) -> None:
+            got.append(delivery)
+
+        await broker.consume(queues, handler, prefetch=50)
+        for _ in range(100):
+            if len(got) >= expected:
+                break
+            await asyncio.sleep(0.05)
+        await asyncio.sleep(0.3)  # anything more than expected would arrive now
+        return got
+
+    async def scenario():
+        broker = await b.Broker.connect(rabbit.url, queues=3)
+        await broker.publish_events([("ack-v", json.dumps({"n": n}).encode()) for n in range(10)])
+        first = await consume_all(broker, 10)
+        # The third message is still being processed when the others are acknowledged: the
+        # first two in one frame, the later ones (above it) one by one.
+        await b.ack_all(first[:2])
+        await b.ack_all(first[3:])
+        await broker.close()
+        broker = await b.Broker.connect(rabbit.url, queues=3)
+        second = await consume_all(broker, 1)
+        # Acknowledged in one go now that nothing lower is in hand.
+        await b.ack_all(second)
+        await broker.close()
+        broker = await b.Broker.connect(rabbit.url, queues=3)
+        third = await consume_all(broker, 0)
+        await broker.close()
+        return [[json.loads(d.body)["n"] for d in got] for got in (first, second, third)]
+
+    first, second, third = run(scenario())
+    assert first == list(range(10))
+    assert second == [2]  # redelivered: it was never acknowledged
+    assert third == []
