@@ -12,19 +12,17 @@ def test_materialize_all_runs_every_asset_and_check(materialized_run):
     assert materialized_run["result"].success
     assert materialized_run["materialized"] == set(graph.get_all_asset_keys())
     checks = materialized_run["checks"]
-    assert len(checks) == len(graph.asset_check_keys)
-    # Every check passes but two: the demo's browsing features drift between the training
-    # cutoff and today (its web events cover only the last year), which the drift check
-    # reports without blocking; and its history ends on a fixed day (2026-10-31), so its events
-    # are stale on event time (dbt source freshness: an error beyond 4 days).
-    failures = {check.check_name: check for check in checks if not check.passed}
-    assert set(failures) <= {"feature_drift_within_thresholds", "events_fresh_on_event_time"}
-    drift = failures.get("feature_drift_within_thresholds")
-    assert drift is None or drift.severity.value == "WARN"
-    freshness = failures["events_fresh_on_event_time"]
-    assert freshness.severity.value == "ERROR"
-    assert freshness.metadata["status"].value == "error"
-    assert freshness.metadata["age_hours"].value > 4 * 24
+    # Every check of the assets; the events' freshness on event time is a check of its own
+    # (a dbt process), which the daily job runs (tests/orchestration/test_jobs.py).
+    standalone = {key.name for key in graph.asset_check_keys} - {c.check_name for c in checks}
+    assert standalone == {"events_fresh_on_event_time"}
+    assert len(checks) == len(graph.asset_check_keys) - 1
+    # Every check passes but one warning: the demo's browsing features drift between the
+    # training cutoff and today (its web events cover only the last year), which the drift
+    # check reports without blocking.
+    failures = [check for check in checks if not check.passed]
+    assert {check.check_name for check in failures} <= {"feature_drift_within_thresholds"}
+    assert all(check.severity.value == "WARN" for check in failures)
     loader_metadata = materialized_run["metadata"][AssetKey(["raw", "crm", "customers"])]
     assert loader_metadata["rows_loaded"].value > customers
     assert loader_metadata["rows_rejected"].value > 0

@@ -1,4 +1,5 @@
-"""Daily event partitions: the vars a partition gives dbt, and a real backfill over a range."""
+"""Daily event partitions: the vars a partition gives dbt, a real backfill over a range, events
+waiting for one, and the events' freshness on event time."""
 
 import shutil
 from datetime import date, datetime
@@ -7,8 +8,9 @@ import duckdb
 import pytest
 from cible.orchestration.dbt import cible_dbt_project, dbt_assets_for, dbt_build_args
 from cible.orchestration.definitions import build_definitions
+from cible.orchestration.ingest import event_time_freshness, raw_table_keys
 from cible.orchestration.partitions import event_partitions, event_window_vars
-from cible.orchestration.resources import WarehouseResource
+from cible.orchestration.resources import WarehouseResource, dbt_resource
 from dagster import DagsterInstance, materialize
 
 from cible.cli import event_partition_range, late_event_days, main
@@ -132,3 +134,29 @@ def test_the_backfill_command_takes_both_days_or_neither(tmp_path, monkeypatch, 
     # Nothing built yet: nothing to backfill, and it says so.
     monkeypatch.setenv("CIBLE_WAREHOUSE", str(tmp_path / "none.duckdb"))
     assert late_event_days() is None
+
+
+def test_events_whose_latest_is_weeks_old_are_stale_on_event_time(demo_build, tmp_path):
+    # The demo's history ends on 2026-10-31; its defects include events dated in 2094, which a
+    # freshness on max(occurred_at) would take for fresh data.
+    warehouse = tmp_path / "warehouse.duckdb"
+    shutil.copy(demo_build.warehouse, warehouse)
+    project = cible_dbt_project()
+    events_key = raw_table_keys(project)["events"]
+    result = event_time_freshness(
+        dbt_resource(project), WarehouseResource(path=str(warehouse)), events_key
+    )
+    assert not result.passed
+    assert result.severity.value == "ERROR"
+    assert result.metadata["status"].value == "error"
+    assert result.metadata["latest_event_at"].value.startswith("2026-10-3")
+    assert result.metadata["age_hours"].value > 4 * 24
+    # No event at all (an optional source): nothing is stale.
+    without_events = tmp_path / "without_events.duckdb"
+    with duckdb.connect(str(without_events)) as con:
+        con.execute("create schema raw")
+        con.execute("create table raw.events (event_id varchar, occurred_at varchar)")
+    empty = event_time_freshness(
+        dbt_resource(project), WarehouseResource(path=str(without_events)), events_key
+    )
+    assert empty.passed and empty.metadata["status"].value == "no events"
