@@ -1,5 +1,6 @@
 """What `cible run` and `cible demo` show of a Dagster run: one line per step (name, seconds),
-and on failure the reason as one paragraph, Dagster's own output going to a log file.
+one per check that did not pass, and on failure the reason as one paragraph, Dagster's own
+output going to a log file.
 
 Dagster's command line prints about 1,700 DEBUG lines for a run and, for a bad file, five
 traceback blocks around the one useful sentence (#16, point 4). Its event lines are read
@@ -15,6 +16,11 @@ from dataclasses import dataclass, field
 _STEP_EVENT = re.compile(
     r" - dagster - \w+ - .+ - (?P<step>[^ ]+) - "
     r"(?P<event>STEP_SUCCESS|STEP_FAILURE|STEP_SKIPPED) - (?P<message>.*)$"
+)
+# A check that did not pass (Dagster prints every evaluation; only failures are shown).
+_CHECK_FAILED = re.compile(
+    r" - ASSET_CHECK_EVALUATION - Asset check '(?P<check>[^']+)' on '(?P<asset>[^']+)' "
+    r"did not pass\.(?: Description: '(?P<description>.*)')?$"
 )
 _SECONDS = re.compile(r" in (?P<duration>[0-9][0-9.ms]*?)\.?$")
 # The exception a step raised, as Dagster prints it: `module.path.ErrorName: message`.
@@ -40,6 +46,10 @@ class RunOutput:
                 self._reading.append(line)
                 return None
             self._end_reason()
+        check = _CHECK_FAILED.search(line)
+        if check is not None:
+            description = (check["description"] or "see the log")[:200]
+            return f"  check   {check['check']} on {check['asset']} did not pass: {description}"
         event = _STEP_EVENT.search(line)
         if event is not None:
             step, kind = event["step"], event["event"]

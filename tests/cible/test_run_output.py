@@ -53,6 +53,28 @@ def test_one_line_per_step_and_the_reason_once() -> None:
 
 
 @pytest.mark.timeout(600)
+def test_a_check_that_did_not_pass_gets_its_line_and_passing_ones_none() -> None:
+    output = RunOutput()
+    step = "raw__web__events_events_fresh_on_event_time - ASSET_CHECK_EVALUATION - "
+    failed = output.feed(
+        PREFIX.format(level="DEBUG")
+        + step
+        + "Asset check 'events_fresh_on_event_time' on 'raw/web/events' did not pass. "
+        "Description: 'error: latest event at 2026-10-31T23:35:44+00:00 (839 h before the check)'"
+    )
+    assert failed == (
+        "  check   events_fresh_on_event_time on raw/web/events did not pass: "
+        "error: latest event at 2026-10-31T23:35:44+00:00 (839 h before the check)"
+    )
+    passed = output.feed(
+        PREFIX.format(level="DEBUG")
+        + "customer_segments - ASSET_CHECK_EVALUATION - Asset check 'silhouette_above_floor' "
+        "on 'ml/segmentation/segment_assignments' passed. Description: 'silhouette 0.210'"
+    )
+    assert passed is None
+    assert output.failed_steps == []
+
+
 def test_cible_run_on_a_bad_file_prints_a_paragraph_not_tracebacks(tmp_path: Path) -> None:
     landing = tmp_path / "landing"
     landing.mkdir()
