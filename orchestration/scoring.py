@@ -323,9 +323,7 @@ def build_scoring_definitions(project: DbtProject) -> Definitions:
                 check_name=name,
                 passed=status == "ok",
                 severity=AssetCheckSeverity.ERROR if status == "block" else AssetCheckSeverity.WARN,
-                description=f"{status}: largest PSI "
-                f"{rows['psi'].max() if not rows.empty else 0:.3f} (warn above "
-                f"{scoring_config.drift.psi_warn}, block above {scoring_config.drift.psi_block})",
+                description=_drift_description(status, rows, scoring_config.drift),
                 metadata={
                     "warn": int((rows["status"] == "warn").sum()),
                     "block": int((rows["status"] == "block").sum()),
@@ -365,3 +363,18 @@ def build_scoring_definitions(project: DbtProject) -> Definitions:
             score_models(project),
         ]
     )
+
+
+def _drift_description(status: str, rows: pd.DataFrame, drift) -> str:
+    """The check's sentence: the largest PSI, on which column, and why it does not block when
+    it is past the blocking threshold (the column is not among `drift.blocking_features`)."""
+    thresholds = f"warn above {drift.psi_warn}, block above {drift.psi_block}"
+    if rows.empty:
+        return f"{status}: no column measured ({thresholds})"
+    worst = rows.loc[rows["psi"].idxmax()]
+    why = (
+        ", not a blocking column"
+        if worst["psi"] > drift.psi_block and worst["status"] != "block"
+        else ""
+    )
+    return f"{status}: largest PSI {worst['psi']:.3f} on {worst['name']}{why} ({thresholds})"
