@@ -103,20 +103,19 @@ def late_event_days(warehouse: Path | None = None) -> tuple[date, date, int] | N
     """The first and last day of the events that arrived later than the lookback, and how many
     they are (`intermediate.int_events_unprocessed`): what a backfill must process. None when
     no event waits (or the warehouse is not built yet)."""
-    import duckdb
+    from cible.warehouse import connect, table_exists
 
     path = warehouse or settings.warehouse_path()
     if not path.exists():
         return None
-    with duckdb.connect(str(path), read_only=True) as con:
-        try:
-            first, last, events = con.execute(
-                "select min(occurred_on), max(occurred_on), count(*) "
-                "from intermediate.int_events_unprocessed "
-                "where unprocessed_reason = 'later_than_lookback'"
-            ).fetchone()
-        except duckdb.CatalogException:
+    with connect(path, read_only=True) as con:
+        if not table_exists(con, "intermediate.int_events_unprocessed"):
             return None
+        first, last, events = con.execute(
+            "select min(occurred_on), max(occurred_on), count(*) "
+            "from intermediate.int_events_unprocessed "
+            "where unprocessed_reason = 'later_than_lookback'"
+        ).fetchone()
     return (first, last, events) if events else None
 
 

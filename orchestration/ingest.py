@@ -3,7 +3,6 @@
 import os
 from collections.abc import Iterator
 
-import duckdb
 from cible.orchestration.dbt import dbt_assets_for, run_dbt
 from cible.orchestration.partitions import event_backfill_policy
 from cible.orchestration.resources import WarehouseResource
@@ -225,7 +224,7 @@ def _has_rows(warehouse: WarehouseResource, table: str) -> bool:
 
     if not warehouse.file.exists():
         return False
-    with duckdb.connect(str(warehouse.file), read_only=True) as con:
+    with warehouse.connect(read_only=True) as con:
         return table_exists(con, table) and bool(
             con.execute(f"select count(*) > 0 from {table}").fetchone()[0]
         )
