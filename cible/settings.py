@@ -315,3 +315,13 @@ def published_dir() -> Path:
     """Where the BI copy of the marts and the dashboard are published (``CIBLE_PUBLISHED_DIR``,
     default ``data/published``; docs/bi.md)."""
     return _resolve(os.environ.get(PUBLISHED_DIR_ENV, "data/published"))
+
+
+DBT_APPLIES_MODELS_ENV = "CIBLE_DBT_APPLIES_MODELS"
+
+
+def dbt_applies_models() -> bool:
+    """Whether `dbt build`'s Python models apply the published segmentation and scoring models
+    (`cible/applied.py`); Dagster's steps set ``CIBLE_DBT_APPLIES_MODELS=0`` for the dbt build
+    that follows their own application."""
+    return os.environ.get(DBT_APPLIES_MODELS_ENV, "1").strip().lower() not in {"0", "false", "no"}

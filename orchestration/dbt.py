@@ -79,6 +79,11 @@ EVENT_PARTITIONED_TAG = "event_partitions"
 WAREHOUSE_EXCLUDE = " ".join(f"tag:{tag}" for tag in (*ML_PUBLISHED_TAGS, EVENT_PARTITIONED_TAG))
 
 
+# The dbt Python models applying the published models in a plain `dbt build`
+# (dbt_project/models/intermediate/applied), with the source their Python step writes.
+APPLIED_MODELS = {"int_segmentation_applied": "segmentation", "int_scoring_applied": "scoring"}
+
+
 # Published marts (what BI tools and campaigns read) are refreshed every day: a warning after
 # a missed morning, a failure after two.
 MARTS_FRESHNESS = FreshnessPolicy.time_window(
@@ -129,6 +134,17 @@ class CibleDbtTranslator(DagsterDbtTranslator):
         if _reads_raw(manifest, node):
             # Erasure and retention come between the load and anything built from it.
             spec = spec.merge_attributes(deps=[ERASURE_KEY])
+        applied_source = APPLIED_MODELS.get(node.get("name"))
+        if applied_source is not None:
+            # It reads the published models and the run the Python step just made (in SQL,
+            # as those tables may not exist yet): after that step, not only after the features.
+            spec = spec.merge_attributes(
+                deps=[
+                    self.get_asset_key(source)
+                    for source in manifest.get("sources", {}).values()
+                    if source["source_name"] == applied_source
+                ]
+            )
         if _layer(node) == "marts":
             return spec.replace_attributes(freshness_policy=MARTS_FRESHNESS)
         return spec
@@ -206,7 +222,15 @@ def published_ml_models(project: DbtProject, tag: str, name: str) -> AssetsDefin
         backfill_policy=event_backfill_policy,
     )
     def _models(context: AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource):
-        yield from build_selected(context, dbt, warehouse, tests_reaching_upstream=True)
+        # This run's Python step has just applied (or refitted) the models: the dbt Python
+        # model that applies them in a plain `dbt build` records that run instead.
+        yield from build_selected(
+            context,
+            dbt,
+            warehouse,
+            tests_reaching_upstream=True,
+            environment={settings.DBT_APPLIES_MODELS_ENV: "0"},
+        )
 
     return _models
 
@@ -229,6 +253,7 @@ def build_selected(
     warehouse: WarehouseResource,
     variables: Mapping[str, str] | None = None,
     tests_reaching_upstream: bool = False,
+    environment: Mapping[str, str] | None = None,
 ):
     """`dbt build` of the models a Dagster selection holds, against the warehouse.
 
@@ -248,6 +273,7 @@ def build_selected(
         dbt_build_args(variables),
         context=context,
         indirect_selection="eager" if tests_reaching_upstream else "buildable",
+        environment=environment,
     )
     yield from with_warehouse_figures(invocation.stream(), invocation.manifest, warehouse.file)
     if not variables:
@@ -261,14 +287,16 @@ def run_dbt(
     context: AssetExecutionContext | None = None,
     indirect_selection: str | None = None,
     raise_on_error: bool = True,
+    environment: Mapping[str, str] | None = None,
 ) -> DbtCliInvocation:
     """Start a dbt command against `warehouse` (dagster-dbt's `cli`; wait or stream it).
 
     Args:
         indirect_selection: dbt's indirect selection mode (`DBT_INDIRECT_SELECTION`), which
             dagster-dbt reads when it builds the command.
+        environment: more environment variables for the dbt process.
     """
-    variables = warehouse.dbt_env()
+    variables = {**warehouse.dbt_env(), **(environment or {})}
     if indirect_selection:
         variables[INDIRECT_SELECTION_ENV] = indirect_selection
     with _set_while_starting(variables):

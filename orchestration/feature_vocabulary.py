@@ -1,20 +1,17 @@
-"""The vocabulary of segment names, read from the dbt manifest as plain data.
-
-Each column of `fct_customer_features` documents how it reads in a segment name (its
-`meta.trait`, docs/segmentation.md); seeds named by `values_from` give the labels of a text
-column's values. `ml/` parses and uses them (`cible.ml.segmentation.vocabulary`) without dbt.
-"""
+"""The vocabulary of segment names for Dagster's segmentation step: the project's manifest read
+by :mod:`cible.vocabulary` (the dbt Python model applying the published segmentation reads it
+the same way)."""
 
 from __future__ import annotations
 
-import csv
-import json
 from pathlib import Path
 
-from cible.ml.segmentation.vocabulary import Vocabulary, read_vocabulary
+from cible.ml.segmentation.vocabulary import Vocabulary
 from dagster_dbt import DbtProject
 
-FEATURES_MODEL = "fct_customer_features"
+from cible.vocabulary import FEATURES_MODEL, manifest_vocabulary
+
+__all__ = ["FEATURES_MODEL", "feature_vocabulary"]
 
 
 def feature_vocabulary(project: DbtProject) -> Vocabulary:
@@ -23,31 +20,4 @@ def feature_vocabulary(project: DbtProject) -> Vocabulary:
     Raises:
         VocabularyError: a column's `meta.trait` is missing or malformed (the message names it).
     """
-    manifest = json.loads(Path(project.manifest_path).read_text(encoding="utf-8"))
-    model = _node(manifest, "model", FEATURES_MODEL)
-    traits = {
-        name: (column.get("meta") or {}).get("trait") for name, column in model["columns"].items()
-    }
-    wanted = {
-        trait["values_from"].get("seed")
-        for trait in traits.values()
-        if isinstance(trait, dict) and isinstance(trait.get("values_from"), dict)
-    }
-    seeds = {}
-    for name in sorted(n for n in wanted if isinstance(n, str)):
-        seed = _node(manifest, "seed", name)
-        path = Path(project.project_dir) / seed["original_file_path"]
-        with path.open(encoding="utf-8", newline="") as handle:
-            seeds[name] = list(csv.DictReader(handle))
-    documented_in = model.get("patch_path", "").split("://")[-1] or "its dbt yml"
-    return read_vocabulary(traits, seeds, where=f"{FEATURES_MODEL} in dbt_project/{documented_in}")
-
-
-def _node(manifest: dict, resource_type: str, name: str) -> dict:
-    for node in manifest["nodes"].values():
-        if node["resource_type"] == resource_type and node["name"] == name:
-            return node
-    raise RuntimeError(
-        f"the dbt manifest has no {resource_type} {name!r}: parse the project again "
-        "(`cible.dbt_cli.parse_project`)"
-    )
+    return manifest_vocabulary(Path(project.manifest_path), Path(project.project_dir))

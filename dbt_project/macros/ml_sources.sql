@@ -9,6 +9,13 @@
 
 {% macro source_or_empty(source_name, table_name) -%}
     {%- set relation = source(source_name, table_name) -%}
+    {#- The runs `dbt build` itself appends (the published models applied, no refit) come
+        first: every staging model of these sources is built after the Python model that
+        writes them (disabled on Spark, see models/intermediate/applied). -#}
+    {%- set applied_by = {'segmentation': 'int_segmentation_applied', 'scoring': 'int_scoring_applied'} -%}
+    {%- if source_name in applied_by and target.type == 'duckdb' -%}
+        {%- do ref(applied_by[source_name]) -%}
+    {%- endif -%}
     {%- if not execute -%}
         {{ relation }}
     {%- else -%}

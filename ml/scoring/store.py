@@ -420,34 +420,45 @@ def score_and_publish(
     lifetime values and drift of this run to the `ml` tables. A target without a promoted
     version is skipped (the outcome says so); the others are scored. A run whose drift blocks
     (`drift.psi_block`) appends its drift only: the published scores stay the last good run's."""
-    scored_at = scored_at or pd.Timestamp.now(tz="UTC").tz_localize(None).floor("s")
     with ScoringStore.open(warehouse_path) as store:
-        as_of = store.current_as_of()
-        published, skipped = published_versions(
-            config, ModelRegistry(models_dir, store), store.feature_columns()
-        )
-        columns = input_columns(published)
-        sample = store.drift_sample(columns) if classifiers(published) else pd.DataFrame()
-        ltv = config.lifetime_value_target
-        orders = store.read_orders(end=as_of) if ltv is not None and ltv.name in published else None
-        outcome = score_customers(
-            config,
-            published,
-            skipped,
-            store.feature_batches(columns, config.scoring.batch_rows),
-            sample,
-            orders,
-            as_of,
-            scored_at,
-        )
-        for table, rows in outcome.tables.items():
-            # A blocking drift keeps the run's scores and values out of the `ml` tables, so the
-            # marts (and the next `dbt build`) keep the last run that passed; the drift rows
-            # are written, to show why.
-            if outcome.blocked and table in BLOCKED_BY_DRIFT:
-                continue
-            store.append(table, rows)
-        store.purge_old_runs(config.scoring.keep_runs)
+        return score_on(store, config, models_dir, scored_at)
+
+
+def score_on(
+    store: ScoringStore,
+    config: ScoringConfig,
+    models_dir: Path,
+    scored_at: pd.Timestamp | None = None,
+) -> ScoringOutcome:
+    """:func:`score_and_publish` on a store whose connection the caller holds (a dbt Python
+    model's)."""
+    scored_at = scored_at or pd.Timestamp.now(tz="UTC").tz_localize(None).floor("s")
+    as_of = store.current_as_of()
+    published, skipped = published_versions(
+        config, ModelRegistry(models_dir, store), store.feature_columns()
+    )
+    columns = input_columns(published)
+    sample = store.drift_sample(columns) if classifiers(published) else pd.DataFrame()
+    ltv = config.lifetime_value_target
+    orders = store.read_orders(end=as_of) if ltv is not None and ltv.name in published else None
+    outcome = score_customers(
+        config,
+        published,
+        skipped,
+        store.feature_batches(columns, config.scoring.batch_rows),
+        sample,
+        orders,
+        as_of,
+        scored_at,
+    )
+    for table, rows in outcome.tables.items():
+        # A blocking drift keeps the run's scores and values out of the `ml` tables, so the
+        # marts (and the next `dbt build`) keep the last run that passed; the drift rows
+        # are written, to show why.
+        if outcome.blocked and table in BLOCKED_BY_DRIFT:
+            continue
+        store.append(table, rows)
+    store.purge_old_runs(config.scoring.keep_runs)
     return outcome
 
 

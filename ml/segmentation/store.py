@@ -235,8 +235,6 @@ def run_and_publish(
         RuntimeError: no warehouse or features table yet, or `refit` is False and no
             published model can be applied.
     """
-    from cible.ml.segmentation.runner import new_run_id, run_segmentation
-
     path = Path(warehouse_path) if warehouse_path else settings.warehouse_path()
     if not path.exists():
         raise RuntimeError(
@@ -244,27 +242,41 @@ def run_and_publish(
             "assets)"
         )
     with warehouse.connect(path) as con:
-        config = prepare(con, config_path)
-        model = None
-        if refit is not True:
-            latest = latest_model_path(con)
-            if latest is not None and latest.exists():
-                try:
-                    model = load_model(latest)
-                except ValueError:
-                    if refit is False:
-                        raise
-            if refit is False and model is None:
-                raise RuntimeError("no published segmentation model to apply: run with refit first")
-            if refit is None and refit_reason(config, model) is not None:
-                model = None
-        result = run_segmentation(
-            read_features(con, config, vocabulary),
-            config,
-            run_id or new_run_id(),
-            previous=read_previous_run(con),
-            model=model,
-            vocabulary=vocabulary,
-        )
-        publish(con, result, model_dir)
+        return run_on(con, config_path, refit, run_id, model_dir, vocabulary)
+
+
+def run_on(
+    con: duckdb.DuckDBPyConnection,
+    config_path: Path | str = DEFAULT_CONFIG_PATH,
+    refit: bool | None = None,
+    run_id: str | None = None,
+    model_dir: Path | None = None,
+    vocabulary: Vocabulary | None = None,
+) -> SegmentationResult:
+    """:func:`run_and_publish` on a connection the caller holds (a dbt Python model's)."""
+    from cible.ml.segmentation.runner import new_run_id, run_segmentation
+
+    config = prepare(con, config_path)
+    model = None
+    if refit is not True:
+        latest = latest_model_path(con)
+        if latest is not None and latest.exists():
+            try:
+                model = load_model(latest)
+            except ValueError:
+                if refit is False:
+                    raise
+        if refit is False and model is None:
+            raise RuntimeError("no published segmentation model to apply: run with refit first")
+        if refit is None and refit_reason(config, model) is not None:
+            model = None
+    result = run_segmentation(
+        read_features(con, config, vocabulary),
+        config,
+        run_id or new_run_id(),
+        previous=read_previous_run(con),
+        model=model,
+        vocabulary=vocabulary,
+    )
+    publish(con, result, model_dir)
     return result

@@ -101,7 +101,12 @@ def run_ml(published: Published) -> None:
         dbt_command(["run", "--selector", "as_of", "--vars", json.dumps(variables)], warehouse)
     store.train_and_publish(config, published.models, warehouse)
     store.score_and_publish(config, published.models, warehouse)
-    dbt_command(["build", "--select", MARTS_AFTER_ML, *published.dbt_vars()], warehouse)
+    # As Dagster's steps do: the models were just applied, the build records that run.
+    dbt_command(
+        ["build", "--select", MARTS_AFTER_ML, *published.dbt_vars()],
+        warehouse,
+        extra_env={settings.DBT_APPLIES_MODELS_ENV: "0"},
+    )
 
 
 def tracker_items(events: pd.DataFrame) -> list[dict]:

@@ -1,0 +1,177 @@
+"""`dbt build` alone, from the command line with no Dagster, applies the published models: on a
+copy of the whole Dagster run (`materialized_run`), the dbt Python models segment and score
+today's customers with the published fitted pipelines (no refit), and the marts a marketer
+reads then equal what Dagster's steps published for the same day. A deliberately drifted
+scoring run applied by dbt publishes nothing: the score mart keeps the last passing run and the
+audit trail shows the blocked one.
+"""
+
+import shutil
+
+import duckdb
+import pandas as pd
+import pytest
+from pipeline_support import SMALL_DATA_SCORING_CONFIG, dbt_command
+
+pytestmark = pytest.mark.timeout(600)
+
+APPLIED = ["int_segmentation_applied+", "int_scoring_applied+"]
+
+
+def _query(warehouse, sql: str) -> pd.DataFrame:
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        return con.execute(sql).df()
+
+
+@pytest.fixture(scope="module")
+def applied(materialized_run, tmp_path_factory):
+    """On a copy of the run: `dbt build` of the applying models and all they feed, then the
+    same after the features were made to drift."""
+    root = tmp_path_factory.mktemp("dbt_applies")
+    warehouse = root / "warehouse" / "cible.duckdb"
+    warehouse.parent.mkdir()
+    shutil.copyfile(materialized_run["warehouse"], warehouse)
+    # The models stay where the run wrote them: the registry and segment runs name those files.
+    environment = {
+        "CIBLE_MODELS_DIR": str(materialized_run["models"]),
+        "CIBLE_SCORING_CONFIG": str(SMALL_DATA_SCORING_CONFIG),
+    }
+    dagster_run = _latest_published_segmentation(warehouse)
+    before = {
+        "segment_run": dagster_run,
+        "memberships": _query(
+            warehouse,
+            "select customer_id, segment_id, segment_kind from marts.fct_segment_memberships "
+            f"where is_exclusive and run_id = '{dagster_run['run_id']}'",
+        ),
+        "names": _segment_names(warehouse, dagster_run["run_id"]),
+        "scores": _query(warehouse, "select * from marts.fct_customer_scores"),
+        "versions": _query(warehouse, "select count(*) as n from ml.model_registry")["n"][0],
+    }
+    dbt_command(["build", "--select", *APPLIED], warehouse, extra_env=environment)
+    after = {
+        "segmentation": _query(warehouse, "select * from intermediate.int_segmentation_applied"),
+        "scoring": _query(warehouse, "select * from intermediate.int_scoring_applied"),
+        "segment_run": _latest_published_segmentation(warehouse),
+        "current_run": _query(
+            warehouse, "select run_id from marts.dim_segment_runs where is_current"
+        )["run_id"].tolist(),
+        "scores": _query(warehouse, "select * from marts.fct_customer_scores"),
+        "versions": _query(warehouse, "select count(*) as n from ml.model_registry")["n"][0],
+    }
+    after["memberships"] = _query(
+        warehouse,
+        "select customer_id, segment_id, segment_kind from marts.fct_segment_memberships "
+        f"where is_exclusive and run_id = '{after['segment_run']['run_id']}'",
+    )
+    after["names"] = _segment_names(warehouse, after["segment_run"]["run_id"])
+
+    # Every customer's features as no scoring model was trained on: a blocking drift.
+    with duckdb.connect(str(warehouse)) as con:
+        numeric = con.execute(
+            "select column_name from information_schema.columns where table_schema = 'marts' "
+            "and table_name = 'fct_customer_features' and data_type in ('DOUBLE', 'BIGINT', "
+            "'INTEGER') and column_name not like '%_id'"
+        ).df()["column_name"]
+        assignments = ", ".join(f'"{c}" = "{c}" * 1000 + 1000' for c in numeric)
+        con.execute(f"update marts.fct_customer_features set {assignments}")
+    result = dbt_command(["build", "--select", *APPLIED], warehouse, extra_env=environment)
+    drifted = {
+        "stdout": result.stdout,
+        "scoring": _query(warehouse, "select * from intermediate.int_scoring_applied"),
+        "mart_runs": sorted(
+            _query(warehouse, "select distinct scoring_run_id from marts.fct_customer_scores")[
+                "scoring_run_id"
+            ]
+        ),
+        "published_runs": set(
+            _query(warehouse, "select scoring_run_id from ml.customer_scores")["scoring_run_id"]
+        ),
+        "drift": _query(warehouse, "select scoring_run_id, status from ml.feature_drift"),
+    }
+    return {"before": before, "after": after, "drifted": drifted}
+
+
+def _segment_names(warehouse, run_id: str) -> pd.DataFrame:
+    return (
+        _query(
+            warehouse,
+            "select segment_id, name_en, name_fr from ml.segment_profiles "
+            f"where run_id = '{run_id}'",
+        )
+        .sort_values("segment_id")
+        .reset_index(drop=True)
+    )
+
+
+def _latest_published_segmentation(warehouse) -> pd.Series:
+    return _query(
+        warehouse,
+        "select * from ml.segment_runs where is_published order by started_at desc limit 1",
+    ).iloc[0]
+
+
+def test_dagster_runs_record_their_own_application(materialized_run):
+    warehouse = materialized_run["warehouse"]
+    [segmentation] = _query(warehouse, "select * from intermediate.int_segmentation_applied")[
+        ["status", "run_id"]
+    ].itertuples(index=False)
+    assert segmentation.status == "applied_by_dagster"
+    # The run Dagster's step made, not a second application of the models.
+    assert segmentation.run_id == _latest_published_segmentation(warehouse)["run_id"]
+    scoring = _query(warehouse, "select * from intermediate.int_scoring_applied")
+    assert list(scoring["status"]) == ["applied_by_dagster"]
+    assert scoring["scoring_run_id"][0] in set(
+        _query(warehouse, "select scoring_run_id from marts.fct_customer_scores")["scoring_run_id"]
+    )
+
+
+def test_dbt_build_alone_applies_the_published_models_as_dagster_did(applied):
+    before, after = applied["before"], applied["after"]
+    [segmentation] = after["segmentation"].to_dict("records")
+    assert segmentation["status"] == "applied", segmentation["message"]
+    assert segmentation["run_id"] != before["segment_run"]["run_id"]
+    assert segmentation["model_version"] == before["segment_run"]["model_version"]
+    # The marts now show the run dbt made: applied, not refitted, with the memberships and
+    # names Dagster's step published for the same day.
+    assert after["segment_run"]["run_id"] == segmentation["run_id"]
+    assert not after["segment_run"]["is_refit"]
+    assert after["current_run"] == [segmentation["run_id"]]
+    key = ["customer_id"]
+    pd.testing.assert_frame_equal(
+        after["memberships"].sort_values(key).reset_index(drop=True),
+        before["memberships"].sort_values(key).reset_index(drop=True),
+    )
+    pd.testing.assert_frame_equal(after["names"], before["names"])
+
+    scoring = after["scoring"]
+    scored = scoring[scoring["status"] == "scored"]
+    assert len(scored) >= 1, scoring.to_string()
+    assert set(scoring["status"]) <= {"scored", "not_scored"}, scoring.to_string()
+    assert set(after["scores"]["scoring_run_id"]) == set(scored["scoring_run_id"])
+    assert set(after["scores"]["scoring_run_id"]).isdisjoint(before["scores"]["scoring_run_id"])
+    columns = [
+        c for c in after["scores"].columns if c.endswith(("_score", "_decile", "_model_version"))
+    ]
+    columns += ["expected_purchases", "probability_alive", "lifetime_value_eur"]
+    pd.testing.assert_frame_equal(
+        after["scores"].set_index("customer_id").sort_index()[columns],
+        before["scores"].set_index("customer_id").sort_index()[columns],
+    )
+    assert after["versions"] == before["versions"], "dbt applies the promoted versions only"
+
+
+def test_a_drifted_run_applied_by_dbt_publishes_nothing(applied):
+    drifted = applied["drifted"]
+    scoring = drifted["scoring"]
+    assert "blocked_by_drift" in set(scoring["status"]), scoring.to_string()
+    blocked_run = scoring["scoring_run_id"].iloc[0]
+    # The mart keeps the last passing run (the one the previous build applied); the audit
+    # trail shows the blocked one, with the drift that blocked it.
+    assert drifted["mart_runs"] == sorted(set(applied["after"]["scores"]["scoring_run_id"]))
+    assert blocked_run not in drifted["published_runs"]
+    drift = drifted["drift"]
+    assert "block" in set(drift.loc[drift["scoring_run_id"] == blocked_run, "status"])
+    # `dbt build` says so: the warning test on the audit fails, the build succeeds.
+    assert "scoring_applied_by_dbt_not_blocked_by_drift" in drifted["stdout"]
+    assert "WARN=0" not in drifted["stdout"]
