@@ -247,6 +247,7 @@ def train_classifier_target(
             config.min_category_share,
             config.incremental.alpha,
             config.incremental.epochs,
+            held_out=test_ids,
         )
         online_metrics = {
             "online_auc_roc": float(roc_auc_score(y.loc[test_ids], online.score(X.loc[test_ids]))),
