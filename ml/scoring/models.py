@@ -536,19 +536,18 @@ def update_online_model(model: Pipeline, X: pd.DataFrame, y: pd.Series, epochs: 
 @dataclass
 class OnlineModel:
     """A version's online model, persisted with it: the SGD pipeline, the cutoff of the newest
-    outcomes it learned from, the figures of each update since training, and which customers
-    its lineage holds out for comparisons (`held_out`) or learns from (`trained_on`); see
-    :mod:`ml.scoring.online`."""
+    outcomes it learned from, the figures of each update since training, and the batch
+    version its lineage started from (None: the version holding it), whose evaluation and
+    out-of-fold customers stay on their side in every update (:mod:`ml.scoring.online`)."""
 
     pipeline: Pipeline
     features: ModelFeatures
     cutoff: pd.Timestamp
     updates: list[dict] = field(default_factory=list)
     format: int = MODEL_FORMAT
-    # None on models saved before online updates published: the version's evaluation and
-    # out-of-fold tables say the same.
-    held_out: pd.Index | None = None
-    trained_on: pd.Index | None = None
+    # Customer ids are not kept here but in the batch version's Parquet tables, which erasure
+    # purges (cible.privacy.erasure.purge_model_store).
+    lineage: str | None = None
 
     @classmethod
     def fit(
@@ -560,19 +559,11 @@ class OnlineModel:
         min_category_share: float,
         alpha: float,
         epochs: int,
-        held_out: pd.Index | None = None,
     ) -> OnlineModel:
-        """First fit on the training outcomes of `cutoff` (`held_out`: the customers the
-        batch version held out, which the online model never learns from)."""
+        """First fit on the training outcomes of `cutoff`."""
         pipeline = make_online_model(features, min_category_share, alpha)
         pipeline = fit_online_model(pipeline, X[features.columns], y, epochs)
-        return cls(
-            pipeline,
-            features,
-            pd.Timestamp(cutoff),
-            held_out=None if held_out is None else pd.Index(held_out),
-            trained_on=pd.Index(X.index),
-        )
+        return cls(pipeline, features, pd.Timestamp(cutoff))
 
     def score(self, frame: pd.DataFrame) -> np.ndarray:
         """The probability of each row of a frame holding the feature columns (the raw SGD

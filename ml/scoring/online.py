@@ -6,10 +6,11 @@ same held-out customers of that window by `incremental.min_auc_gain`, and passes
 every version passes.
 
 Which customers are held out stays fixed along a lineage: those the batch version held out
-when it was trained (its `evaluation` rows), those it trained on always learnt from, and a
-customer neither has seen goes to one side or the other by a hash of their id
-(`training.test_size` of them held out). Neither the batch model nor any online model derived
-from it has then learnt from the customers the two are compared on.
+when it was trained (its `evaluation` rows), those it trained on (its `out_of_fold` rows)
+always learnt from, and a customer neither has seen goes to one side or the other by a hash
+of their id (`training.test_size` of them held out). Neither the batch model nor any online
+model derived from it has then learnt from the customers the two are compared on. The ids
+stay in the batch version's Parquet tables, which erasure purges, not in the online model.
 
 Pure computation: :func:`ml.scoring.store.update_online_models` reads, registers and writes.
 """
@@ -87,10 +88,12 @@ def calibrate(calibrator, decision: np.ndarray) -> np.ndarray:
     return calibrator.predict_proba(np.asarray(decision).reshape(-1, 1))[:, 1]
 
 
-def held_out_mask(ids: pd.Index, online: OnlineModel, share: float) -> np.ndarray:
-    """Which customers of a window the comparison is made on (module docstring)."""
-    held_out = pd.Index(online.held_out if online.held_out is not None else [])
-    trained_on = pd.Index(online.trained_on if online.trained_on is not None else [])
+def held_out_mask(
+    ids: pd.Index, held_out: pd.Index, trained_on: pd.Index, share: float
+) -> np.ndarray:
+    """Which customers of a window the comparison is made on: those the lineage's batch
+    version held out, and `share` of those it never saw, by a hash of their id (the same
+    customers at every update)."""
     bucket = pd.util.hash_pandas_object(pd.Series(ids.astype(str)), index=False).to_numpy()
     unseen = ~ids.isin(held_out) & ~ids.isin(trained_on)
     return ids.isin(held_out) | (unseen & (bucket % 10_000 < share * 10_000))
@@ -142,6 +145,7 @@ def update_candidate(
     published: ClassifierModel,
     published_version: str,
     config: ScoringConfig,
+    lineage: tuple[pd.Index, pd.Index],
 ) -> OnlineUpdate:
     """Teach `online` the window of `plan` and judge it against the published version.
 
@@ -150,6 +154,8 @@ def update_candidate(
         data: the window's labelled customers (features as of `plan.cutoff`).
         published: the version scoring the target now (batch or online), compared with the
             update on the same held-out customers.
+        lineage: the customers the lineage's batch version held out, and those it learnt
+            from.
 
     Raises:
         TrainingDataError: the held-out or learning customers lack one of the outcomes.
@@ -157,7 +163,7 @@ def update_candidate(
     target: TargetConfig = plan.target
     training, incremental = config.training, config.incremental
     X, y = data.X[online.features.columns], data.y.loc[data.X.index].astype(int)
-    evaluated = held_out_mask(X.index, online, training.test_size)
+    evaluated = held_out_mask(X.index, *lineage, training.test_size)
     X_eval, y_eval = X[evaluated], y[evaluated]
     X_learn, y_learn = X[~evaluated], y[~evaluated]
     _both_classes(y_eval, "held-out customers", target.name, plan.cutoff)
@@ -220,12 +226,6 @@ def update_candidate(
         )
     failures += gate_failures(held_out_metrics, config.gates, target)
 
-    online.held_out = pd.Index(X_eval.index).union(
-        pd.Index(online.held_out if online.held_out is not None else [])
-    )
-    online.trained_on = pd.Index(X_learn.index).union(
-        pd.Index(online.trained_on if online.trained_on is not None else [])
-    )
     online.cutoff = pd.Timestamp(plan.cutoff)
     online.updates.append({**figures, "cutoff": online.cutoff.isoformat()})
     return OnlineUpdate(

@@ -482,16 +482,13 @@ def stale_online_snapshots(
     return stale
 
 
-def _lineage(registry: ModelRegistry, model_version: str, online: OnlineModel) -> None:
-    """Fill the held-out and learnt customers of an online model saved before online updates
-    published, from its version's evaluation and out-of-fold tables."""
-    for attribute, table in (("held_out", "evaluation"), ("trained_on", "out_of_fold")):
-        if getattr(online, attribute, None) is None:
-            try:
-                ids = registry.table(model_version, table)["customer_id"]
-            except FileNotFoundError:
-                ids = []
-            setattr(online, attribute, pd.Index(ids))
+def lineage(registry: ModelRegistry, root: str) -> tuple[pd.Index, pd.Index]:
+    """The customers a lineage's batch version held out, and those it learnt from (its
+    evaluation and out-of-fold tables)."""
+    return tuple(
+        pd.Index(registry.table(root, table)["customer_id"])
+        for table in ("evaluation", "out_of_fold")
+    )
 
 
 def update_online_models(
@@ -560,9 +557,11 @@ def _update_online_model(
         }
     try:
         data = read_training_set(store, newest, config)
-        _lineage(registry, current, online)
-        update = update_candidate(online, data, newest, published, current, config)
-    except TrainingDataError as error:
+        online.lineage = online.lineage or current
+        sides = lineage(registry, online.lineage)
+        update = update_candidate(online, data, newest, published, current, config, sides)
+    except (TrainingDataError, FileNotFoundError) as error:
+        # FileNotFoundError: the lineage's batch version lost its evaluation tables.
         return {**row, "status": f"skipped: {error}", "message": f"{name}: kept {current}, {error}"}
     # The published version's online model keeps learning whatever is decided (and a version
     # rolled back to later does not relearn this window).
@@ -644,6 +643,8 @@ def _online_metadata(
         "features": update.candidate.features.to_dict(),
         "metrics": update.metrics,
         "derived_from": derived_from,
+        # The batch version whose held-out customers every update of the line is judged on.
+        "lineage": update.online.lineage,
         "online_update": update.figures,
         "gate_failures": update.failures,
         "training_rows": len(learnt),

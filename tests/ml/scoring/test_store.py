@@ -348,9 +348,9 @@ def _newer_window(path, cutoff: pd.Timestamp, buyers) -> None:
 def test_an_online_update_publishes_only_when_it_beats_the_published_version(
     warehouse_path, tmp_path, monkeypatch
 ):
-    """Same outcomes, a gain it cannot reach: a rejected version with the reason, v0001 still
-    scores. Outcomes that moved (age now drives buying): a calibrated online version replaces
-    v0001, and batch scoring and the live path both use it."""
+    """Publishing off: a shadow update. Same outcomes, a gain it cannot reach: a rejected
+    version with the reason, v0001 still scores. Outcomes that moved (age now drives buying):
+    a calibrated online version replaces v0001; batch scoring and the live path use it."""
     from cible.live.models import load_models, published_models
 
     models = tmp_path / "models"
@@ -373,6 +373,16 @@ def test_an_online_update_publishes_only_when_it_beats_the_published_version(
     }
     _newer_window(warehouse_path, cutoff, labels.index[labels == 1])
     assert store.stale_online_snapshots(config, warehouse_path) == {}
+    # Publishing off: the online model learns the window as a shadow, nothing is registered.
+    shadow = config.model_copy(
+        update={"incremental": config.incremental.model_copy(update={"publish": False})}
+    )
+    (updated,) = store.update_online_models(shadow, models, warehouse_path).to_dict("records")
+    assert updated["status"] == "updated" and "incremental.publish is false" in updated["message"]
+    assert len(_table(warehouse_path, "ml.model_registry")) == 1
+
+    cutoff = _move_on(warehouse_path, 10)
+    _newer_window(warehouse_path, cutoff, labels.index[labels == 1])
     (kept,) = store.update_online_models(unreachable, models, warehouse_path).to_dict("records")
     assert kept["status"] == "kept" and kept["new_version"] == "purchase_30d-v0002"
     assert "online model did not beat the published one (purchase_30d-v0001)" in kept["message"]
@@ -388,7 +398,7 @@ def test_an_online_update_publishes_only_when_it_beats_the_published_version(
     # Outcomes driven by age now, which the batch model never used.
     age = features["age"].astype("float").fillna(50)
     movers = features.index[(age > 55).to_numpy()]
-    newer = _move_on(warehouse_path, 14)
+    newer = _move_on(warehouse_path, 17)
     _newer_window(warehouse_path, newer, movers)
     (published,) = store.update_online_models(config, models, warehouse_path).to_dict("records")
     assert published["status"] == "published", published["message"]
@@ -405,7 +415,7 @@ def test_an_online_update_publishes_only_when_it_beats_the_published_version(
         evaluation = registry.table(version, "evaluation")
         # The v0001 lineage: its held-out customers were never learnt from.
         v1_held_out = set(registry.table("purchase_30d-v0001", "evaluation")["customer_id"])
-    assert metadata["derived_from"] == "purchase_30d-v0001"
+    assert metadata["derived_from"] == metadata["lineage"] == "purchase_30d-v0001"
     assert pd.Timestamp(metadata["training_cutoff_at"]) == newer
     assert metadata["online_update"]["published_auc"] == published["published_auc"]
     assert set(evaluation["customer_id"]) <= v1_held_out
