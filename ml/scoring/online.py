@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 from cible.ml.scoring import drift, metrics
 from cible.ml.scoring.config import ScoringConfig, TargetConfig
+from cible.ml.scoring.features import check_features
 from cible.ml.scoring.labels import TrainingDataError
 from cible.ml.scoring.models import ClassifierModel, OnlineModel, update_online_model
 from cible.ml.scoring.registry import fingerprint
@@ -162,7 +163,10 @@ def update_candidate(
     """
     target: TargetConfig = plan.target
     training, incremental = config.training, config.incremental
-    X, y = data.X[online.features.columns], data.y.loc[data.X.index].astype(int)
+    # A feature the configuration no longer selects stops the update with its name.
+    check_features(data.X.columns, online.features, f"the online model of {published_version}")
+    check_features(data.X.columns, published.features, f"model {published_version}")
+    X, y = data.X, data.y.loc[data.X.index].astype(int)
     evaluated = held_out_mask(X.index, *lineage, training.test_size)
     X_eval, y_eval = X[evaluated], y[evaluated]
     X_learn, y_learn = X[~evaluated], y[~evaluated]
@@ -179,13 +183,12 @@ def update_candidate(
     # calibrator and threshold are learnt on, as for a batch version.
     folds = StratifiedKFold(training.cv_folds, shuffle=True, random_state=training.random_state)
     decisions = np.empty(len(y_learn))
-    for learn, held in folds.split(X_learn, y_learn):
+    inputs = X_learn[online.features.columns]
+    for learn, held in folds.split(inputs, y_learn):
         fold_model = copy.deepcopy(online.pipeline)
-        update_online_model(
-            fold_model, X_learn.iloc[learn], y_learn.iloc[learn], incremental.epochs
-        )
-        decisions[held] = fold_model.decision_function(X_learn.iloc[held])
-    update_online_model(online.pipeline, X_learn, y_learn, incremental.epochs)
+        update_online_model(fold_model, inputs.iloc[learn], y_learn.iloc[learn], incremental.epochs)
+        decisions[held] = fold_model.decision_function(inputs.iloc[held])
+    update_online_model(online.pipeline, inputs, y_learn, incremental.epochs)
     calibrator = fit_calibrator(training.calibration, decisions, y_learn.to_numpy())
     out_of_fold = calibrate(calibrator, decisions)
     threshold = metrics.best_f1_threshold(y_learn.to_numpy(), out_of_fold)
@@ -244,5 +247,5 @@ def update_candidate(
                 "score": out_of_fold,
             }
         ),
-        fingerprint=fingerprint(X_learn, y_learn),
+        fingerprint=fingerprint(inputs, y_learn),
     )

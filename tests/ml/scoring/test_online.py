@@ -5,8 +5,10 @@ on the same customers."""
 import joblib
 import numpy as np
 import pandas as pd
+import pytest
 from cible.ml.scoring.config import parse_scoring_config
 from cible.ml.scoring.features import select_features
+from cible.ml.scoring.labels import TrainingDataError
 from cible.ml.scoring.models import OnlineModel, train_classifier
 from cible.ml.scoring.online import ONLINE_FAMILY, update_candidate
 from cible.ml.scoring.training import TrainingPlan, TrainingSet
@@ -79,3 +81,11 @@ def test_an_update_is_calibrated_and_judged_on_the_lineage_held_out_customers(tm
         sides,
     )
     assert set(again.evaluation["customer_id"]) == set(compared)
+
+    # A feature the window lacks stops the update with its name, before anything is learnt.
+    cutoff = online.cutoff
+    narrower = TrainingSet(frame.drop(columns="age"), labels, spec, frame)
+    missing = r"the online model of purchase_30d-v0001: .*feature\(s\) age"
+    with pytest.raises(TrainingDataError, match=missing):
+        update_candidate(online, narrower, plan, batch.model, "purchase_30d-v0001", config, sides)
+    assert online.cutoff == cutoff
