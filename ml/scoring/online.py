@@ -131,11 +131,15 @@ class OnlineUpdate:
 
 
 def _both_classes(y: pd.Series, what: str, target: str, cutoff: pd.Timestamp) -> None:
+    if y.empty:
+        raise TrainingDataError(
+            f"target {target}: the window as of {cutoff:%Y-%m-%d} has no {what}; an online "
+            "update needs both outcomes among them"
+        )
     if y.nunique() < 2:
         raise TrainingDataError(
             f"target {target}: the {len(y)} {what} of the window as of {cutoff:%Y-%m-%d} all "
-            f"have the label {y.iloc[0] if len(y) else 'none'}; an online update needs both "
-            "outcomes among them"
+            f"have the label {y.iloc[0]}; an online update needs both outcomes among them"
         )
 
 
@@ -159,7 +163,8 @@ def update_candidate(
             from.
 
     Raises:
-        TrainingDataError: the held-out or learning customers lack one of the outcomes.
+        TrainingDataError: the window lacks a feature either model reads, or the held-out or
+            learning customers lack one of the outcomes.
     """
     target: TargetConfig = plan.target
     training, incremental = config.training, config.incremental
