@@ -338,19 +338,45 @@ def build_scoring_definitions(project: DbtProject) -> Definitions:
         backfill_policy=event_backfill_policy,
     )
     def online_models(
-        context: AssetExecutionContext, config: ScoringRunConfig, warehouse: WarehouseResource
+        context: AssetExecutionContext,
+        config: ScoringRunConfig,
+        dbt: DbtCliResource,
+        warehouse: WarehouseResource,
     ) -> MaterializeResult:
-        """Online models updated by partial_fit from outcomes known since their last update."""
-        from cible.ml.scoring.store import update_online_models
+        """Online models updated from the newest outcomes, published when they beat the current."""
+        from cible.ml.scoring.labels import TrainingDataError
+        from cible.ml.scoring.store import stale_online_snapshots, update_online_models
 
-        results = update_online_models(_config(config), settings.models_dir(), warehouse.file)
-        context.log.info(results.to_string())
+        scoring_config = _config(config)
+        try:
+            # Between weekly trainings the newest window moves on: its snapshot is rebuilt
+            # here (the same dbt selector as training_features), the weekly one rebuilds it.
+            stale = stale_online_snapshots(scoring_config, warehouse.file)
+        except TrainingDataError as error:
+            raise Failure(description=str(error)) from error
+        for relation, variables in stale.items():
+            context.log.info(f"Building {relation} with vars {variables}")
+            args = ["run", "--selector", SNAPSHOT_SELECTOR, "--vars", json.dumps(variables)]
+            run_dbt(dbt, warehouse, args).wait()
+        results = update_online_models(scoring_config, settings.models_dir(), warehouse.file)
+        for message in results.get("message", pd.Series(dtype=str)):
+            context.log.info(message)
+        status = results.get("status", pd.Series(dtype=str))
         return MaterializeResult(
             metadata={
+                "decisions": MetadataValue.json(
+                    dict(zip(results["target"], results["message"], strict=True))
+                    if not results.empty
+                    else {}
+                ),
                 "updates": MetadataValue.md(results.to_markdown(index=False))
                 if not results.empty
                 else "no online target",
-                "updated": int((results.get("status", pd.Series()) == "updated").sum()),
+                "updated": int(status.isin(["updated", "published", "kept"]).sum()),
+                "published": int((status == "published").sum()),
+                "snapshots_built": MetadataValue.json(
+                    {relation: v["as_of_date"] for relation, v in stale.items()}
+                ),
             }
         )
 

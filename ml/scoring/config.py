@@ -353,10 +353,19 @@ class BatchScoringConfig(Section):
 
 
 class IncrementalConfig(Section):
+    """Online models: learnt by partial_fit from each newer labelled window between retrains,
+    published as a version of their own when they beat the published one
+    (:mod:`ml.scoring.online`)."""
+
     enabled: StrictBool = True
     targets: tuple[str, ...] = ()
     alpha: StrictFloat = Field(1e-4, ge=0.0, le=10.0)
     epochs: StrictInt = Field(3, ge=1, le=100)
+    # False: the online models still learn and are measured, as a shadow, but never publish.
+    publish: StrictBool = True
+    # How much higher the updated model's AUC must be than the published version's, on the
+    # same held-out customers of the newest window, for it to replace that version.
+    min_auc_gain: StrictFloat = Field(0.005, ge=0.0, le=1.0)
 
 
 class ScoringConfig(ConfigFile):

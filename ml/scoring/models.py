@@ -536,13 +536,18 @@ def update_online_model(model: Pipeline, X: pd.DataFrame, y: pd.Series, epochs: 
 @dataclass
 class OnlineModel:
     """A version's online model, persisted with it: the SGD pipeline, the cutoff of the newest
-    outcomes it learned from, and the figures of each update since training."""
+    outcomes it learned from, the figures of each update since training, and the batch
+    version its lineage started from (None: the version holding it), whose evaluation and
+    out-of-fold customers stay on their side in every update (:mod:`ml.scoring.online`)."""
 
     pipeline: Pipeline
     features: ModelFeatures
     cutoff: pd.Timestamp
     updates: list[dict] = field(default_factory=list)
     format: int = MODEL_FORMAT
+    # Customer ids are not kept here but in the batch version's Parquet tables, which erasure
+    # purges (cible.privacy.erasure.purge_model_store).
+    lineage: str | None = None
 
     @classmethod
     def fit(
@@ -561,35 +566,6 @@ class OnlineModel:
         return cls(pipeline, features, pd.Timestamp(cutoff))
 
     def score(self, frame: pd.DataFrame) -> np.ndarray:
-        """The probability of each row of a frame holding the feature columns."""
+        """The probability of each row of a frame holding the feature columns (the raw SGD
+        probability: :mod:`ml.scoring.online` calibrates it before it may publish)."""
         return self.pipeline.predict_proba(frame[self.features.columns])[:, 1]
-
-    def learn(
-        self,
-        X: pd.DataFrame,
-        y: pd.Series,
-        cutoff: pd.Timestamp,
-        batch: ClassifierModel,
-        epochs: int,
-        seed: int,
-    ) -> dict[str, float]:
-        """`partial_fit` on 80% of the outcomes of a later `cutoff`; the AUCs of the online
-        model before and after, and of the batch model, on the other 20%.
-
-        Returns:
-            The update's figures, also appended to `updates` with the new cutoff.
-        """
-        X_new, X_eval, y_new, y_eval = train_test_split(
-            X, y, test_size=0.2, stratify=y, random_state=seed
-        )
-        before = roc_auc_score(y_eval, self.score(X_eval))
-        update_online_model(self.pipeline, X_new[self.features.columns], y_new, epochs)
-        figures = {
-            "online_auc_before": float(before),
-            "online_auc_after": float(roc_auc_score(y_eval, self.score(X_eval))),
-            "batch_auc": float(roc_auc_score(y_eval, batch.score(X_eval))),
-            "rows": float(len(y_new)),
-        }
-        self.cutoff = pd.Timestamp(cutoff)
-        self.updates.append({**figures, "cutoff": self.cutoff.isoformat()})
-        return figures

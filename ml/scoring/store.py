@@ -26,9 +26,10 @@ from cible.ml.scoring.config import ScoringConfig
 from cible.ml.scoring.features import check_features
 from cible.ml.scoring.labels import TrainingDataError
 from cible.ml.scoring.lifetime_value import LifetimeValueModel
-from cible.ml.scoring.metrics import metric_rows
+from cible.ml.scoring.metrics import curves, metric_rows
 from cible.ml.scoring.models import ClassifierModel, OnlineModel
-from cible.ml.scoring.registry import ModelRegistry
+from cible.ml.scoring.online import ONLINE_FAMILY, OnlineUpdate, update_candidate
+from cible.ml.scoring.registry import ModelRegistry, code_version
 from cible.ml.scoring.scoring import (
     PublishedVersion,
     ScoringOutcome,
@@ -462,59 +463,203 @@ def score_on(
     return outcome
 
 
+def online_plans(config: ScoringConfig, store: ScoringStore) -> dict[str, TrainingPlan]:
+    """The newest labelled window of each online target: its plan as of the current data."""
+    targets = config.incremental.targets if config.incremental.enabled else ()
+    if not targets:
+        return {}
+    online_only = config.subset(list(targets))
+    plans = plan_training(online_only, store.current_as_of(), store.first_order_at())
+    return {p.target.name: p for p in plans}
+
+
+def stale_online_snapshots(
+    config: ScoringConfig, warehouse_path: Path | None = None
+) -> dict[str, dict[str, str]]:
+    """The training snapshots an online update needs that are missing or as of an older
+    cutoff (the weekly training builds them; between trainings the window moves on): relation
+    -> dbt vars, for the caller to build before :func:`update_online_models`."""
+    stale = {}
+    with ScoringStore.open(warehouse_path, read_only=True) as store:
+        for newest in online_plans(config, store).values():
+            relation = snapshot_relation(newest)
+            if warehouse.table_exists(store.con, relation):
+                dates = store.con.execute(
+                    f"select distinct as_of_at from {relation} limit 2"
+                ).fetchall()
+                if [pd.Timestamp(row[0]) for row in dates] == [newest.cutoff]:
+                    continue
+            stale[relation] = newest.dbt_vars()
+    return stale
+
+
+def lineage(registry: ModelRegistry, root: str) -> tuple[pd.Index, pd.Index]:
+    """The customers a lineage's batch version held out, and those it learnt from (its
+    evaluation and out-of-fold tables)."""
+    return tuple(
+        pd.Index(registry.table(root, table)["customer_id"])
+        for table in ("evaluation", "out_of_fold")
+    )
+
+
 def update_online_models(
     config: ScoringConfig, models_dir: Path, warehouse_path: Path | None = None
 ) -> pd.DataFrame:
-    """Teach each current version's online model the outcomes known since it last learned.
+    """Teach each published version's online model the newest labelled window, and publish it
+    as a new version when it beats the published one (:mod:`ml.scoring.online`).
 
-    The newest labelled window is the training snapshot as of now minus the horizon; when its
-    cutoff is later than the online model's, the model learns from 80% of those customers and
-    is compared with the batch model on the other 20% (both AUCs stored in `ml.model_metrics`,
-    dataset `online_update`).
+    The newest window is the training snapshot as of now minus the horizon; when its cutoff
+    is later than the online model's, the model learns from its customers outside the held-out
+    ones, is calibrated, and is registered as a version of family `online_sgd` (its metadata
+    names the version it derives from, the window, both AUCs, the rows). With
+    `incremental.publish`, that version goes through the gates of any version plus one: an AUC
+    on the held-out customers at least `incremental.min_auc_gain` above the published
+    version's on the same customers. Passing, it is promoted (and scores, in batch and live);
+    failing, it is kept as `rejected` with the reason, and the published version stays. Either
+    way the published version's online model keeps what it learnt, for the next window.
 
     Returns:
-        One row per target: its status (`updated`, `no new outcomes`, `no online model`) and
-        the AUCs.
+        One row per target: `status` (`published`, `kept`, `updated` when publishing is off,
+        `no new outcomes`, `no online model`, `skipped: ...`), `message` (what happened, in a
+        sentence), the versions involved and the figures.
     """
     targets = config.incremental.targets if config.incremental.enabled else ()
     rows = []
     with ScoringStore.open(warehouse_path) as store:
         registry = ModelRegistry(models_dir, store)
-        plans = {
-            p.target.name: p
-            for p in plan_training(config, store.current_as_of(), store.first_order_at())
-        }
+        plans = online_plans(config, store) if targets else {}
         for name in targets:
-            version = registry.current(name)
-            online = registry.load_extra(version.model_version, "online") if version else None
-            if not isinstance(online, OnlineModel):
-                rows.append({"target": name, "status": "no online model"})
-                continue
-            latest = plans[name]
-            row = {"target": name, "model_version": version.model_version}
-            if latest.cutoff <= online.cutoff:
-                rows.append({**row, "status": "no new outcomes", "cutoff": online.cutoff})
-                continue
-            try:
-                data = read_training_set(store, latest, config)
-            except TrainingDataError as error:
-                rows.append({"target": name, "status": f"skipped: {error}"})
-                continue
-            batch, _ = registry.load(version.model_version)
-            figures = online.learn(
-                data.X,
-                data.y,
-                latest.cutoff,
-                batch,
-                config.incremental.epochs,
-                config.training.random_state,
-            )
-            registry.save_extra(version.model_version, "online", online)
-            store.append(
-                "model_metrics",
-                metric_rows(name, "online_update", figures).assign(
-                    model_version=version.model_version
-                ),
-            )
-            rows.append({**row, "status": "updated", "cutoff": latest.cutoff, **figures})
+            rows.append(_update_online_model(store, registry, config, name, plans[name]))
     return pd.DataFrame(rows)
+
+
+def _update_online_model(
+    store: ScoringStore,
+    registry: ModelRegistry,
+    config: ScoringConfig,
+    name: str,
+    newest: TrainingPlan,
+) -> dict:
+    version = registry.current(name)
+    online = registry.load_extra(version.model_version, "online") if version else None
+    if not isinstance(online, OnlineModel):
+        published = f"{version.model_version} has" if version else "no published version, so"
+        return {
+            "target": name,
+            "status": "no online model",
+            "message": f"{name}: {published} no online model to update",
+        }
+    current = version.model_version
+    row = {"target": name, "model_version": current}
+    if newest.cutoff <= online.cutoff:
+        return {
+            **row,
+            "status": "no new outcomes",
+            "cutoff": online.cutoff,
+            "message": f"{name}: kept {current}, no outcome newer than "
+            f"{online.cutoff:%Y-%m-%d} to learn from",
+        }
+    published, _ = registry.load(current)
+    if not isinstance(published, ClassifierModel):
+        return {
+            **row,
+            "status": f"skipped: {current} was saved in another format",
+            "message": f"{name}: kept {current}, saved by an earlier Cible: retrain it",
+        }
+    try:
+        data = read_training_set(store, newest, config)
+        online.lineage = online.lineage or current
+        sides = lineage(registry, online.lineage)
+        update = update_candidate(online, data, newest, published, current, config, sides)
+    except (TrainingDataError, FileNotFoundError) as error:
+        # FileNotFoundError: the lineage's batch version lost its evaluation tables.
+        return {**row, "status": f"skipped: {error}", "message": f"{name}: kept {current}, {error}"}
+    # The published version's online model keeps learning whatever is decided (and a version
+    # rolled back to later does not relearn this window).
+    registry.save_extra(current, "online", update.online)
+    figures = {**row, "cutoff": newest.cutoff, **update.figures}
+    if not config.incremental.publish:
+        store.append(
+            "model_metrics",
+            metric_rows(name, "online_update", update.figures).assign(model_version=current),
+        )
+        return {
+            **figures,
+            "status": "updated",
+            "message": f"{name}: kept {current}, online model updated in shadow "
+            f"(incremental.publish is false): AUC {update.figures['online_auc_after']:.3f} vs "
+            f"{update.figures['published_auc']:.3f}",
+        }
+    candidate = registry.register(
+        name,
+        newest.target.kind,
+        ONLINE_FAMILY,
+        update.candidate,
+        _online_metadata(config, newest, current, update),
+        tables={
+            "evaluation": update.evaluation,
+            "out_of_fold": update.out_of_fold,
+            "curves": _curves(update.evaluation),
+        },
+        extra_artefacts={"online": update.online},
+    )
+    candidate = registry.decide(candidate.model_version, update.failures)
+    new = candidate.model_version
+    store.append(
+        "model_metrics",
+        pd.concat(
+            [
+                metric_rows(name, "test", update.metrics),
+                metric_rows(name, "online_update", update.figures),
+            ],
+            ignore_index=True,
+        ).assign(model_version=new),
+    )
+    store.append("model_curves", _curves(update.evaluation).assign(target=name, model_version=new))
+    auc, before = update.figures["online_auc_after"], update.figures["published_auc"]
+    if update.beats:
+        status, message = (
+            "published",
+            f"{name}: published {new} (online_sgd from {current}, window as of "
+            f"{newest.cutoff:%Y-%m-%d}): AUC {auc:.3f} vs {before:.3f}",
+        )
+    else:
+        status, message = (
+            "kept",
+            f"{name}: kept {current}, {new} rejected: {'; '.join(update.failures)}",
+        )
+    return {**figures, "status": status, "new_version": new, "message": message}
+
+
+def _curves(evaluation: pd.DataFrame) -> pd.DataFrame:
+    return curves(evaluation["label"].to_numpy(), evaluation["score"].to_numpy())
+
+
+def _online_metadata(
+    config: ScoringConfig, newest: TrainingPlan, derived_from: str, update: OnlineUpdate
+) -> dict:
+    """What a version from an online update says of itself: the shape of a batch version's
+    metadata (so scoring and the live path read it alike) and where it comes from."""
+    target, learnt = newest.target, update.out_of_fold.set_index("customer_id")
+    return {
+        "target_kind": target.kind,
+        "horizon_days": target.horizon_days,
+        "training_cutoff_at": newest.cutoff,
+        "label_window": [newest.cutoff, newest.cutoff + pd.Timedelta(days=target.horizon_days)],
+        "schema_prefix": newest.schema_prefix,
+        "model_family": ONLINE_FAMILY,
+        "params": update.candidate.params,
+        "calibration": config.training.calibration,
+        "threshold": update.candidate.threshold,
+        "features": update.candidate.features.to_dict(),
+        "metrics": update.metrics,
+        "derived_from": derived_from,
+        # The batch version whose held-out customers every update of the line is judged on.
+        "lineage": update.online.lineage,
+        "online_update": update.figures,
+        "gate_failures": update.failures,
+        "training_rows": len(learnt),
+        "positive_labels": int(learnt["label"].sum()),
+        "training_data_fingerprint": update.fingerprint,
+        "code_version": code_version(),
+    }

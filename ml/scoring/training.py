@@ -238,7 +238,9 @@ def train_classifier_target(
     online, online_metrics = None, {}
     if config.incremental.enabled and target.name in config.incremental.targets:
         test_ids = pd.Index(trained.test_predictions["customer_id"])
-        train_part = X.index.difference(test_ids)
+        # The customers the batch model learnt from (a sample when there are more than
+        # training.max_training_rows): online updates later compare the two on the others.
+        train_part = pd.Index(trained.out_of_fold_predictions["customer_id"])
         online = OnlineModel.fit(
             data.features,
             X.loc[train_part],

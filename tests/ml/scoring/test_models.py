@@ -9,7 +9,6 @@ from cible.ml.scoring.config import GateConfig, TargetConfig
 from cible.ml.scoring.features import select_features
 from cible.ml.scoring.models import (
     ClassifierModel,
-    OnlineModel,
     fit_online_model,
     make_online_model,
     train_classifier,
@@ -131,21 +130,6 @@ def test_partial_fit_learns_from_new_outcomes():
     np.testing.assert_array_equal(
         online.named_steps["preprocess"].named_transformers_["numeric"]["scale"].mean_, scaler_mean
     )
-
-
-def test_the_online_model_learns_later_outcomes_and_keeps_its_cutoff(trained):
-    result, _, _, spec = trained
-    frame, labels = make_features(n=1500, seed=5)
-    first, later = pd.Timestamp("2026-09-01"), pd.Timestamp("2026-10-01")
-    online = OnlineModel.fit(spec, frame.head(200), labels.head(200), first, 0.01, 1e-3, 1)
-    assert online.cutoff == first and online.updates == []
-    figures = online.learn(frame, labels, later, result.model, epochs=3, seed=0)
-    assert figures["rows"] == 1200
-    assert figures["online_auc_after"] >= figures["online_auc_before"] - 0.01
-    assert abs(figures["online_auc_after"] - figures["batch_auc"]) < 0.1
-    # The model owns its state: the cutoff of the newest outcomes and each update's figures.
-    assert online.cutoff == later
-    assert online.updates == [{**figures, "cutoff": later.isoformat()}]
 
 
 def test_the_float_block_equals_the_column_by_column_conversion():

@@ -323,3 +323,113 @@ def test_a_model_with_pipeline_steps_is_trained_and_scored_by_the_jobs(warehouse
     assert len(scores) == 1200 - 100 and scores.between(0, 1).all()
     at_once = pd.Series(model.score(features.loc[scores.index]), index=scores.index)
     np.testing.assert_allclose(scores, at_once, rtol=1e-6)
+
+
+def _move_on(path, days: int) -> pd.Timestamp:
+    """The current features `days` later; returns the cutoff of the newest 30-day window."""
+    with duckdb.connect(str(path)) as con:
+        con.execute(
+            "update marts.fct_customer_features set as_of_at = ?", [AS_OF + pd.Timedelta(days=days)]
+        )
+    return CUTOFF + pd.Timedelta(days=days)
+
+
+def _newer_window(path, cutoff: pd.Timestamp, buyers) -> None:
+    """The 30-day snapshot as of `cutoff` (as dbt would rebuild it) and an order in its label
+    window for each of `buyers`."""
+    with duckdb.connect(str(path)) as con:
+        con.execute("update training_30d_marts.fct_customer_features set as_of_at = ?", [cutoff])
+    orders = pd.DataFrame(
+        {"customer_id": list(buyers), "ordered_at": cutoff + pd.Timedelta(days=3), "amount": 50.0}
+    )
+    warehouse.write_table(orders, "marts.fct_orders", path, mode="append")
+
+
+def test_an_online_update_publishes_only_when_it_beats_the_published_version(
+    warehouse_path, tmp_path, monkeypatch
+):
+    """Publishing off: a shadow update. Same outcomes, a gain it cannot reach: a rejected
+    version with the reason, v0001 still scores. Outcomes that moved (age now drives buying):
+    a calibrated online version replaces v0001; batch scoring and the live path use it."""
+    from cible.live.models import load_models, published_models
+
+    models = tmp_path / "models"
+    monkeypatch.setenv("CIBLE_MODELS_DIR", str(models))
+    config = _config()
+    store.train_and_publish(config, models, warehouse_path)
+    features, labels = make_features(n=1200, seed=1)
+
+    unreachable = config.model_copy(
+        update={"incremental": config.incremental.model_copy(update={"min_auc_gain": 0.5})}
+    )
+    assert store.stale_online_snapshots(config, warehouse_path) == {}
+    cutoff = _move_on(warehouse_path, 7)
+    # The window moved on: its snapshot, built by the weekly training, must be rebuilt.
+    assert store.stale_online_snapshots(config, warehouse_path) == {
+        "training_30d_marts.fct_customer_features": {
+            "as_of_date": f"{cutoff:%Y-%m-%d}",
+            "schema_prefix": "training_30d_",
+        }
+    }
+    _newer_window(warehouse_path, cutoff, labels.index[labels == 1])
+    assert store.stale_online_snapshots(config, warehouse_path) == {}
+    # Publishing off: the online model learns the window as a shadow, nothing is registered.
+    shadow = config.model_copy(
+        update={"incremental": config.incremental.model_copy(update={"publish": False})}
+    )
+    (updated,) = store.update_online_models(shadow, models, warehouse_path).to_dict("records")
+    assert updated["status"] == "updated" and "incremental.publish is false" in updated["message"]
+    assert len(_table(warehouse_path, "ml.model_registry")) == 1
+
+    cutoff = _move_on(warehouse_path, 10)
+    _newer_window(warehouse_path, cutoff, labels.index[labels == 1])
+    (kept,) = store.update_online_models(unreachable, models, warehouse_path).to_dict("records")
+    assert kept["status"] == "kept" and kept["new_version"] == "purchase_30d-v0002"
+    assert "online model did not beat the published one (purchase_30d-v0001)" in kept["message"]
+    registry_rows = _table(warehouse_path, "ml.model_registry").set_index("model_version")
+    rejected = registry_rows.loc["purchase_30d-v0002"]
+    assert rejected["status"] == "rejected" and rejected["model_family"] == "online_sgd"
+    assert (
+        f"AUC {kept['online_auc_after']:.3f} vs {kept['published_auc']:.3f}"
+        in (rejected["gate_failures"])
+    )
+    assert registry_rows.loc["purchase_30d-v0001", "is_current"]
+
+    # Outcomes driven by age now, which the batch model never used.
+    age = features["age"].astype("float").fillna(50)
+    movers = features.index[(age > 55).to_numpy()]
+    newer = _move_on(warehouse_path, 17)
+    _newer_window(warehouse_path, newer, movers)
+    (published,) = store.update_online_models(config, models, warehouse_path).to_dict("records")
+    assert published["status"] == "published", published["message"]
+    assert published["online_auc_after"] >= published["published_auc"] + 0.005
+    version = published["new_version"]
+    assert version == "purchase_30d-v0003"
+    registry_rows = _table(warehouse_path, "ml.model_registry").set_index("model_version")
+    assert registry_rows.loc[version, "is_current"] and registry_rows.loc[version, "gates_passed"]
+    assert registry_rows.loc["purchase_30d-v0001", "status_reason"] == f"replaced by {version}"
+    assert list(registry_rows.index) == [f"purchase_30d-v000{i}" for i in (1, 2, 3)]
+    with store.ScoringStore.open(warehouse_path, read_only=True) as scoring_store:
+        registry = ModelRegistry(models, scoring_store)
+        metadata = registry.metadata(version)
+        evaluation = registry.table(version, "evaluation")
+        # The v0001 lineage: its held-out customers were never learnt from.
+        v1_held_out = set(registry.table("purchase_30d-v0001", "evaluation")["customer_id"])
+    assert metadata["derived_from"] == metadata["lineage"] == "purchase_30d-v0001"
+    assert pd.Timestamp(metadata["training_cutoff_at"]) == newer
+    assert metadata["online_update"]["published_auc"] == published["published_auc"]
+    assert set(evaluation["customer_id"]) <= v1_held_out
+    # A calibrated probability: on the held-out customers, the mean score is near the rate.
+    assert abs(evaluation["score"].mean() - evaluation["label"].mean()) < 0.1
+
+    scored = store.score_and_publish(config, models, warehouse_path)
+    assert scored.versions == {"purchase_30d": version}
+    scores = _table(warehouse_path, "ml.customer_scores").set_index("customer_id")
+    assert set(scores["model_version"]) == {version} and scores["score"].between(0, 1).all()
+    live = load_models(published_models(warehouse_path), warehouse_path)
+    live_version, _, _ = live.scorers["purchase_30d"]
+    assert live_version == version
+    current = _table(warehouse_path, "marts.fct_customer_features").set_index("customer_id")
+    np.testing.assert_allclose(
+        live.score(current.loc[scores.index], "purchase_30d"), scores["score"], rtol=1e-6
+    )
