@@ -333,7 +333,8 @@ def build_scoring_definitions(project: DbtProject) -> Definitions:
 
     @asset(
         group_name="ml",
-        deps=[registry_key, training_features],
+        # After today's features: the daily job runs it without the training step.
+        deps=[registry_key, training_features, features_key],
         kinds={"python"},
         backfill_policy=event_backfill_policy,
     )
