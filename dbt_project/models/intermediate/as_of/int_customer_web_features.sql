@@ -74,7 +74,7 @@ recent as (
         {%- for column in browsing_counts %}
         sum({{ column }}) as {{ column }}_recent_window,
         {%- endfor %}
-        sum(video_watch_seconds) as video_watch_recent_window_seconds,
+        sum(video_watch_ms) / 1000.0 as video_watch_recent_window_seconds,
         avg(cast(max_scroll_depth_pct as {{ cible.type_double() }})) as average_scroll_depth_pct
 
     from sessions
