@@ -291,7 +291,11 @@ class GeneratorProfile(ConfigFile):
     def cross_field_problems(cls, data: Any) -> list[tuple[str, str]]:
         # Read from the raw mapping, so that a share that does not add up is reported with
         # the personas' own problems, in one pass.
-        personas = [p for p in items(at(data, "personas")) if isinstance(p, Mapping)]
+        personas = [
+            p if isinstance(p, Mapping) else dict(p)  # a PersonaProfile built in Python
+            for p in items(at(data, "personas"))
+            if isinstance(p, Mapping | PersonaProfile)
+        ]
         shares = [p.get("share") for p in personas]
         problems = []
         if personas and all(type(s) in (int, float) for s in shares):

@@ -15,7 +15,7 @@ import yaml
 from cible.contract import load_contract
 from cible.demo import generate
 from cible.demo.__main__ import main
-from cible.demo.profile import DEFAULT_PROFILE, PROFILES_DIR, load_profile
+from cible.demo.profile import DEFAULT_PROFILE, PROFILES_DIR, GeneratorProfile, load_profile
 from cible.loader import load_landing
 from cible.yaml_config import ConfigError
 
@@ -172,3 +172,9 @@ def test_a_malformed_profile_is_refused_with_the_field_named(tmp_path, capsys, c
 def test_an_unknown_profile_name_lists_the_built_in_ones(tmp_path):
     with pytest.raises(ConfigError, match="maison, contrast"):
         generate(tmp_path / "l", tmp_path / "t", n_customers=10, profile="no_such_profile")
+
+
+def test_a_profile_built_in_python_is_checked_too():
+    three = DEFAULT_PROFILE.personas[:3]
+    with pytest.raises(ValueError, match=r"shares must add up to 1, found 0\.46"):
+        GeneratorProfile(name="partial", personas=three)
