@@ -23,6 +23,8 @@ DATA_FOLDERS = {
     "seeds": ("*.csv",),
     "config": ("*.yml", "*.yaml"),
 }
+# Data files inside the `cible` package itself (pyproject's package-data), by pattern.
+PACKAGE_DATA = ("cible/demo/profiles/*.yml",)
 
 
 def _tracked(folder: str) -> list[Path]:
@@ -86,6 +88,9 @@ def test_the_wheel_carries_every_module_and_data_file(wheel):
         for path in _tracked(folder):
             if any(path.match(pattern) for pattern in patterns):
                 expected.add(f"cible/{path.as_posix()}")
+    for path in _tracked("cible"):
+        if any(path.match(pattern) for pattern in PACKAGE_DATA):
+            expected.add(path.as_posix())
     assert expected - names == set()
     assert not [name for name in names if "/target/" in name or name.startswith(("ml/", "seeds/"))]
 

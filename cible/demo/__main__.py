@@ -9,6 +9,7 @@ from datetime import date
 from cible import settings
 
 from .generator import FILE_FORMATS, generate
+from .profile import DEFAULT_PROFILE_NAME, builtin_profiles
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -43,6 +44,13 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--chunk-size", type=int, default=50_000, help="persons generated at a time (bounds memory)"
     )
+    parser.add_argument(
+        "--profile",
+        default=None,
+        help="personas, rates and defect levels: a YAML file or a built-in name "
+        f"({', '.join(builtin_profiles())}; default {DEFAULT_PROFILE_NAME}; see "
+        "cible/demo/README.md)",
+    )
     return parser
 
 
@@ -55,7 +63,8 @@ def summary(manifest: dict) -> str:
         if counts
     )
     return (
-        f"Generated the demo Maison ({manifest['parameters']['n_customers']:,} persons, seed "
+        f"Generated the demo data of profile {manifest['profile']['name']} "
+        f"({manifest['parameters']['n_customers']:,} persons, seed "
         f"{manifest['seed']}, history to {manifest['end_date']}, "
         f"{manifest['parameters']['file_format']} files). Rows written: {rows}. "
         f"Defects injected: {defects}. Done in {manifest['elapsed_seconds']:.1f} s."
@@ -74,6 +83,7 @@ def main(argv: list[str] | None = None) -> int:
             file_format=args.file_format,
             events_per_customer=args.events_per_customer,
             chunk_size=args.chunk_size,
+            profile=args.profile,
         )
     except ValueError as error:
         print(f"error: {error}", file=sys.stderr)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -18,12 +19,14 @@ from .personas import (
     DEFAULT_WEIGHT,
     DENSITY_WEIGHTS,
     HOUR_PROFILES,
-    PERSONAS,
     Persona,
     distribution,
 )
 from .reference import Reference
 from .timeline import DAY, Seasonality, Timeline
+
+if TYPE_CHECKING:
+    from .profile import GeneratorProfile
 
 GENDERS = ("F", "M", "X")
 PCS_CODES = ("1", "2", "3", "4", "5", "6", "7", "8")
@@ -52,7 +55,6 @@ STORE_ZONES = {  # zone -> store weights
     "elsewhere": {"PAR-STH": 0.35, "PAR-MTG": 0.25, "LYO-BEL": 0.2, "BDX-TOU": 0.2},
 }
 REGION_ZONES = {"IDF": "paris", "PAC": "riviera", "ARA": "lyon", "NAQ": "bordeaux"}
-PERSONA_ZONES = {"parisian_vip": "paris", "riviera_seasonal": "riviera"}
 FAR_FROM_STORE_FACTOR = 0.4  # people without a boutique nearby buy less in store
 SKUS_PER_CATEGORY = 300
 N_CAMPAIGNS = 60
@@ -259,6 +261,12 @@ class Context:
     store_weights: np.ndarray  # zones x stores
     zones: tuple[str, ...]
     n_chunks: int
+    profile: GeneratorProfile
+
+    @property
+    def persona_zones(self) -> dict[str, str]:
+        """Personas that shop in one store zone whatever their region: name -> zone."""
+        return {p.name: p.store_zone for p in self.personas if p.store_zone}
 
     @classmethod
     def build(
@@ -268,9 +276,11 @@ class Context:
         end_date: date,
         rng: np.random.Generator,
         n_chunks: int,
+        profile: GeneratorProfile,
     ) -> Context:
+        personas = profile.to_personas()
         timeline = Timeline.ending(end_date)
-        seasonality = Seasonality.build(timeline, reference.calendar, PERSONAS)
+        seasonality = Seasonality.build(timeline, reference.calendar, personas)
         zones = tuple(STORE_ZONES)
         store_weights = np.array([[STORE_ZONES[z].get(s, 0.0) for s in STORES] for z in zones])
         return cls(
@@ -278,8 +288,8 @@ class Context:
             contracts=contracts,
             timeline=timeline,
             seasonality=seasonality,
-            personas=PERSONAS,
-            matrices=PersonaMatrices.build(PERSONAS, reference),
+            personas=personas,
+            matrices=PersonaMatrices.build(personas, reference),
             catalogue=Catalogue.build(reference.categories, rng),
             category_price=np.array(
                 [CATEGORY_PRICE_WEIGHTS.get(c, 1.0) for c in reference.categories]
@@ -293,4 +303,5 @@ class Context:
             store_weights=store_weights / store_weights.sum(axis=1, keepdims=True),
             zones=zones,
             n_chunks=n_chunks,
+            profile=profile,
         )

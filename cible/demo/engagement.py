@@ -14,7 +14,6 @@ from .identity import as_str, digits, prefixed
 from .shop import unknown_numbers
 from .timeline import DAY, YEAR_DAYS
 
-WITHDRAWAL_SHARE = 0.08  # of grants, withdrawn later
 GRANT_PROOFS = {
     "web": "web_form:v3",
     "app": "app_onboarding:v2",
@@ -28,14 +27,10 @@ SEND_SPREAD_SECONDS = 1800
 OPEN_DELAY_MEAN_HOURS = 6.0
 SMS_CLICK_FACTOR = 0.5  # SMS have no open: clicks are drawn on sends, at half the rate
 MAX_PROBABILITY = 0.95
-SURVEY_SHARE = 0.30
 SURVEY_ANSWER_SD = 0.8
 OUT_OF_RANGE_VALUES = (0, 6, 7, 8, 9)
-PARTNER_SHARE = 0.5
 PARTNER_PROVIDERS = {"acxiom_fr": 0.6, "experian_fr": 0.4}
 PARTNER_ATTRIBUTES = ("income_band", "is_property_owner", "has_children", "luxury_affinity")
-REFETCH_SHARE = 0.15
-ERASURE_SHARE = 0.003
 ERASURE_EMAIL_ONLY_SHARE = 0.35
 
 
@@ -75,7 +70,7 @@ def build_consents(
     created = people["created_sec"].to_numpy()
     granted = rng.random((n, k)) < ctx.matrices.consents[people["persona"].to_numpy()]
     grant_at = created[:, None] + np.arange(k)[None, :] * 2
-    withdrawn = granted & (rng.random((n, k)) < WITHDRAWAL_SHARE)
+    withdrawn = granted & (rng.random((n, k)) < ctx.profile.coverage.consent_withdrawal_share)
     withdraw_at = (
         grant_at
         + DAY
@@ -220,7 +215,7 @@ def build_survey_answers(
     open_to = launched[None, :] >= created[:, None]
     keys = np.where(open_to, rng.random((n, len(launched))), -1.0)
     choice = keys.argmax(axis=1)
-    answers = open_to.any(axis=1) & (rng.random(n) < SURVEY_SHARE)
+    answers = open_to.any(axis=1) & (rng.random(n) < ctx.profile.coverage.survey_share)
     who = np.flatnonzero(answers)
     survey = choice[who]
     start = launched[survey] + (rng.random(len(who)) * 14 * DAY).astype(np.int64)
@@ -249,7 +244,7 @@ def build_partner_enrichment(ctx: Context, people: pd.DataFrame, rng: np.random.
     """Four attributes for about half of the persons; some fetched again later."""
     n = len(people)
     cutoff = ctx.timeline.cutoff_sec
-    who = np.flatnonzero(rng.random(n) < PARTNER_SHARE)
+    who = np.flatnonzero(rng.random(n) < ctx.profile.coverage.partner_share)
     providers = np.array(list(PARTNER_PROVIDERS), dtype=object)
     provider = rng.choice(len(providers), len(who), p=list(PARTNER_PROVIDERS.values()))
     since = np.maximum(people["created_sec"].to_numpy()[who], cutoff - int(2 * YEAR_DAYS * DAY))
@@ -265,7 +260,7 @@ def build_partner_enrichment(ctx: Context, people: pd.DataFrame, rng: np.random.
     attribute = np.tile(np.arange(k), len(who))
     value = np.column_stack([values[a] for a in PARTNER_ATTRIBUTES]).ravel()
     at = np.repeat(fetched, k)
-    again = rng.random(len(person)) < REFETCH_SHARE
+    again = rng.random(len(person)) < ctx.profile.coverage.partner_refetch_share
     new_at = (
         at[again]
         + DAY
@@ -306,7 +301,7 @@ def build_erasure_requests(
     """A few right-to-erasure requests, some naming only a hashed e-mail."""
     n = len(people)
     cutoff = ctx.timeline.cutoff_sec
-    who = np.flatnonzero(rng.random(n) < ERASURE_SHARE)
+    who = np.flatnonzero(rng.random(n) < ctx.profile.coverage.erasure_share)
     email_key = people["email_key"].to_numpy(dtype=object)[who]
     email_only = pd.notna(email_key) & (rng.random(len(who)) < ERASURE_EMAIL_ONLY_SHARE)
     since = np.maximum(people["created_sec"].to_numpy()[who], cutoff - 180 * DAY)

@@ -27,6 +27,7 @@ from .engagement import (
 )
 from .people import build_people
 from .personas import persona_manifest
+from .profile import DEFAULT_PROFILE, GeneratorProfile, load_profile
 from .reference import load_reference
 from .shop import build_orders
 from .web import build_events
@@ -53,32 +54,8 @@ TRUTH_FILES = (
     "defects.json",
     "manifest.json",
 )
-# Documented defect rates (README.md). Each row carries at most one defect.
-DEFECT_RATES: dict[str, dict[str, float]] = {
-    "customers": {
-        "duplicate_person": 0.08,  # of persons (each gets 1 or 2 extra records)
-        "household_shared_phone": 0.01,  # of persons
-        "re_export": 0.02,  # of records
-        "missing_email": 0.03,  # of primary records, as are the five below
-        "missing_phone": 0.10,
-        "missing_birth_date": 0.05,
-        "missing_postcode": 0.02,
-        "negative_age": 0.005,
-        "implausible_age": 0.005,
-        "malformed_line": 0.002,  # extra CSV lines, of lines written
-    },
-    "orders": {"future_timestamp": 0.003, "unknown_customer": 0.005, "malformed_line": 0.001},
-    "events": {
-        "duplicate_event": 0.02,
-        "late_event": 0.01,
-        "unknown_event_type": 0.003,
-        "future_timestamp": 0.001,
-        "unknown_customer": 0.002,
-    },
-    "campaign_events": {"unknown_customer": 0.003, "malformed_line": 0.001},
-    "survey_answers": {"malformed_line": 0.002, "out_of_range": 0.005},
-    "consents": {"malformed_line": 0.001},
-}
+# Documented defect rates of the built-in profile (README.md). Each row carries at most one.
+DEFECT_RATES: dict[str, dict[str, float]] = DEFAULT_PROFILE.defect_rates()
 TEXT_SOURCES_WITH_MALFORMED = (
     "customers",
     "orders",
@@ -169,6 +146,7 @@ def generate(
     file_format: str = "mixed",
     events_per_customer: float = 20.0,
     chunk_size: int = 50_000,
+    profile: GeneratorProfile | str | Path | None = None,
 ) -> dict:
     """Write the demo data set: landing sources into ``landing_dir``, truth into ``truth_dir``.
 
@@ -185,14 +163,19 @@ def generate(
         events_per_customer: mean web/app events per person over the last year, anonymous
             visitors' events included.
         chunk_size: persons per chunk.
+        profile: the personas, rates and defect levels (`cible.demo.profile`): a
+            `GeneratorProfile`, a built-in name (``maison``, ``contrast``) or a YAML file's
+            path; None is the built-in ``maison``, the data documented in README.md.
 
     Returns:
         The manifest (also written to ``truth_dir/manifest.json``).
 
     Raises:
         ValueError: on a bad argument or a landing/truth folder that may hold user data.
+        cible.yaml_config.ConfigError (a ValueError): on an invalid profile.
     """
     started = time.perf_counter()
+    profile = load_profile(profile)
     if file_format not in FILE_FORMATS:
         raise ValueError(f"file_format must be one of {FILE_FORMATS}, not {file_format!r}")
     if n_customers < 1 or chunk_size < 1:
@@ -203,18 +186,20 @@ def generate(
     truth = Path(truth_dir).resolve()
     if _same_or_inside(truth, landing) or _same_or_inside(landing, truth):
         raise ValueError("the truth folder must be outside the landing folder (and vice versa)")
+    reference = load_reference()
+    profile.check_reference(reference)
+    defect_rates = profile.defect_rates()
     _prepare_folder(landing, set(LANDING_NAMES), "landing data")
     _prepare_folder(truth, set(TRUTH_FILES), "truth files")
 
-    reference = load_reference()
     contracts = load_contract()
     n_chunks = math.ceil(n_customers / chunk_size)
     global_seed, *chunk_seeds = np.random.SeedSequence(seed).spawn(n_chunks + 1)
     ctx = Context.build(
-        reference, contracts, end_date, np.random.default_rng(global_seed), n_chunks
+        reference, contracts, end_date, np.random.default_rng(global_seed), n_chunks, profile
     )
     malformed = {
-        source: DEFECT_RATES.get(source, {}).get("malformed_line", 0.0) for source in LANDING_NAMES
+        source: defect_rates.get(source, {}).get("malformed_line", 0.0) for source in LANDING_NAMES
     }
     landing_writer = LandingWriter(landing, contracts, file_format, malformed)
     truth_writer = TruthWriter(truth)
@@ -225,12 +210,12 @@ def generate(
         rng = [np.random.default_rng(s) for s in chunk_seeds[chunk].spawn(10)]
         first = chunk * chunk_size
         people = build_people(ctx, rng[0], first, min(chunk_size, n_customers - first))
-        crm = build_customers(ctx, people, rng[1], chunk, DEFECT_RATES["customers"])
+        crm = build_customers(ctx, people, rng[1], chunk, defect_rates["customers"])
         people = crm.people
         landing_writer.write("customers", crm.columns, rng[9], local_time=True)
         defects["customers"].update(crm.defects)
 
-        shop = build_orders(ctx, people, rng[2], counters["orders"], DEFECT_RATES["orders"])
+        shop = build_orders(ctx, people, rng[2], counters["orders"], defect_rates["orders"])
         counters["orders"] += len(shop.orders["order_id"])
         landing_writer.write(
             "orders", shop.orders, rng[9], local_time=True, overrides={"amount": shop.amount_text}
@@ -246,7 +231,7 @@ def generate(
             rng[3],
             counters,
             events_per_customer,
-            DEFECT_RATES["events"],
+            defect_rates["events"],
         )
         landing_writer.write("events", web.columns, rng[9])
         counters["devices"] += web.n_devices
@@ -265,14 +250,14 @@ def generate(
             web.has_app_device,
             rng[5],
             counters["campaign_events"],
-            DEFECT_RATES["campaign_events"],
+            defect_rates["campaign_events"],
         )
         landing_writer.write("campaign_events", campaigns.columns, rng[9])
         counters["campaign_events"] += campaigns.ids_used
         defects["campaign_events"].update(campaigns.defects)
 
         surveys = build_survey_answers(
-            ctx, people, rng[6], counters["answers"], DEFECT_RATES["survey_answers"]
+            ctx, people, rng[6], counters["answers"], defect_rates["survey_answers"]
         )
         landing_writer.write("survey_answers", surveys.columns, rng[9])
         counters["answers"] += surveys.ids_used
@@ -303,7 +288,7 @@ def generate(
         if source in TEXT_SOURCES_WITH_MALFORMED:
             counts["malformed_line"] = sources[source]["malformed_lines"]
         report[source] = counts
-    report["rates"] = DEFECT_RATES
+    report["rates"] = defect_rates
     report["rows_written"] = {source: sources[source]["rows"] for source in LANDING_NAMES}
     (truth / "defects.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
 
@@ -334,7 +319,17 @@ def generate(
         "truth": {f"{name}.parquet": rows for name, rows in sorted(truth_rows.items())},
         "campaigns": len(ctx.campaigns),
         "surveys": ctx.surveys["survey_id"].tolist(),
-        **persona_manifest(ctx.personas),
+        "profile": {
+            "name": profile.name,
+            "source": profile.source,
+            "settings": profile.model_dump(mode="json"),
+        },
+        **persona_manifest(
+            ctx.personas,
+            profile.purchase_model.rate_multiplier_shape,
+            profile.purchase_model.order_value_p,
+            profile.purchase_model.order_value_q,
+        ),
         "elapsed_seconds": round(time.perf_counter() - started, 2),
     }
     (truth / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")

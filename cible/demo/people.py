@@ -9,13 +9,12 @@ from .context import (
     GENDERS,
     HOUSEHOLD_SIZES,
     PCS_CODES,
-    PERSONA_ZONES,
     REGION_ZONES,
     Context,
     sample_rows,
 )
 from .identity import FIRST_NAMES_F, FIRST_NAMES_M, LAST_NAMES, cities, postcodes
-from .personas import ORDER_VALUE_P, ORDER_VALUE_Q, RATE_MULTIPLIER_SHAPE, order_value_gamma
+from .personas import order_value_gamma
 from .timeline import DAY, YEAR_DAYS, RateModel, hour_of_day
 
 OLD_CUSTOMER_YEARS = 8  # customers created before the history go back this far
@@ -65,7 +64,7 @@ def build_people(ctx: Context, rng: np.random.Generator, first_index: int, n: in
     names = dict(zip(geo["departement_code"], geo["departement_name"], strict=True))
     people["city"] = cities(rng, departement, names)
     zone = people["region_code"].map(REGION_ZONES).fillna("elsewhere")
-    zone = people["persona_name"].map(PERSONA_ZONES).fillna(zone)
+    zone = people["persona_name"].map(ctx.persona_zones).fillna(zone)
     people["zone"] = zone.map(ctx.zones.index).astype(np.int64)
 
     # --- when they became customers
@@ -85,8 +84,10 @@ def build_people(ctx: Context, rng: np.random.Generator, first_index: int, n: in
     people["first_day"] = np.clip(first_day, 0, timeline.history_days).astype(np.int64)
 
     # --- purchase process
+    model = ctx.profile.purchase_model
     base_rate = np.array([p.base_rate for p in personas])[persona]
-    multiplier = rng.gamma(RATE_MULTIPLIER_SHAPE, 1.0 / RATE_MULTIPLIER_SHAPE, n)
+    shape = model.rate_multiplier_shape
+    multiplier = rng.gamma(shape, 1.0 / shape, n)
     people["rate"] = base_rate * multiplier
     decay = np.array([p.decay_years or np.nan for p in personas])[persona]
     lo = np.array([(p.decay_start_years or (np.nan, np.nan))[0] for p in personas])[persona]
@@ -94,10 +95,11 @@ def build_people(ctx: Context, rng: np.random.Generator, first_index: int, n: in
     before_end = lo + rng.random(n) * (hi - lo)
     people["decay_t0"] = timeline.history_days - before_end * YEAR_DAYS
     people["decay_tau"] = decay * YEAR_DAYS
-    gamma = np.array([order_value_gamma(p) for p in personas])[persona]
-    nu = rng.gamma(ORDER_VALUE_Q, 1.0 / gamma, n)
+    p_value, q_value = model.order_value_p, model.order_value_q
+    gamma = np.array([order_value_gamma(p, p_value, q_value) for p in personas])[persona]
+    nu = rng.gamma(q_value, 1.0 / gamma, n)
     people["order_value_nu"] = nu
-    people["mean_order_value"] = ORDER_VALUE_P / nu
+    people["mean_order_value"] = p_value / nu
 
     # --- what partners know
     people["income_band"] = sample_rows(rng, m.income, persona) + 1

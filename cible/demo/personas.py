@@ -81,6 +81,8 @@ class Persona:
     income_band: tuple[float, float, float, float, float] = (0.2, 0.2, 0.2, 0.2, 0.2)
     property_owner: float = 0.5
     luxury_affinity: tuple[float, float] = (50.0, 15.0)
+    # --- boutiques: the store zone (context.STORE_ZONES) whatever the region; None: the region's
+    store_zone: str | None = None
 
 
 PERSONAS: tuple[Persona, ...] = (
@@ -153,6 +155,7 @@ PERSONAS: tuple[Persona, ...] = (
         income_band=(0.0, 0.0, 0.05, 0.25, 0.7),
         property_owner=0.8,
         luxury_affinity=(86, 7),
+        store_zone="paris",
     ),
     Persona(
         name="gift_buyers",
@@ -497,6 +500,7 @@ PERSONAS: tuple[Persona, ...] = (
         income_band=(0.0, 0.05, 0.2, 0.4, 0.35),
         property_owner=0.85,
         luxury_affinity=(72, 9),
+        store_zone="riviera",
     ),
     Persona(
         name="beauty_regulars",
@@ -640,43 +644,46 @@ def distribution(
     return matrix / totals
 
 
-def order_value_gamma(persona: Persona) -> float:
+def order_value_gamma(
+    persona: Persona, p: float = ORDER_VALUE_P, q: float = ORDER_VALUE_Q
+) -> float:
     """Rate parameter gamma of nu ~ Gamma(q, gamma) giving the persona's mean order value."""
-    return persona.mean_order_value * (ORDER_VALUE_Q - 1.0) / ORDER_VALUE_P
+    return persona.mean_order_value * (q - 1.0) / p
 
 
-def persona_manifest(personas: Sequence[Persona] = PERSONAS) -> dict:
+def persona_manifest(
+    personas: Sequence[Persona] = PERSONAS,
+    shape: float = RATE_MULTIPLIER_SHAPE,
+    p: float = ORDER_VALUE_P,
+    q: float = ORDER_VALUE_Q,
+) -> dict:
     """Persona parameters for manifest.json (what a model should be able to recover)."""
     return {
-        "rate_multiplier": {
-            "distribution": "gamma",
-            "shape": RATE_MULTIPLIER_SHAPE,
-            "scale": 1.0 / RATE_MULTIPLIER_SHAPE,
-        },
+        "rate_multiplier": {"distribution": "gamma", "shape": shape, "scale": 1.0 / shape},
         "order_value_model": (
             "gamma-gamma: order value z ~ Gamma(shape=p, rate=nu_i), nu_i ~ Gamma(shape=q, "
             "rate=gamma); person mean p/nu_i; persona mean p*gamma/(q-1)"
         ),
         "personas": {
-            p.name: {
-                "share": p.share,
-                "base_rate_per_year": p.base_rate,
-                "season": dict(p.season),
-                "decay_years": p.decay_years,
-                "decay_start_years_before_end": list(p.decay_start_years)
-                if p.decay_start_years
+            persona.name: {
+                "share": persona.share,
+                "base_rate_per_year": persona.base_rate,
+                "season": dict(persona.season),
+                "decay_years": persona.decay_years,
+                "decay_start_years_before_end": list(persona.decay_start_years)
+                if persona.decay_start_years
                 else None,
                 "order_value": {
-                    "p": ORDER_VALUE_P,
-                    "q": ORDER_VALUE_Q,
-                    "gamma": order_value_gamma(p),
-                    "mean": p.mean_order_value,
+                    "p": p,
+                    "q": q,
+                    "gamma": order_value_gamma(persona, p, q),
+                    "mean": persona.mean_order_value,
                 },
-                "categories": dict(p.categories),
-                "channels": dict(p.channels),
-                "promo_share": p.promo_share,
-                "age_mean": p.age_mean,
+                "categories": dict(persona.categories),
+                "channels": dict(persona.channels),
+                "promo_share": persona.promo_share,
+                "age_mean": persona.age_mean,
             }
-            for p in personas
+            for persona in personas
         },
     }

@@ -14,7 +14,6 @@ import pyarrow.compute as pc
 from .context import FAR_FROM_STORE_FACTOR, STORES, Context, sample_rows
 from .identity import as_str, digits, prefixed
 from .people import rate_model
-from .personas import ORDER_VALUE_P
 from .timeline import DAY, YEAR_DAYS, hour_of_day
 from .writers import format_money
 
@@ -25,7 +24,6 @@ GENERIC_PROMO_CODES = ("WELCOME10", "BIRTHDAY15", "APP10", "NEWSLETTER10", "PRIV
 FUTURE_YEARS = (30, 80)
 WEB_HISTORY_DAYS = 365
 # Share of web/app orders whose session the tracker saw (cookie refusals, ad blockers).
-TRACKED_ORDER_SHARE = 0.6
 
 
 @dataclass
@@ -101,7 +99,7 @@ def build_orders(
 
     # --- values (Gamma-Gamma) and lines
     nu = people["order_value_nu"].to_numpy()
-    value = rng.gamma(ORDER_VALUE_P, 1.0 / nu[person])
+    value = rng.gamma(ctx.profile.purchase_model.order_value_p, 1.0 / nu[person])
     extra_mean = np.array([p.extra_lines_mean for p in ctx.personas])[persona[person]]
     n_lines = 1 + np.minimum(rng.poisson(extra_mean), MAX_LINES - 1)
     order_of_line = np.repeat(np.arange(k), n_lines)
@@ -197,7 +195,7 @@ def build_orders(
         ~is_store
         & np.isin(channel, ["web", "app"])
         & (ordered >= timeline.cutoff_sec - WEB_HISTORY_DAYS * DAY)
-        & (rng.random(k) < TRACKED_ORDER_SHARE)
+        & (rng.random(k) < ctx.profile.coverage.tracked_web_order_share)
     )
     web_orders = pd.DataFrame(
         {
@@ -216,7 +214,7 @@ def build_orders(
     future_counts = rng.poisson(in_90)
     future_person = np.repeat(np.arange(n), future_counts)
     future_day = model.sample_days(rng, future_person, end, end + 90)
-    future_value = rng.gamma(ORDER_VALUE_P, 1.0 / nu[future_person])
+    future_value = rng.gamma(ctx.profile.purchase_model.order_value_p, 1.0 / nu[future_person])
     truth = pd.DataFrame(
         {
             "purchase_rate_per_year": model.rate_on(history - 1),

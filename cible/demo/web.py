@@ -23,7 +23,6 @@ from .timeline import DAY, YEAR_DAYS, hour_of_day
 from .writers import Coded
 
 WINDOW_DAYS = 365
-ANONYMOUS_SHARE = 0.15  # of all events
 ANONYMOUS_SESSIONS_PER_DEVICE = 2.0
 SESSION_GAP_SECONDS = 3600  # sessions of one device are at least this far apart
 PURCHASE_BROWSE_EVENTS = 1.5  # mean browsing events before the cart in a purchase session
@@ -136,7 +135,7 @@ def _plan_sessions(
     purchase_events = 5 + rng.poisson(PURCHASE_BROWSE_EVENTS, len(wo_person))
 
     # browsing sessions, scaled to the events budget
-    known_budget = (1 - ANONYMOUS_SHARE) * events_per_customer * n
+    known_budget = (1 - ctx.profile.coverage.anonymous_event_share) * events_per_customer * n
     browse_budget = max(known_budget - purchase_events.sum(), 0.0)
     weight = _persona_values(ctx, "web_weight")[persona] * rng.gamma(2.0, 0.5, n)
     per_session = _persona_values(ctx, "events_per_session")[persona]
@@ -187,7 +186,7 @@ def _plan_sessions(
     browse_login |= on_shared
 
     # anonymous visitors (cookies outside the CRM), about 15% of the events
-    anonymous_budget = ANONYMOUS_SHARE * events_per_customer * n
+    anonymous_budget = ctx.profile.coverage.anonymous_event_share * events_per_customer * n
     visitor_events = ANONYMOUS_VISITOR.events_per_session * ANONYMOUS_SESSIONS_PER_DEVICE
     n_anonymous = int(rng.poisson(anonymous_budget / visitor_events))
     anonymous_type = sample_rows(rng, m.device_types, np.full(n_anonymous, visitor))

@@ -3,26 +3,7 @@
 from __future__ import annotations
 
 import pytest
-
-# (source, reason) found in quality.rpt_data_quality  ->  (source, key) in truth/defects.json
-ROW_AND_FIELD_DEFECTS = {
-    ("customers", "malformed_line"): ("customers", "malformed_line"),
-    ("customers", "negative_age"): ("customers", "negative_age"),
-    ("customers", "implausible_age"): ("customers", "implausible_age"),
-    ("orders", "malformed_line"): ("orders", "malformed_line"),
-    ("orders", "future_timestamp"): ("orders", "future_timestamp"),
-    ("orders", "unknown_customer"): ("orders", "unknown_customer"),
-    ("order_lines", "orphan_line"): ("order_lines", "lines_of_defective_orders"),
-    ("events", "unknown_event_type"): ("events", "unknown_event_type"),
-    ("events", "future_timestamp"): ("events", "future_timestamp"),
-    ("events", "unknown_customer"): ("events", "unknown_customer"),
-    ("events", "late_event"): ("events", "late_event"),
-    ("campaign_events", "unknown_customer"): ("campaign_events", "unknown_customer"),
-    ("campaign_events", "malformed_line"): ("campaign_events", "malformed_line"),
-    ("survey_answers", "malformed_json"): ("survey_answers", "malformed_line"),
-    ("survey_answers", "out_of_range"): ("survey_answers", "out_of_range"),
-    ("consents", "malformed_line"): ("consents", "malformed_line"),
-}
+from pipeline_support import ROW_AND_FIELD_DEFECTS
 
 
 @pytest.fixture(scope="module")
