@@ -1,6 +1,6 @@
 """`cible`: run the pipeline and read its results from the command line.
 
-    cible demo [--customers N]   generate demo data, load it, build everything (through Dagster)
+    cible demo [--customers N] [--profile P]   generate demo data, load it, build everything
     cible run                    load the landing folder and build everything (through Dagster)
     cible summary                print where the results are and the headline figures
     cible load                   only load the landing folder into the raw schema
@@ -451,6 +451,12 @@ def main(argv: list[str] | None = None) -> int:
     demo = commands.add_parser("demo", help="generate demo data, load it and build everything")
     demo.add_argument("--customers", type=int, default=20_000)
     demo.add_argument("--seed", type=int, default=42)
+    demo.add_argument(
+        "--profile",
+        default="maison",
+        help="the generator's profile: maison (default), contrast, or a YAML file "
+        "(cible/demo/README.md)",
+    )
     run_command = commands.add_parser("run", help="load the landing folder and build everything")
     commands.add_parser("summary", help="print where the results are")
     load_command = commands.add_parser("load", help="only load the landing folder")
@@ -519,10 +525,26 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     try:
         if args.command == "demo":
+            from cible.demo.profile import load_profile
+            from cible.yaml_config import ConfigError
+
+            try:
+                # Checked here, before Dagster starts: a bad profile is one paragraph.
+                load_profile(args.profile)
+            except ConfigError as error:
+                print(f"cible demo: {error}", file=sys.stderr)
+                return 2
+            profile = (
+                str(Path(args.profile).resolve()) if Path(args.profile).exists() else args.profile
+            )
             config = {
                 "ops": {
                     "demo_landing_files": {
-                        "config": {"customers": args.customers, "seed": args.seed}
+                        "config": {
+                            "customers": args.customers,
+                            "seed": args.seed,
+                            "profile": profile,
+                        }
                     }
                 }
             }

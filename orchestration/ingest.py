@@ -39,6 +39,8 @@ class DemoDataConfig(Config):
     customers: int = int(os.environ.get("CIBLE_DEMO_CUSTOMERS", "20000"))
     seed: int = 42
     events_per_customer: float = 20.0
+    # A built-in profile (`maison`, the default; `contrast`) or a YAML file (cible/demo/README.md).
+    profile: str = "maison"
 
 
 @asset(group_name="ingestion", backfill_policy=event_backfill_policy)
@@ -59,6 +61,7 @@ def demo_landing_files(config: DemoDataConfig) -> MaterializeResult:
         n_customers=config.customers,
         seed=config.seed,
         events_per_customer=config.events_per_customer,
+        profile=config.profile,
     )
     rows = {name: source["rows"] for name, source in manifest["sources"].items()}
     return MaterializeResult(
@@ -66,6 +69,7 @@ def demo_landing_files(config: DemoDataConfig) -> MaterializeResult:
             "landing_dir": MetadataValue.path(str(settings.landing_dir())),
             "truth_dir": MetadataValue.path(str(settings.truth_dir())),
             "seed": config.seed,
+            "profile": manifest["profile"]["name"],
             "rows": MetadataValue.json(rows),
             "defects_injected": MetadataValue.json(manifest["defects"]),
             "privacy_key": "created for the demo" if demo_key else "configured",
