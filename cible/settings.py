@@ -322,6 +322,6 @@ DBT_APPLIES_MODELS_ENV = "CIBLE_DBT_APPLIES_MODELS"
 
 def dbt_applies_models() -> bool:
     """Whether `dbt build`'s Python models apply the published segmentation and scoring models
-    (`cible/applied.py`); Dagster's steps set ``CIBLE_DBT_APPLIES_MODELS=0`` for the dbt build
-    that follows their own application."""
+    (`cible.applied`); Dagster's steps set ``CIBLE_DBT_APPLIES_MODELS=0`` for the dbt build that
+    follows their own application."""
     return os.environ.get(DBT_APPLIES_MODELS_ENV, "1").strip().lower() not in {"0", "false", "no"}

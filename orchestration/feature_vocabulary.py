@@ -1,6 +1,6 @@
 """The vocabulary of segment names for Dagster's segmentation step: the project's manifest read
-by :mod:`cible.vocabulary` (the dbt Python model applying the published segmentation reads it
-the same way)."""
+by :mod:`cible.applied.vocabulary` (the dbt Python model applying the published segmentation
+reads it the same way)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 from cible.ml.segmentation.vocabulary import Vocabulary
 from dagster_dbt import DbtProject
 
-from cible.vocabulary import FEATURES_MODEL, manifest_vocabulary
+from cible.applied.vocabulary import FEATURES_MODEL, manifest_vocabulary
 
 __all__ = ["FEATURES_MODEL", "feature_vocabulary"]
 

@@ -2,8 +2,8 @@
 Dagster (the command line runs Dagster as a program), and its base modules (settings,
 warehouse, contract, loader, demo, CLI) not the ML package either. Services built on the
 fitted models (the live path) or on their output (the audience exports, which read the
-segmentation config's segment ids and its rule conditions) are rooms of `cible/` that may use
-`cible.ml`."""
+segmentation config's segment ids and its rule conditions, and the published models applied
+inside `dbt build`) are rooms of `cible/` that may use `cible.ml`."""
 
 import ast
 from pathlib import Path
@@ -13,7 +13,7 @@ import pytest
 BASE = Path(__file__).resolve().parents[2] / "cible"
 ABOVE = ("cible.orchestration", "dagster", "dagster_dbt")
 # Rooms of the package that serve the fitted models or their output through `cible.ml`.
-MODEL_SERVICES = ("live", "activation")
+MODEL_SERVICES = ("live", "activation", "applied")
 
 
 def _imports(path: Path) -> set[str]:

@@ -643,7 +643,11 @@ def test_the_scoring_graph_is_wired_to_the_dbt_sources_and_models(definitions):
     assert all(key.path[0] == "marts" for key in training_inputs), training_inputs
     assert AssetKey("training_features") in graph.get(registry_key).parent_keys
     assert registry_key in graph.get(scores_key).parent_keys
-    assert graph.get(staging).parent_keys == {scores_key}
+    # ... and after the dbt Python model that applies the published models in a plain
+    # `dbt build` (in a Dagster run it records the step's run: cible/applied).
+    applied = get_asset_key_for_model([score_models(project)], "int_scoring_applied")
+    assert graph.get(staging).parent_keys == {scores_key, applied}
+    assert scores_key in graph.get(applied).parent_keys
     assert staging in graph.get(scores_mart).parent_keys
     checks = {key.name: key for key in graph.asset_check_keys}
     assert checks["purchase_30d_passes_gates"].asset_key == registry_key

@@ -3,7 +3,7 @@
 Appends a scoring run (scores, lifetime values, drift) to the `ml` scoring tables exactly as
 Dagster's scoring step does, a blocking drift keeping its scores out, and returns one audit
 row per target; the score marts, built after this model, read the run. See
-`cible/applied.py`.
+`cible/applied/__init__.py`.
 """
 
 

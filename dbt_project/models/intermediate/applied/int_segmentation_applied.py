@@ -2,7 +2,7 @@
 
 Appends an apply run to the `ml` segmentation tables (gates evaluated, ids kept stable),
 exactly as Dagster's segmentation step does, and returns its audit row; the segment marts,
-built after this model, read the run. See `cible/applied.py`.
+built after this model, read the run. See `cible/applied/__init__.py`.
 """
 
 

@@ -125,7 +125,7 @@ def apply_segmentation(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
             [{"applied_at": applied_at, "status": "no_published_model", "message": message}],
             SEGMENTATION_COLUMNS,
         )
-    from cible.vocabulary import manifest_vocabulary
+    from cible.applied.vocabulary import manifest_vocabulary
 
     vocabulary = manifest_vocabulary(_manifest_path(), settings.DBT_PROJECT_DIR)
     result = run_on(con, settings.segmentation_config_path(), refit=False, vocabulary=vocabulary)
