@@ -79,11 +79,6 @@ EVENT_PARTITIONED_TAG = "event_partitions"
 WAREHOUSE_EXCLUDE = " ".join(f"tag:{tag}" for tag in (*ML_PUBLISHED_TAGS, EVENT_PARTITIONED_TAG))
 
 
-# The dbt Python models applying the published models in a plain `dbt build`
-# (dbt_project/models/intermediate/applied), with the source their Python step writes.
-APPLIED_MODELS = {"int_segmentation_applied": "segmentation", "int_scoring_applied": "scoring"}
-
-
 # Published marts (what BI tools and campaigns read) are refreshed every day: a warning after
 # a missed morning, a failure after two.
 MARTS_FRESHNESS = FreshnessPolicy.time_window(
@@ -134,15 +129,17 @@ class CibleDbtTranslator(DagsterDbtTranslator):
         if _reads_raw(manifest, node):
             # Erasure and retention come between the load and anything built from it.
             spec = spec.merge_attributes(deps=[ERASURE_KEY])
-        applied_source = APPLIED_MODELS.get(node.get("name"))
-        if applied_source is not None:
-            # It reads the published models and the run the Python step just made (in SQL,
-            # as those tables may not exist yet): after that step, not only after the features.
+        if node.get("language") == "python":
+            # A dbt Python model applying the published models (models/intermediate/applied),
+            # tagged like the source its Python step writes: it reads the published models and
+            # that step's run (in SQL, as the tables may not exist yet), so it comes after the
+            # step, not only after the features.
+            applied = set(node.get("tags", [])) & set(ML_PUBLISHED_TAGS)
             spec = spec.merge_attributes(
                 deps=[
                     self.get_asset_key(source)
                     for source in manifest.get("sources", {}).values()
-                    if source["source_name"] == applied_source
+                    if source["source_name"] in applied
                 ]
             )
         if _layer(node) == "marts":
