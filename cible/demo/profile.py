@@ -222,11 +222,14 @@ class CustomerDefects(Section):
     def _disjoint(self) -> CustomerDefects:
         primary = ("missing_email", "missing_phone", "missing_birth_date", "missing_postcode")
         total = sum(getattr(self, k) for k in (*primary, "negative_age", "implausible_age"))
-        if total > 0.5:
-            raise Problems(
-                [("", f"the six defects of primary records add up to {total:g}; at most 0.5")]
-            )
+        _at_most_half(total, "the six defects of primary records")
         return self
+
+
+def _at_most_half(total: float, what: str) -> None:
+    """Rates drawn as one share of the rows: past half, the generator cannot place them."""
+    if total > 0.5:
+        raise Problems([("", f"{what} add up to {total:g}; at most 0.5")])
 
 
 class OrderDefects(Section):
@@ -245,10 +248,7 @@ class EventDefects(Section):
     @model_validator(mode="after")
     def _disjoint(self) -> EventDefects:
         total = self.duplicate_event + self.late_event + self.future_timestamp
-        if total > 0.5:
-            raise Problems(
-                [("", f"duplicate, late and future events add up to {total:g}; at most 0.5")]
-            )
+        _at_most_half(total, "duplicate, late and future events")
         return self
 
 
