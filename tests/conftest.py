@@ -47,7 +47,9 @@ def pytest_collection_modifyitems(config, items):
         item.add_marker(pytest.mark.xdist_group(group))
 
     # The longest groups first: started last, the Dagster UI test ran alone for its last four
-    # minutes while the other worker idled (19.3 min in all, 2026-12-05).
+    # minutes while the other worker idled (19.3 min in all, 2026-12-05). xdist keeps this
+    # order only with `--no-loadscope-reorder` (pyproject.toml): by default it queues the groups
+    # with the most tests first, whatever the order here.
     def rank(item) -> int:
         group = item.get_closest_marker("xdist_group").args[0]
         return next(
