@@ -195,6 +195,33 @@ def against_oracle(
 # ---------- "Done when"
 
 
+def unpublished_scores(config, models: Path, warehouse: Path, scored: set[str]) -> pd.DataFrame:
+    """Scores of the classifier targets without a promoted version (a gate failed), from their
+    latest version, on the customers the target scores: measured, even though not published."""
+    from cible.ml.scoring.labels import scoring_population
+    from cible.ml.scoring.registry import ModelRegistry
+    from cible.ml.scoring.store import ScoringStore
+
+    from cible import warehouse as cible_warehouse
+
+    missing = [t for t in config.targets.values() if t.is_classifier and t.name not in scored]
+    if not missing:
+        return pd.DataFrame()
+    current = cible_warehouse.read_table("marts.fct_customer_features", warehouse)
+    current = current.set_index("customer_id")
+    columns = {}
+    with ScoringStore.open(warehouse, read_only=True) as store:
+        registry = ModelRegistry(models, store)
+        for target in missing:
+            versions = registry.versions(target.name)
+            if not len(versions):
+                continue
+            model, _ = registry.load(versions["model_version"].iloc[-1])
+            rows = current.loc[scoring_population(target, current)]
+            columns[target.name] = pd.Series(model.score(rows), index=rows.index)
+    return pd.DataFrame(columns)
+
+
 def done(workdir: Path, retrain: bool = True) -> dict:
     from cible.ml.scoring.config import load_scoring_config
     from cible.ml.scoring.registry import ModelRegistry
@@ -251,8 +278,17 @@ def done(workdir: Path, retrain: bool = True) -> dict:
     scores = scored.tables["customer_scores"].pivot(
         index="customer_id", columns="target", values="score"
     )
-    frame = truth.join(scores, how="inner")
-    figures: dict = {"training_seconds": training_seconds, "targets": {}}
+    rejected = unpublished_scores(config, models, warehouse, set(scores.columns))
+    # Only customers the published scores cover: those allowed to be profiled.
+    rejected = rejected.loc[rejected.index.intersection(scores.index)]
+    if len(rejected.columns):
+        say(f"scored by the benchmark with their latest, unpublished version: {list(rejected)}")
+    frame = truth.join(scores.join(rejected, how="outer"), how="inner")
+    figures: dict = {
+        "training_seconds": training_seconds,
+        "unpublished_scored": list(rejected.columns),
+        "targets": {},
+    }
     checks = {
         "purchase_30d": ("p_purchase_30d", frame["orders_next_30d"] > 0, "ordered in 30 days"),
         "purchase_90d": ("p_purchase_90d", frame["orders_next_90d"] > 0, "ordered in 90 days"),
