@@ -465,6 +465,8 @@ def clustering(workdir: Path) -> list[dict]:
                 "ari_clustered": adjusted_rand_score(clustered["persona"], clustered["segment_id"]),
                 "silhouette": quality["silhouette"],
                 "bootstrap_ari": quality["bootstrap_ari_mean"],
+                # After the first algorithm, the temporal stability gate compares each run
+                # with the previous algorithm's (one warehouse): read it with that in mind.
                 "published": bool(result.tables["segment_runs"]["is_published"].iloc[0]),
                 "seconds": seconds,
             }
