@@ -46,12 +46,11 @@ def pytest_collection_modifyitems(config, items):
         group = shared[0] if shared else item.nodeid.split("::")[0]
         item.add_marker(pytest.mark.xdist_group(group))
 
-    # The slow groups before the others of the same size. xdist's `loadgroup` then queues the
-    # groups with the most tests first (its default `--loadscope-reorder`), so the one-test
-    # Dagster UI group starts last. That is the faster order, measured: forced first
-    # (`--no-loadscope-reorder`) it ran beside the `materialized_run` build, 487 s instead of
-    # 340 s, and the suite took 1,572 s against 1,363 s (2026-12-06); alone at the end, its
-    # step processes use both cores.
+    # The longest groups first: started last, the Dagster UI test ran alone for its last four
+    # minutes while the other worker idled (19.3 min in all, 2026-12-05). xdist keeps this
+    # order only with `--no-loadscope-reorder` (pyproject.toml): by default it queues the groups
+    # with the most tests first, whatever the order here. Measured on one machine (2026-12-06):
+    # `make test` 1,572 s in this order, 1,736 s in xdist's (the UI test last).
     def rank(item) -> int:
         group = item.get_closest_marker("xdist_group").args[0]
         return next(
