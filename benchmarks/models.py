@@ -87,22 +87,14 @@ def table(frame: pd.DataFrame) -> None:
 
 
 def dbt(args: list[str], warehouse: Path) -> None:
+    # The warehouse benchmark's command line; the artifacts stay in the work folder.
+    from warehouse import dbt_step  # benchmarks/warehouse.py, beside this script
+
     from cible import settings
-    from cible.dbt_cli import dbt_environment, dbt_executable
+    from cible.dbt_cli import dbt_environment
 
     subprocess.run(
-        [
-            dbt_executable(),
-            *args,
-            "--quiet",
-            "--project-dir",
-            str(settings.DBT_PROJECT_DIR),
-            "--profiles-dir",
-            str(settings.DBT_PROJECT_DIR),
-            # The benchmark's artifacts stay in its work folder, not in the project's target.
-            "--target-path",
-            str(warehouse.parent / "dbt_target"),
-        ],
+        dbt_step(args[0], warehouse.parent / "dbt_target", *args[1:]),
         cwd=settings.DBT_PROJECT_DIR,
         env=dbt_environment(warehouse),
         check=True,
