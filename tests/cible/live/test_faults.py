@@ -41,7 +41,10 @@ TYPES = (
 def synthetic_stream(snapshot, rng: random.Random, count: int) -> list[dict]:
     """Events after the batch for consenting customers' devices, logins included, and for
     anonymous visitors; 2 % are re-sent (same event id)."""
-    consenting = snapshot.features[snapshot.features["has_profiling_consent"]]["customer_id"]
+    # Sorted: the features come in DuckDB's row order, which changes between runs.
+    consenting = sorted(
+        snapshot.features[snapshot.features["has_profiling_consent"]]["customer_id"]
+    )
     numbers = snapshot.numbers.set_index("customer_id")["customer_numbers"]
     customers = [numbers[c].split(",")[0].strip() for c in consenting[:300]]
     visitors = [
@@ -117,7 +120,21 @@ def assert_same(live: dict, reference: dict) -> None:
         got = live[key]
         if _rounded(got) != _rounded(expected):
             different.append(key)
-    assert different == [], f"{len(different)} records differ, e.g. {different[:3]}"
+    assert different == [], (
+        f"{len(different)} records differ, e.g. {different[:3]}; the first: "
+        f"{_difference(_rounded(live[different[0]]), _rounded(reference[different[0]]))}"
+    )
+
+
+def _difference(got, expected, path: str = "") -> list[str]:
+    """Where two records differ, as `path: live != reference` lines."""
+    if isinstance(got, dict) and isinstance(expected, dict):
+        return [
+            line
+            for k in sorted(set(got) | set(expected), key=str)
+            for line in _difference(got.get(k), expected.get(k), f"{path}.{k}")
+        ]
+    return [] if got == expected else [f"{path}: {got!r} != {expected!r}"]
 
 
 def _rounded(value):
