@@ -16,7 +16,6 @@ SHARED_FIXTURES = ("materialized_run", "demo_build")
 SLOWEST_GROUPS = (
     "materialized_run",
     "tests/browser/test_dagster_ui.py",
-    "tests/test_packaging.py",
     "live_published",
 )
 

@@ -1,7 +1,11 @@
-"""The Dagster UI in a real browser: the asset graph shows every group, "Materialize all" works.
+"""Cible installed from its wheel, far from the checkout, in the Dagster UI of a real browser:
+the asset graph shows every group, and "Materialize all" builds the whole demo.
 
-Debian's chromium, headless, driven by Playwright (no browser download: the system one is
-used), against `dagster dev` on localhost with a fresh instance and a small demo.
+The wheel is installed into a folder of its own (tests/packaging_support.py); `cible dev` runs
+from another folder with nothing of the checkout's settings, as a user who ran `pip install`
+does. Debian's chromium, headless, driven by Playwright (no browser download: the system one
+is used), clicks "Materialize all" on a small demo (600 customers). This is the one test of the
+installed package running the whole pipeline, and of a backfill launched from the UI.
 """
 
 import json
@@ -15,12 +19,14 @@ import time
 import urllib.request
 from pathlib import Path
 
+import duckdb
 import pytest
-from pipeline_support import SMALL_DATA_SCORING_CONFIG
+from packaging_support import build_wheel, imported_from, install_wheel
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).with_name("artifacts")
+CUSTOMERS = 600
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -30,15 +36,6 @@ CHROMIUM_ARGS = [
     "--disable-quic",
     "--no-first-run",
 ]
-INSTANCE_SETTINGS = """\
-telemetry:
-  enabled: false
-nux:
-  enabled: false
-run_queue:
-  max_concurrent_runs: 1
-"""
-
 BACKFILLS = "{ partitionBackfillsOrError { ... on PartitionBackfills { results { id status } } } }"
 
 pytestmark = pytest.mark.skipif(
@@ -59,8 +56,8 @@ def _default_signals() -> None:
 
 
 class Dagster:
-    def __init__(self, url: str):
-        self.url = url
+    def __init__(self, url: str, home: Path, site: Path, env: dict[str, str]):
+        self.url, self.home, self.site, self.env = url, home, site, env
 
     def graphql(self, query: str) -> dict:
         request = urllib.request.Request(
@@ -74,36 +71,24 @@ class Dagster:
 
 @pytest.fixture
 def dagster_dev(tmp_path):
-    home = tmp_path / "dagster_home"
+    """`cible dev` of the installed wheel, started in a folder of its own (Cible's home): the
+    demo data, warehouse, Dagster instance and dbt artifacts all go there."""
+    wheel = build_wheel(tmp_path / "source", tmp_path / "wheel")
+    site = tmp_path / "site"
+    env = install_wheel(wheel, site)
+    home = tmp_path / "elsewhere"
     home.mkdir()
-    (home / "dagster.yaml").write_text(INSTANCE_SETTINGS)
-    port = _free_port()
-    env = dict(
-        os.environ,
-        DAGSTER_HOME=str(home),
-        CIBLE_LANDING_DIR=str(tmp_path / "landing"),
-        CIBLE_TRUTH_DIR=str(tmp_path / "truth"),
-        CIBLE_WAREHOUSE=str(tmp_path / "warehouse" / "cible.duckdb"),
-        CIBLE_MODELS_DIR=str(tmp_path / "models"),
-        CIBLE_PUBLISHED_DIR=str(tmp_path / "published"),
-        CIBLE_OPS_DIR=str(tmp_path / "ops"),
-        CIBLE_SCORING_CONFIG=str(SMALL_DATA_SCORING_CONFIG),
+    env.update(
         CIBLE_DEMO="1",
-        CIBLE_DEMO_CUSTOMERS="600",
+        CIBLE_DEMO_CUSTOMERS=str(CUSTOMERS),
         # A month of daily event partitions is enough to see them run (and quick to record).
         CIBLE_EVENT_PARTITIONS_START="2026-10-01",
     )
+    port = _free_port()
     log = (tmp_path / "dagster_dev.log").open("w")
     process = subprocess.Popen(
-        [
-            str(Path(sys.executable).parent / "dagster"),
-            "dev",
-            "-m",
-            "cible.orchestration.definitions",
-            "-p",
-            str(port),
-        ],
-        cwd=PROJECT_ROOT,
+        [sys.executable, "-m", "cible", "dev", "--port", str(port)],
+        cwd=home,
         env=env,
         stdout=log,
         stderr=subprocess.STDOUT,
@@ -111,7 +96,8 @@ def dagster_dev(tmp_path):
         start_new_session=True,
     )
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 120
+    # `cible dev` first parses the dbt project into the home (no manifest ships).
+    deadline = time.monotonic() + 180
     while time.monotonic() < deadline:
         try:
             urllib.request.urlopen(f"{url}/server_info", timeout=2).read()
@@ -121,7 +107,7 @@ def dagster_dev(tmp_path):
     else:
         process.kill()
         pytest.fail("dagster dev did not answer: " + (tmp_path / "dagster_dev.log").read_text())
-    yield Dagster(url)
+    yield Dagster(url, home, site, env)
     os.killpg(process.pid, signal.SIGTERM)
     try:
         process.wait(timeout=30)
@@ -183,3 +169,23 @@ def test_asset_graph_renders_and_materialize_all_succeeds(dagster_dev):
 
     assert status == "COMPLETED_SUCCESS", (status, statuses)
     assert statuses and all(run == "SUCCESS" for run in statuses), statuses
+    _assert_the_demo_was_built_from_the_wheel(dagster_dev)
+
+
+def _assert_the_demo_was_built_from_the_wheel(dagster: Dagster) -> None:
+    warehouse = dagster.home / "data" / "warehouse" / "cible.duckdb"
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        customers = con.execute("select count(*) from marts.dim_customers").fetchall()[0][0]
+        segments = con.execute("select count(*) from marts.dim_segments").fetchall()[0][0]
+        scored = con.execute("select count(*) from marts.fct_customer_scores").fetchall()[0][0]
+        # The demo's erasure requests are applied (with the demo's key, made in that folder).
+        erased = con.execute(
+            "select count(*) from privacy.erasures where crm_records_found > 0"
+        ).fetchall()[0][0]
+    assert erased > 0 and customers == CUSTOMERS - erased
+    assert (dagster.home / "data" / "secrets" / "privacy.key").is_file()
+    assert segments > 0 and scored > 0
+    imported = imported_from(dagster.site, dagster.home, dagster.env)
+    assert str(dagster.site) in imported and str(PROJECT_ROOT) not in imported
+    # Nothing was written into the checkout or the installed package but the bytecode.
+    assert not (dagster.site / "cible" / "dbt_project" / "target").exists()
