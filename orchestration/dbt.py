@@ -6,9 +6,11 @@ written beforehand by `cible.dbt_cli.parse_project` (the CLI, `make dev`, the te
 """
 
 import functools
+import hashlib
 import json
 import os
 import shutil
+import uuid
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from datetime import timedelta
@@ -234,8 +236,13 @@ def published_ml_models(project: DbtProject, tag: str, name: str) -> AssetsDefin
 
 def dbt_build_args(variables: Mapping[str, str] | None = None) -> list[str]:
     """The `dbt build` arguments of a Dagster step; the run's as-of date (`cible run --as-of`,
-    `CIBLE_AS_OF`) is the `as_of_date` var of every build."""
-    args = ["build"]
+    `CIBLE_AS_OF`) is the `as_of_date` var of every build.
+
+    Unit tests are left to `dbt build` and `dbt test` (development, CI, `make test`), as dbt
+    advises: their inputs are fixed rows, so a daily run learns nothing from them, and they
+    cost about 8 s of every run (16 tests, each a few queries).
+    """
+    args = ["build", "--exclude-resource-type", "unit_test"]
     as_of = settings.as_of_date()
     if as_of is not None:
         variables = {"as_of_date": as_of, **(variables or {})}
@@ -273,6 +280,7 @@ def build_selected(
         environment=environment,
     )
     yield from with_warehouse_figures(invocation.stream(), invocation.manifest, warehouse.file)
+    remember_parse(invocation)
     if not variables:
         _share_partial_parse(invocation)
 
@@ -286,7 +294,11 @@ def run_dbt(
     raise_on_error: bool = True,
     environment: Mapping[str, str] | None = None,
 ) -> DbtCliInvocation:
-    """Start a dbt command against `warehouse` (dagster-dbt's `cli`; wait or stream it).
+    """Start a dbt command against `warehouse` (dagster-dbt's `cli`; wait or stream it, then
+    hand it to `remember_parse`).
+
+    Its target folder starts with the parse state of the last command of the same warehouse
+    and vars (`_parse_state`), if there is one.
 
     Args:
         indirect_selection: dbt's indirect selection mode (`DBT_INDIRECT_SELECTION`), which
@@ -296,8 +308,79 @@ def run_dbt(
     variables = {**warehouse.dbt_env(), **(environment or {})}
     if indirect_selection:
         variables[INDIRECT_SELECTION_ENV] = indirect_selection
+    shared = _shared_target(dbt)
+    step = context.op_execution_context.op.name if context is not None else "dbt"
+    target_path = shared / f"{step}-{uuid.uuid4().hex[:12]}"
+    state = _parse_state(shared, warehouse, args, environment)
+    if state.exists():
+        target_path.mkdir(parents=True)
+        # dagster-dbt copies the project's shared state only into a folder without one.
+        shutil.copyfile(state, target_path / PARTIAL_PARSE)
+    _parse_states[target_path] = state
     with _set_while_starting(variables):
-        return dbt.cli(args, context=context, raise_on_error=raise_on_error)
+        return dbt.cli(
+            args, context=context, raise_on_error=raise_on_error, target_path=target_path
+        )
+
+
+# The parse state each started command will leave, by its target folder.
+_parse_states: dict[Path, Path] = {}
+# Parse states kept (about 2 MB each), the newest: a few warehouses and vars at a time.
+PARSE_STATES_KEPT = 16
+# The settings of the dbt profile (profiles.yml) besides the warehouse path.
+PROFILE_ENV = ("CIBLE_DBT_TARGET", "CIBLE_DBT_THREADS", "CIBLE_DUCKDB_MEMORY_LIMIT")
+
+
+def _shared_target(dbt: DbtCliResource) -> Path:
+    return Path(dbt.project_dir) / (os.environ.get("DBT_TARGET_PATH") or settings.dbt_target_dir())
+
+
+def _parse_state(
+    shared: Path, warehouse: WarehouseResource, args: list[str], environment: Mapping | None
+) -> Path:
+    """Where the parse state of a dbt command on this warehouse with these vars is kept.
+
+    dbt parses the whole project again (6 to 8 s here) unless the state it is given was
+    written with the same profile (the warehouse path is part of it) and the same `--vars`;
+    a run's steps alternate between vars (an event window, each training snapshot's as-of
+    date) and runs on other warehouses share the project's folder, so one shared state was
+    valid for about a third of the commands of the test suite (26 of 69). dbt checks every
+    state it is given: a state kept under the wrong key costs a parse, never a wrong result.
+    """
+    vars_given = args[args.index("--vars") + 1] if "--vars" in args else ""
+    key = json.dumps(
+        [
+            str(Path(warehouse.file).resolve()),
+            vars_given,
+            {name: os.environ.get(name) for name in PROFILE_ENV},
+            dict(environment or {}),
+        ],
+        sort_keys=True,
+    )
+    return shared / "parse_states" / f"{hashlib.sha256(key.encode()).hexdigest()[:20]}.msgpack"
+
+
+def remember_parse(invocation: DbtCliInvocation) -> DbtCliInvocation:
+    """Keep the parse state of a finished command for the next one of its warehouse and vars."""
+    state = _parse_states.pop(Path(invocation.target_path), None)
+    parsed = Path(invocation.target_path) / PARTIAL_PARSE
+    if state is None or not parsed.exists():
+        return invocation
+    state.parent.mkdir(parents=True, exist_ok=True)
+    staging = state.with_name(f"{state.name}.{os.getpid()}.tmp")
+    shutil.copyfile(parsed, staging)
+    os.replace(staging, state)
+    kept = sorted(state.parent.glob("*.msgpack"), key=_modified, reverse=True)
+    for old in kept[PARSE_STATES_KEPT:]:
+        old.unlink(missing_ok=True)
+    return invocation
+
+
+def _modified(path: Path) -> float:
+    try:
+        return path.stat().st_mtime
+    except FileNotFoundError:
+        return 0.0
 
 
 @contextmanager
