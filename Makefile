@@ -23,7 +23,7 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/pytest -q
 
-# The warehouse models on Spark (pyspark, Java 17+) against DuckDB; CI runs it after `test`.
+# The warehouse models on Spark (pyspark, Java 17+) against DuckDB; CI runs it beside `test`.
 test-spark: $(STAMP)
 	$(BIN)/pytest -q -n 0 -m spark
 
