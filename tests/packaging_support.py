@@ -53,8 +53,17 @@ def install_wheel(wheel: Path, site: Path) -> dict[str, str]:
     shell using it: nothing of Cible's, Dagster's or dbt's settings from this one, and the
     wheel's copy first on the path (the checkout's editable install must not be imported)."""
     subprocess.run(
-        [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--target", str(site)]
-        + [str(wheel)],
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--no-deps",
+            "--target",
+            str(site),
+            str(wheel),
+        ],
         check=True,
         capture_output=True,
     )
