@@ -281,8 +281,6 @@ def build_selected(
     )
     yield from with_warehouse_figures(invocation.stream(), invocation.manifest, warehouse.file)
     remember_parse(invocation)
-    if not variables:
-        _share_partial_parse(invocation)
 
 
 def run_dbt(
@@ -316,15 +314,16 @@ def run_dbt(
         target_path.mkdir(parents=True)
         # dagster-dbt copies the project's shared state only into a folder without one.
         shutil.copyfile(state, target_path / PARTIAL_PARSE)
-    _parse_states[target_path] = state
+    _parse_states[target_path] = (state, shared if "--vars" not in args else None)
     with _set_while_starting(variables):
         return dbt.cli(
             args, context=context, raise_on_error=raise_on_error, target_path=target_path
         )
 
 
-# The parse state each started command will leave, by its target folder.
-_parse_states: dict[Path, Path] = {}
+# The parse state each started command will leave, by its target folder, and the project's
+# target folder when the command had no vars (its state then seeds any other command too).
+_parse_states: dict[Path, tuple[Path, Path | None]] = {}
 # Parse states kept (about 2 MB each), the newest: a few warehouses and vars at a time.
 PARSE_STATES_KEPT = 16
 # The settings of the dbt profile (profiles.yml) besides the warehouse path.
@@ -361,15 +360,19 @@ def _parse_state(
 
 
 def remember_parse(invocation: DbtCliInvocation) -> DbtCliInvocation:
-    """Keep the parse state of a finished command for the next one of its warehouse and vars."""
-    state = _parse_states.pop(Path(invocation.target_path), None)
+    """Keep the parse state of a finished command for the next one of its warehouse and vars;
+    without vars, also as the project's own state (`target/partial_parse.msgpack`), which
+    dagster-dbt gives a command with no state of its own and `parse_project` starts from."""
+    state, shared = _parse_states.pop(Path(invocation.target_path), (None, None))
     parsed = Path(invocation.target_path) / PARTIAL_PARSE
     if state is None or not parsed.exists():
         return invocation
-    state.parent.mkdir(parents=True, exist_ok=True)
-    staging = state.with_name(f"{state.name}.{os.getpid()}.tmp")
-    shutil.copyfile(parsed, staging)
-    os.replace(staging, state)
+    for destination in [state] + ([shared / PARTIAL_PARSE] if shared else []):
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        # Copied, then renamed: a command starting meanwhile reads a whole file.
+        staging = destination.with_name(f"{destination.name}.{os.getpid()}.tmp")
+        shutil.copyfile(parsed, staging)
+        os.replace(staging, destination)
     kept = sorted(state.parent.glob("*.msgpack"), key=_modified, reverse=True)
     for old in kept[PARSE_STATES_KEPT:]:
         old.unlink(missing_ok=True)
@@ -403,26 +406,6 @@ def _set_while_starting(variables: Mapping[str, str]) -> Iterator[None]:
                 os.environ.pop(name, None)
             else:
                 os.environ[name] = value
-
-
-def _share_partial_parse(invocation: DbtCliInvocation) -> None:
-    """Hand this invocation's parse state to the next ones.
-
-    dagster-dbt gives each invocation its own target folder, seeded with the project's
-    `target/partial_parse.msgpack`. A state written for another warehouse path or other vars
-    makes dbt parse the whole project again (3 to 4 s per step here); copying back the state of
-    a run against this warehouse, without vars, lets the next steps reuse it.
-    """
-    parsed = invocation.target_path / PARTIAL_PARSE
-    if not parsed.exists():
-        return
-    shared = Path(invocation.project_dir) / (
-        os.environ.get("DBT_TARGET_PATH") or settings.dbt_target_dir()
-    )
-    shared.mkdir(parents=True, exist_ok=True)
-    staging = shared / f"{PARTIAL_PARSE}.{os.getpid()}.tmp"
-    shutil.copyfile(parsed, staging)
-    os.replace(staging, shared / PARTIAL_PARSE)
 
 
 def build_warehouse_definitions(project: DbtProject) -> Definitions:

@@ -80,7 +80,7 @@ def install_wheel(wheel: Path, site: Path) -> dict[str, str]:
     return env
 
 
-def imported_from(site: Path, folder: Path, env: dict[str, str]) -> str:
+def imported_from(folder: Path, env: dict[str, str]) -> str:
     """Where a Python started in `folder` with `env` imports Cible's packages from."""
     return subprocess.run(
         [

@@ -185,7 +185,7 @@ def _assert_the_demo_was_built_from_the_wheel(dagster: Dagster) -> None:
     assert erased > 0 and customers == CUSTOMERS - erased
     assert (dagster.home / "data" / "secrets" / "privacy.key").is_file()
     assert segments > 0 and scored > 0
-    imported = imported_from(dagster.site, dagster.home, dagster.env)
+    imported = imported_from(dagster.home, dagster.env)
     assert str(dagster.site) in imported and str(PROJECT_ROOT) not in imported
     # Nothing was written into the checkout or the installed package but the bytecode.
     assert not (dagster.site / "cible" / "dbt_project" / "target").exists()
