@@ -4,6 +4,8 @@
 code location, not when the module is imported.
 """
 
+import os
+
 from cible.orchestration.activation import build_activation_definitions
 from cible.orchestration.automation import build_automation_definitions
 from cible.orchestration.bi import build_bi_definitions
@@ -14,6 +16,9 @@ from cible.orchestration.privacy import build_privacy_definitions
 from cible.orchestration.scoring import build_scoring_definitions
 from cible.orchestration.segmentation import build_segmentation_definitions
 from dagster import Definitions, definitions
+
+# The definitions `defs` built, with the environment they were built in.
+_loaded: tuple[dict[str, str], Definitions] | None = None
 
 
 def build_definitions(with_demo: bool | None = None) -> Definitions:
@@ -35,5 +40,15 @@ def build_definitions(with_demo: bool | None = None) -> Definitions:
 
 @definitions
 def defs() -> Definitions:
-    """The code location Dagster loads."""
-    return build_definitions()
+    """The code location Dagster loads, built once per process and environment.
+
+    Dagster loads it again in every process of a run (the run worker, then each step process);
+    the step processes are forked from a server that loaded it already
+    (`cible.orchestration.forkserver`), and so reuse it with its repository and jobs. A change
+    of the environment (a test's settings, say) builds it again.
+    """
+    global _loaded
+    environment = dict(os.environ)
+    if _loaded is None or _loaded[0] != environment:
+        _loaded = (environment, build_definitions())
+    return _loaded[1]

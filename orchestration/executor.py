@@ -2,6 +2,10 @@
 
 from dagster import multi_or_in_process_executor
 
+# What the forkserver imports before forking a step process: Dagster's executor first (as
+# Dagster does), then the module that loads the code location (orchestration/forkserver.py).
+PRELOADED = ["dagster._core.executor.multiprocess", "cible.orchestration.forkserver"]
+
 
 def one_step_at_a_time(config: dict) -> dict:
     """Multiprocess runs execute one step at a time unless `max_concurrent` says otherwise,
@@ -12,13 +16,15 @@ def one_step_at_a_time(config: dict) -> dict:
     features' dbt build beside the segmentation, say) would fail on the file lock. Steps keep
     their own processes, so a crashed step does not take the run down; `forkserver` spares
     each of them importing Dagster, dbt and scikit-learn again (`spawn` took 12 to 15 s between
-    two steps on 2 busy cores). `start_method` in the run config overrides it.
+    two steps on 2 busy cores), and its server loads the definitions once
+    (`cible.orchestration.forkserver`) instead of every step process building them again.
+    `start_method` in the run config overrides it.
     """
     if "multiprocess" not in config:
         return config
     multiprocess = dict(config["multiprocess"] or {})
     multiprocess["max_concurrent"] = multiprocess.get("max_concurrent") or 1
-    multiprocess.setdefault("start_method", {"forkserver": {}})
+    multiprocess.setdefault("start_method", {"forkserver": {"preload_modules": PRELOADED}})
     return {"multiprocess": multiprocess}
 
 
