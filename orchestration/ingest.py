@@ -191,6 +191,7 @@ def event_time_freshness(
             warehouse,
             ["source", "freshness", "--select", f"source:{spec.source_name}.{spec.table_name}"],
             raise_on_error=False,
+            json_artifacts=True,
         ).wait()
     )
     outcome = invocation.get_artifact("sources.json")["results"]

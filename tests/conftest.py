@@ -67,7 +67,7 @@ def demo_build(tmp_path_factory) -> Build:
 
 CUSTOMERS = 1_500
 # What the dbt steps must hand to their dbt process only, never leave in this one.
-DBT_PROCESS_ENV = ("CIBLE_WAREHOUSE", "DBT_INDIRECT_SELECTION")
+DBT_PROCESS_ENV = ("CIBLE_WAREHOUSE", "DBT_INDIRECT_SELECTION", "DBT_WRITE_JSON")
 
 
 @pytest.fixture(scope="session")
