@@ -64,7 +64,12 @@ def _frame(rows: list[dict], columns: dict[str, str]) -> pd.DataFrame:
 def _manifest_path() -> Path:
     """The manifest of the running `dbt build` (dbt writes it once parsed, before any model
     runs), in its target folder: ``--target-path`` of the dbt command this model runs in, else
-    ``DBT_TARGET_PATH`` (Dagster gives each invocation its own), else the project's."""
+    ``DBT_TARGET_PATH`` (Dagster gives each invocation its own), else the project's.
+
+    A command told not to write JSON artifacts (``--no-write-json``, ``DBT_WRITE_JSON=false``,
+    as Cible's own commands run) leaves none: the project's manifest then, which `dbt parse`
+    and every Cible command write (the documentation read from it changes only with the
+    project's files)."""
     target = os.environ.get("DBT_TARGET_PATH") or str(settings.dbt_target_dir())
     arguments = sys.argv
     for i, argument in enumerate(arguments):
@@ -75,7 +80,8 @@ def _manifest_path() -> Path:
     path = Path(target)
     if not path.is_absolute():
         path = settings.DBT_PROJECT_DIR / path
-    return path / "manifest.json"
+    running = path / "manifest.json"
+    return running if running.exists() else settings.dbt_target_dir() / "manifest.json"
 
 
 def _latest_segmentation_run(con: duckdb.DuckDBPyConnection) -> dict | None:

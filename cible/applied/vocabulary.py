@@ -23,7 +23,13 @@ def manifest_vocabulary(manifest_path: Path, project_dir: Path) -> Vocabulary:
 
     Raises:
         VocabularyError: a column's `meta.trait` is missing or malformed (the message names it).
+        RuntimeError: there is no manifest (the message says how to write one).
     """
+    if not Path(manifest_path).exists():
+        raise RuntimeError(
+            f"no dbt manifest at {manifest_path}: the segment names are read from it; parse "
+            "the project first (`dbt parse` in dbt_project/, or any `cible` command)"
+        )
     manifest = json.loads(Path(manifest_path).read_text(encoding="utf-8"))
     model = _node(manifest, "model", FEATURES_MODEL)
     traits = {
