@@ -78,16 +78,21 @@ def dbt_command(
     extra_env: dict[str, str] | None = None,
     check: bool = True,
     json_artifacts: bool = False,
+    unit_tests: bool = False,
 ) -> subprocess.CompletedProcess:
     """Run the dbt CLI of this environment on the project, against `warehouse`.
 
     dbt writes its JSON artifacts (manifest.json, run_results.json) into `dbt_target` beside
     the warehouse only if `json_artifacts`: as Dagster's steps (orchestration/dbt.py), the tests
-    read dbt's output, and writing the manifest cost 1 to 1.5 s of CPU a command.
+    read dbt's output, and writing the manifest cost 1 to 1.5 s of CPU a command. A `build`
+    runs dbt's unit tests (16, on fixed rows: about 8 s) only if `unit_tests`: the session's
+    demo build and the Spark build run them; the other builds test their data.
     """
     env = {**dbt_environment(warehouse), **(extra_env or {})}
     if not json_artifacts:
         env.setdefault("DBT_WRITE_JSON", "false")
+    if args[:1] == ["build"] and not unit_tests:
+        args = [*args, "--exclude-resource-type", "unit_test"]
     result = subprocess.run(
         [
             dbt_executable(),
@@ -118,12 +123,14 @@ def generate_and_build(
     keep_sources: set[str] | None = None,
     file_format: str = "mixed",
     json_artifacts: bool = False,
+    unit_tests: bool = False,
 ) -> Build:
     """Generate demo files, optionally keep only some sources, load them and run `dbt build`.
 
     ``file_format`` is the generator's: ``mixed`` (CSV, JSON lines and Parquet, as real exports
     come) or ``parquet`` (every source typed Parquet, as at scale). ``json_artifacts``: keep
-    dbt's manifest.json and run_results.json in ``dbt_target`` beside the warehouse.
+    dbt's manifest.json and run_results.json in ``dbt_target`` beside the warehouse;
+    ``unit_tests``: run dbt's unit tests in the build too.
     """
     from cible.demo import generate
     from cible.loader import load_landing
@@ -147,7 +154,7 @@ def generate_and_build(
                 else:
                     entry.unlink()
     load_landing(landing_dir=landing, warehouse=warehouse)
-    result = dbt_command(["build"], warehouse, json_artifacts=json_artifacts)
+    result = dbt_command(["build"], warehouse, json_artifacts=json_artifacts, unit_tests=unit_tests)
     return Build(landing=landing, truth=truth, warehouse=warehouse, dbt_output=result.stdout)
 
 

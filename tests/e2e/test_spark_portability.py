@@ -45,7 +45,7 @@ def _spark_helper(command: str, spark_dir: Path, folder: Path) -> None:
 @pytest.fixture(scope="module")
 def engines(tmp_path_factory):
     root = tmp_path_factory.mktemp("spark")
-    duck = generate_and_build(root, customers=SPARK_CUSTOMERS, json_artifacts=True)
+    duck = generate_and_build(root, customers=SPARK_CUSTOMERS, json_artifacts=True, unit_tests=True)
 
     # The raw schema as Cible's loader wrote it (text columns, load metadata), one folder per
     # table: Spark skips files whose name starts with `_`, as `_load_files` does.
@@ -80,6 +80,7 @@ def engines(tmp_path_factory):
         ],
         duck.warehouse,
         extra_env=spark_env,
+        unit_tests=True,
     )
     dumped = root / "spark_dump"
     dumped.mkdir()
