@@ -1,21 +1,14 @@
-"""A second daily run on a copy of the shared materialized run, with a BI reader connected.
-
-The copy is published once, a reader (its own process, SQLAlchemy + duckdb-engine as Apache
-Superset connects) queries the published copy in a loop, and the segmentation, scoring, their
-dbt marts, the publish step and the dashboard run again through Dagster meanwhile.
-"""
+"""BI readers of the published copy: each its own process, connecting as Apache Superset does
+(SQLAlchemy + duckdb-engine, read-only) and querying in a loop while a run publishes (the daily
+job of tests/jobs_support.py)."""
 
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import sys
 import time
 from pathlib import Path
-
-import pytest
-from pipeline_support import SMALL_DATA_SCORING_CONFIG
 
 # The readers, each its own process, querying about three times a second until told to stop
 # (or 15 minutes). A fixed two minutes once ended before a second run slowed by a busy machine
@@ -93,87 +86,3 @@ def stop_readers(readers: dict[str, subprocess.Popen], stop: Path) -> dict[str, 
         out, err = reader.communicate(timeout=60)
         report[mode] = json.loads(out) if out.strip() else {"failed": err}
     return report
-
-
-def second_run(materialized_run: dict, root: Path) -> dict:
-    """Run segmentation, scoring, their marts, the publish and the dashboard again on a copy of
-    `materialized_run`'s warehouse and models while a reader queries the published copy."""
-    import duckdb
-    from cible.orchestration.bi import DASHBOARD_KEY, PUBLISHED_KEY
-    from cible.orchestration.dbt import cible_dbt_project
-    from cible.orchestration.definitions import build_definitions
-    from cible.orchestration.resources import WarehouseResource
-    from cible.orchestration.scoring import score_models
-    from cible.orchestration.segmentation import segment_models, segment_table_keys
-    from dagster import AssetSelection, DagsterInstance, materialize
-
-    from cible.bi.publish import (
-        load_manifest,
-        publish,
-        published_models,
-        read_published_run,
-    )
-
-    source = Path(materialized_run["warehouse"])
-    warehouse = root / "warehouse" / "cible.duckdb"
-    warehouse.parent.mkdir(parents=True)
-    shutil.copyfile(source, warehouse)
-    models_dir = root / "models"
-    shutil.copytree(materialized_run["models"], models_dir)
-    published_dir = root / "published"
-    target = published_dir / "cible_bi.duckdb"
-    project = cible_dbt_project()
-    with duckdb.connect(str(warehouse)) as con:
-        publish(con, published_models(load_manifest(project.manifest_path)), target, "first")
-    before = read_published_run(target)
-
-    stop = root / "reader.stop"
-    readers = start_readers(target, stop)
-    with pytest.MonkeyPatch.context() as patch:
-        for name, value in {
-            "CIBLE_WAREHOUSE": root / "decoy" / "cible.duckdb",
-            "CIBLE_MODELS_DIR": models_dir,
-            "CIBLE_PUBLISHED_DIR": published_dir,
-            "CIBLE_SCORING_CONFIG": SMALL_DATA_SCORING_CONFIG,
-            "CIBLE_LANDING_DIR": materialized_run["landing"],
-        }.items():
-            patch.setenv(name, str(value))
-        definitions = build_definitions(with_demo=False)
-        scoring_step = next(
-            a
-            for a in definitions.assets
-            if getattr(a, "op", None) and a.op.name == "customer_scores"
-        )
-        selection = AssetSelection.assets(
-            *segment_table_keys(project).values(),
-            *segment_models(project).keys,
-            *scoring_step.keys,
-            *score_models(project).keys,
-            PUBLISHED_KEY,
-            DASHBOARD_KEY,
-        )
-        started = time.perf_counter()
-        with DagsterInstance.ephemeral() as instance:
-            result = materialize(
-                list(definitions.assets),
-                selection=selection,
-                resources={
-                    **definitions.resources,
-                    "warehouse": WarehouseResource(path=str(warehouse)),
-                },
-                instance=instance,
-                raise_on_error=False,
-            )
-        seconds = time.perf_counter() - started
-    report = stop_readers(readers, stop)
-    events = result.get_asset_materialization_events()
-    return {
-        "result": result,
-        "seconds": seconds,
-        "readers": report,
-        "before": before,
-        "published": target,
-        "dashboard": published_dir / "dashboard.html",
-        "warehouse": warehouse,
-        "metadata": {event.asset_key: event.materialization.metadata for event in events},
-    }

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 
 import pytest
-from bi_support import second_run
+from jobs_support import run_jobs
 from pipeline_support import SMALL_DATA_SCORING_CONFIG, Build, generate_and_build
 
 from cible.dbt_cli import parse_project
@@ -61,8 +61,9 @@ def pytest_collection_modifyitems(config, items):
 
 @pytest.fixture(scope="session")
 def demo_build(tmp_path_factory) -> Build:
-    """The demo on 3,000 customers, every source present, built once for the session."""
-    return generate_and_build(tmp_path_factory.mktemp("demo"))
+    """The demo on 3,000 customers, every source present, built once for the session (dbt's
+    unit tests included)."""
+    return generate_and_build(tmp_path_factory.mktemp("demo"), unit_tests=True)
 
 
 CUSTOMERS = 1_500
@@ -136,7 +137,7 @@ def materialized_run(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def republished_run(materialized_run, tmp_path_factory):
-    """A second daily run (segments, scores, publish, dashboard) on a copy of
-    `materialized_run`, with a BI reader querying the published copy throughout."""
-    return second_run(materialized_run, tmp_path_factory.mktemp("republished"))
+def jobs(materialized_run, tmp_path_factory):
+    """The daily job (a BI reader querying the published copy throughout), the weekly job and a
+    backfill, run on a copy of `materialized_run` (tests/jobs_support.py)."""
+    return run_jobs(materialized_run, tmp_path_factory.mktemp("jobs"))

@@ -1,9 +1,9 @@
 """The marketer's dashboard in a real browser (Debian's chromium, headless, driven by Playwright):
 every chart drawn, no console error, nothing fetched from the network, French on request.
 
-The page is the one the second daily run of `republished_run` wrote, rebuilt here from a copy
-of its BI copy, which holds the run's audience exports, with uplift rows added (the demo's data
-ends at the export, so no window has data yet), so that every section has a chart to draw.
+The page is the one the jobs' runs (the session fixture `jobs`) write, rebuilt here from a copy
+of their BI copy, which holds the runs' audience exports, with uplift rows added (the demo's
+data ends at the export, so no window has data yet), so that every section has a chart to draw.
 """
 
 import shutil
@@ -18,12 +18,14 @@ CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).with_name("artifacts")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 
+# The first test asking for `jobs` sets it up (the whole run, then the jobs: up to 15 min on 2
+# busy cores), within its own timeout.
 pytestmark = [
     pytest.mark.skipif(
         not Path(CHROMIUM).exists(),
         reason="Debian's chromium is not installed (.ci/run installs it)",
     ),
-    pytest.mark.timeout(600),
+    pytest.mark.timeout(1800),
 ]
 
 # The run's exports are real (the activation step ran in `materialized_run`), but the demo's
@@ -42,10 +44,10 @@ select * from (values
 
 
 @pytest.fixture(scope="module")
-def full_page(republished_run, tmp_path_factory) -> Path:
+def full_page(jobs, tmp_path_factory) -> Path:
     folder = tmp_path_factory.mktemp("dashboard")
     copy = folder / "cible_bi.duckdb"
-    shutil.copyfile(republished_run["published"], copy)
+    shutil.copyfile(jobs["published"], copy)
     with duckdb.connect(str(copy)) as con:
         assert con.execute("select count(*) from marts.fct_audience_exports").fetchall()[0][0]
         con.execute(UPLIFT)
@@ -107,10 +109,10 @@ def test_the_page_speaks_french_on_request(full_page):
     assert uplift_title.startswith("Uplift : exportés contre groupe témoin")
 
 
-def test_the_page_holds_aggregates_only(full_page, republished_run):
+def test_the_page_holds_aggregates_only(full_page, jobs):
     """No customer identifier of the warehouse appears in the page (nothing personal)."""
     page = full_page.read_text(encoding="utf-8")
-    with duckdb.connect(str(republished_run["published"]), read_only=True) as con:
+    with duckdb.connect(str(jobs["published"]), read_only=True) as con:
         rows = con.execute("select customer_id from marts.fct_customer_scores").fetchall()
     ids = [customer for (customer,) in rows]
     assert ids and not [customer for customer in ids if customer in page]
