@@ -32,7 +32,7 @@ query = sa.text(
     "from _published_run r cross join marts.fct_customer_scores s group by 1"
 )
 held = engine.connect() if mode == "held" else None
-seen, errors, queries, answers = [], [], 0, set()
+seen, errors, queries, answers = [], [], 0, []
 deadline = time.monotonic() + 900
 while time.monotonic() < deadline:
     try:
@@ -44,7 +44,8 @@ while time.monotonic() < deadline:
         queries += 1
         if queries == 1:
             open(stop + "." + mode + ".ready", "w").close()
-        answers.add((run_id, rows, of_run))
+        if not answers or answers[-1] != [run_id, rows, of_run]:
+            answers.append([run_id, rows, of_run])
         if not seen or seen[-1] != run_id:
             seen.append(run_id)
     except Exception as error:
@@ -53,7 +54,7 @@ while time.monotonic() < deadline:
         break
     time.sleep(0.25)
 print(json.dumps({"queries": queries, "errors": errors, "seen": seen,
-                  "answers": sorted(answers)}))
+                  "answers": answers}))
 """
 
 
