@@ -14,22 +14,21 @@ definitions itself, as before.
 
 import os
 
-DEFINITIONS_MODULE = "cible.orchestration.definitions"
-# The job of every asset, which resolves the whole asset graph.
-ASSET_JOB = "__ASSET_JOB"
-
 
 def load_code_location() -> bool:
     """Load the code location as a step process would; False when it could not be."""
     try:
+        from cible.orchestration import definitions
+        from dagster._core.definitions.assets.job.asset_job import IMPLICIT_ASSET_JOB_NAME
         from dagster._core.definitions.reconstruct import ReconstructableRepository
 
         # Dagster's own path (the step process takes it with its run's job and selection):
-        # `defs` keeps what it built, the repository keeps its resolved asset graph and jobs.
+        # `defs` keeps what it built, the repository keeps its resolved asset graph and jobs;
+        # the job of every asset resolves the whole graph.
         repository = ReconstructableRepository.for_module(
-            DEFINITIONS_MODULE, "defs", working_directory=os.getcwd()
+            definitions.__name__, "defs", working_directory=os.getcwd()
         )
-        repository.get_reconstructable_job(ASSET_JOB).get_definition()
+        repository.get_reconstructable_job(IMPLICIT_ASSET_JOB_NAME).get_definition()
     except Exception:  # the step processes load it themselves then
         return False
     return True

@@ -20,7 +20,7 @@ loaded = forkserver.load_code_location()
 from dagster import AssetKey
 from dagster._core.definitions.reconstruct import ReconstructableJob, ReconstructableRepository
 from cible.orchestration.definitions import defs
-repository = ReconstructableRepository.for_module(forkserver.DEFINITIONS_MODULE, "defs")
+repository = ReconstructableRepository.for_module("cible.orchestration.definitions", "defs")
 started = time.perf_counter()
 job = ReconstructableJob(
     repository, "__ASSET_JOB", asset_selection=frozenset([AssetKey(["marts", "dim_customers"])])
