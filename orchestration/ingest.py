@@ -3,7 +3,7 @@
 import os
 from collections.abc import Iterator
 
-from cible.orchestration.dbt import dbt_assets_for, remember_parse, run_dbt
+from cible.orchestration.dbt import dbt_assets_for, finish_command, run_dbt
 from cible.orchestration.partitions import event_backfill_policy
 from cible.orchestration.resources import WarehouseResource
 from dagster import (
@@ -185,16 +185,15 @@ def event_time_freshness(
             description="no event loaded: nothing to measure",
             metadata={"status": "no events"},
         )
-    invocation = remember_parse(
-        run_dbt(
-            dbt,
-            warehouse,
-            ["source", "freshness", "--select", f"source:{spec.source_name}.{spec.table_name}"],
-            raise_on_error=False,
-            json_artifacts=True,
-        ).wait()
-    )
+    invocation = run_dbt(
+        dbt,
+        warehouse,
+        ["source", "freshness", "--select", f"source:{spec.source_name}.{spec.table_name}"],
+        raise_on_error=False,
+        json_artifacts=True,
+    ).wait()
     outcome = invocation.get_artifact("sources.json")["results"]
+    finish_command(invocation)
     status = outcome[0]["status"] if outcome else "runtime error"
     result = outcome[0] if outcome else {}
     latest = result.get("max_loaded_at")

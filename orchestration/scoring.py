@@ -11,7 +11,7 @@ keeps its previous promoted version (or is not scored), and the others are score
 import json
 
 import pandas as pd
-from cible.orchestration.dbt import dbt_assets_for, published_ml_models, remember_parse, run_dbt
+from cible.orchestration.dbt import dbt_assets_for, finish_command, published_ml_models, run_dbt
 from cible.orchestration.partitions import event_backfill_policy
 from cible.orchestration.resources import WarehouseResource
 from dagster import (
@@ -146,7 +146,7 @@ def build_scoring_definitions(project: DbtProject) -> Definitions:
         for relation, variables in snapshots(plans).items():
             context.log.info(f"Building {relation} with vars {variables}")
             args = ["run", "--selector", SNAPSHOT_SELECTOR, "--vars", json.dumps(variables)]
-            remember_parse(run_dbt(dbt, warehouse, args).wait())
+            finish_command(run_dbt(dbt, warehouse, args).wait())
             built[relation] = variables["as_of_date"]
         return MaterializeResult(
             metadata={
@@ -358,7 +358,7 @@ def build_scoring_definitions(project: DbtProject) -> Definitions:
         for relation, variables in stale.items():
             context.log.info(f"Building {relation} with vars {variables}")
             args = ["run", "--selector", SNAPSHOT_SELECTOR, "--vars", json.dumps(variables)]
-            remember_parse(run_dbt(dbt, warehouse, args).wait())
+            finish_command(run_dbt(dbt, warehouse, args).wait())
         results = update_online_models(scoring_config, settings.models_dir(), warehouse.file)
         for message in results.get("message", pd.Series(dtype=str)):
             context.log.info(message)
