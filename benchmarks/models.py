@@ -103,9 +103,6 @@ def dbt(args: list[str], warehouse: Path) -> None:
 
 def build(workdir: Path, profile: str, customers: int, seed: int) -> dict[str, float]:
     """Generate, load, `dbt build`, and the training snapshots; the seconds of each."""
-    from cible.ml.scoring.config import load_scoring_config
-    from cible.ml.scoring.store import plan, snapshots
-
     from cible.demo import generate
     from cible.loader import load_landing
 
@@ -121,10 +118,28 @@ def build(workdir: Path, profile: str, customers: int, seed: int) -> dict[str, f
     dbt(["build"], warehouse)
     clock["dbt build"] = time.perf_counter() - start
     start = time.perf_counter()
-    for variables in snapshots(plan(load_scoring_config(), warehouse)).values():
-        dbt(["run", "--selector", "as_of", "--vars", json.dumps(variables)], warehouse)
+    build_snapshots(warehouse)
     clock["snapshots"] = time.perf_counter() - start
     return clock
+
+
+def build_snapshots(warehouse: Path, only_missing: bool = False) -> None:
+    """The training snapshots the scoring configuration (CIBLE_SCORING_CONFIG) needs; with
+    `only_missing`, those not in the warehouse yet or as of another date (`--reuse` with
+    another configuration, e.g. another `training.label_window`)."""
+    import duckdb
+    from cible.ml.scoring.config import load_scoring_config
+    from cible.ml.scoring.store import plan, snapshots
+
+    for relation, variables in snapshots(plan(load_scoring_config(), warehouse)).items():
+        if only_missing:
+            try:
+                built = query(warehouse, f"select max(as_of_at) as as_of from {relation}")
+                if f"{built['as_of'].iloc[0]:%Y-%m-%d}" == variables["as_of_date"]:
+                    continue
+            except duckdb.CatalogException:  # not built yet
+                pass
+        dbt(["run", "--selector", "as_of", "--vars", json.dumps(variables)], warehouse)
 
 
 # ---------- truth
@@ -221,6 +236,7 @@ def done(workdir: Path, retrain: bool = True) -> dict:
 
     warehouse, models = workdir / "cible.duckdb", workdir / "models"
     config = load_scoring_config()
+    build_snapshots(warehouse, only_missing=True)
     if retrain:
         start = time.perf_counter()
         outcomes = train_and_publish(config, models, warehouse)

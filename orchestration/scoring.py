@@ -142,6 +142,9 @@ def build_scoring_definitions(project: DbtProject) -> Definitions:
             plans = plan(_config(config), warehouse.file)
         except TrainingDataError as error:
             raise Failure(description=str(error)) from error
+        for training_plan in plans:
+            if training_plan.note:
+                context.log.warning(f"{training_plan.target.name}: {training_plan.note}")
         built = {}
         for relation, variables in snapshots(plans).items():
             context.log.info(f"Building {relation} with vars {variables}")

@@ -285,6 +285,11 @@ class TrainingConfig(Section):
     max_training_rows: StrictInt = Field(200_000, ge=100, le=10**9)
     min_positives: StrictInt = Field(50, ge=1, le=10**9)
     min_history_days: StrictInt = Field(365, ge=0, le=3650)
+    # Which window labels a classifier: `latest` (the last window whose outcome is known: T =
+    # now - horizon) or `same_season_last_year` (T = now - 1 year: the window a year before
+    # the one the scores are for, so a model learns the season it is applied in; falls back to
+    # `latest`, said in the version's metadata, when the history before T is too short).
+    label_window: Literal["latest", "same_season_last_year"] = "latest"
     random_state: StrictInt = Field(42, ge=0, le=2**31)
     permutation_importance: PermutationImportanceConfig = Field(
         default_factory=PermutationImportanceConfig

@@ -17,10 +17,23 @@ class TrainingDataError(ValueError):
     column); raised before any model is fitted, with a message saying what to change."""
 
 
-def training_cutoff(current_as_of: pd.Timestamp, horizon_days: int) -> pd.Timestamp:
-    """The latest cutoff whose whole label window is known: the current as-of date minus the
-    horizon (as-of dates are exclusive ends, so the window ends exactly at the current one)."""
-    return (pd.Timestamp(current_as_of) - pd.Timedelta(days=horizon_days)).normalize()
+def training_cutoff(
+    current_as_of: pd.Timestamp, horizon_days: int, label_window: str = "latest"
+) -> pd.Timestamp:
+    """The cutoff of a target's label window.
+
+    `latest`: the latest cutoff whose whole label window is known, the current as-of date
+    minus the horizon (as-of dates are exclusive ends, so the window ends exactly at the
+    current one). `same_season_last_year`: the current as-of date a calendar year earlier, so
+    the label window is the one a year before the window the scores are for (a horizon over a
+    year would reach the current as-of date: `latest` then).
+    """
+    current = pd.Timestamp(current_as_of)
+    if label_window == "same_season_last_year":
+        year_before = (current - pd.DateOffset(years=1)).normalize()
+        if year_before + pd.Timedelta(days=horizon_days) <= current:
+            return year_before
+    return (current - pd.Timedelta(days=horizon_days)).normalize()
 
 
 def check_history(
@@ -30,6 +43,7 @@ def check_history(
     min_history_days: int,
     horizon_setting: str | None = None,
     history_setting: str = "training.min_history_days",
+    label_window: str = "latest",
 ) -> pd.Timestamp:
     """The training cutoff of `target`, or a clear error when the history is too short for it.
 
@@ -40,13 +54,14 @@ def check_history(
         horizon_setting, history_setting: the settings the message names, so that a user
             changes the right one (default: the target's `horizon_days`, the training's
             `min_history_days`).
+        label_window: `training.label_window` (`training_cutoff`).
     """
     if first_activity_at is None or pd.isna(first_activity_at):
         raise TrainingDataError(
             f"target {target.name}: the warehouse holds no order, so there is nothing to learn "
             "from; load orders first"
         )
-    cutoff = training_cutoff(current_as_of, target.horizon_days)
+    cutoff = training_cutoff(current_as_of, target.horizon_days, label_window)
     history = (cutoff - pd.Timestamp(first_activity_at).normalize()).days
     if history < min_history_days:
         span = (pd.Timestamp(current_as_of) - pd.Timestamp(first_activity_at)).days

@@ -43,8 +43,11 @@ from cible.ml.scoring.registry import ModelVersion, code_version, fingerprint
 from sklearn.metrics import roc_auc_score
 
 
-def snapshot_prefix(horizon_days: int) -> str:
-    """The dbt `schema_prefix` of the training snapshot of a horizon (one per cutoff)."""
+def snapshot_prefix(horizon_days: int, window_rule: str = "latest") -> str:
+    """The dbt `schema_prefix` of a training snapshot: one per horizon for the latest windows
+    (one cutoff each), one for every target labelled a year back (they share the cutoff)."""
+    if window_rule == "same_season_last_year":
+        return "training_last_year_"
     return f"training_{horizon_days}d_"
 
 
@@ -55,6 +58,10 @@ class TrainingPlan:
     target: TargetConfig
     cutoff: pd.Timestamp
     schema_prefix: str | None  # None: no feature snapshot (lifetime value)
+    # How the cutoff was chosen (`training.label_window`, or `latest` when the history was too
+    # short for the same season last year), and why it fell back, if it did.
+    window_rule: str = "latest"
+    note: str | None = None
 
     def dbt_vars(self) -> dict[str, str]:
         """The dbt vars that build this plan's snapshot."""
@@ -100,13 +107,27 @@ def plan_training(
                 "horizon_setting": f"targets.{target.name}.holdout_days",
                 "history_setting": "the calibration period lifetime value needs, fixed",
             }
-        try:
-            cutoff = check_history(probe, current_as_of, first_order_at, history, **named)
-        except TrainingDataError as error:
-            problems.append(str(error))
-            continue
-        prefix = snapshot_prefix(target.horizon_days) if target.is_classifier else None
-        plans.append(TrainingPlan(target=target, cutoff=cutoff, schema_prefix=prefix))
+        rule, note = "latest", None
+        if target.is_classifier and config.training.label_window != "latest":
+            rule = config.training.label_window
+            try:
+                cutoff = check_history(
+                    probe, current_as_of, first_order_at, history, label_window=rule
+                )
+            except TrainingDataError as error:
+                rule, note = "latest", f"{rule} not possible, latest window used: {error}"
+        if rule == "latest":
+            try:
+                cutoff = check_history(probe, current_as_of, first_order_at, history, **named)
+            except TrainingDataError as error:
+                problems.append(str(error))
+                continue
+        prefix = snapshot_prefix(target.horizon_days, rule) if target.is_classifier else None
+        plans.append(
+            TrainingPlan(
+                target=target, cutoff=cutoff, schema_prefix=prefix, window_rule=rule, note=note
+            )
+        )
     if problems:
         raise TrainingDataError("\n".join(problems))
     return plans
@@ -265,6 +286,8 @@ def train_classifier_target(
         "horizon_days": target.horizon_days,
         "training_cutoff_at": plan.cutoff,
         "label_window": [plan.cutoff, plan.cutoff + pd.Timedelta(days=target.horizon_days)],
+        "label_window_rule": plan.window_rule,
+        "label_window_note": plan.note,
         "schema_prefix": plan.schema_prefix,
         "model_family": model.family,
         "params": model.params,

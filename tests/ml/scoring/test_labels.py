@@ -153,3 +153,44 @@ def test_a_short_history_names_the_settings_of_each_kind_of_target():
     assert "(targets.lifetime_value.holdout_days)" in lifetime
     assert "training.min_history_days" not in lifetime
     assert "90 are needed (the calibration period lifetime value needs, fixed)" in lifetime
+
+
+def test_the_same_season_last_year_labels_the_window_a_year_before_the_scored_one():
+    now = pd.Timestamp("2026-11-01")
+    assert training_cutoff(now, 30, "same_season_last_year") == pd.Timestamp("2025-11-01")
+    assert training_cutoff(now, 180, "same_season_last_year") == pd.Timestamp("2025-11-01")
+    # A window longer than a year would reach today: the latest window instead.
+    assert training_cutoff(now, 400, "same_season_last_year") == now - pd.Timedelta(days=400)
+    # 29 February: the calendar day a year before.
+    leap = training_cutoff(pd.Timestamp("2028-02-29"), 30, "same_season_last_year")
+    assert leap == pd.Timestamp("2027-02-28")
+
+
+def test_targets_labelled_a_year_back_share_one_snapshot_and_fall_back_when_history_is_short():
+    from cible.ml.scoring.config import parse_scoring_config
+    from cible.ml.scoring.training import plan_training
+    from scoring_data import LIGHT_CONFIG
+
+    targets = {
+        "purchase_30d": {"kind": "purchase", "horizon_days": 30},
+        "churn_risk": {"kind": "churn", "horizon_days": 180},
+        "lifetime_value": {"kind": "lifetime_value", "horizon_days": 365, "holdout_days": 250},
+    }
+    training = {**LIGHT_CONFIG["training"], "label_window": "same_season_last_year"}
+    config = parse_scoring_config({**LIGHT_CONFIG, "targets": targets, "training": training})
+    now = pd.Timestamp("2026-11-01")
+
+    plans = {p.target.name: p for p in plan_training(config, now, pd.Timestamp("2023-06-01"))}
+    for name in ("purchase_30d", "churn_risk"):
+        assert plans[name].cutoff == pd.Timestamp("2025-11-01")
+        assert (plans[name].window_rule, plans[name].note) == ("same_season_last_year", None)
+        assert plans[name].schema_prefix == "training_last_year_"
+    assert plans["lifetime_value"].cutoff == now - pd.Timedelta(days=250)
+
+    # 18 months of orders: a year back leaves 6 months before the cutoff, 365 days are needed.
+    short = {p.target.name: p for p in plan_training(config, now, pd.Timestamp("2025-05-01"))}
+    purchase = short["purchase_30d"]
+    assert purchase.cutoff == pd.Timestamp("2026-10-02")
+    assert purchase.window_rule == "latest" and purchase.schema_prefix == "training_30d_"
+    assert "same_season_last_year not possible" in purchase.note
+    assert "365 are needed" in purchase.note
