@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
+import shutil
 import subprocess
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
 import pandas as pd
 
-from cible.dbt_cli import dbt_environment, dbt_executable
+from cible import settings
+from cible.dbt_cli import PARTIAL_PARSE, dbt_environment, dbt_executable
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DBT_PROJECT_DIR = PROJECT_ROOT / "dbt_project"
@@ -89,10 +94,21 @@ def dbt_command(
     demo build and the Spark build run them; the other builds test their data.
     """
     env = {**dbt_environment(warehouse), **(extra_env or {})}
+    cwd = DBT_PROJECT_DIR
+    if env[settings.WAREHOUSE_ENV] == str(warehouse):
+        # The warehouse by its name, from its folder: dbt hashes the profile with the path, and
+        # a new path made every test's first command parse the whole project (about 5 s of
+        # CPU more than reading a parse state; 2026-12-06).
+        env[settings.WAREHOUSE_ENV], cwd = Path(warehouse).name, Path(warehouse).parent
     if not json_artifacts:
         env.setdefault("DBT_WRITE_JSON", "false")
     if args[:1] == ["build"] and not unit_tests:
         args = [*args, "--exclude-resource-type", "unit_test"]
+    target = Path(warehouse).parent / "dbt_target"
+    state = _parse_state(args, env)
+    if state.exists():
+        target.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(state, target / PARTIAL_PARSE)
     result = subprocess.run(
         [
             dbt_executable(),
@@ -102,18 +118,39 @@ def dbt_command(
             "--profiles-dir",
             str(DBT_PROJECT_DIR),
             "--target-path",
-            str(warehouse.parent / "dbt_target"),
+            str(target),
         ],
-        cwd=DBT_PROJECT_DIR,
+        cwd=cwd,
         env=env,
         capture_output=True,
         text=True,
     )
+    if result.returncode == 0 and (target / PARTIAL_PARSE).exists():
+        state.parent.mkdir(parents=True, exist_ok=True)
+        staging = state.with_name(f"{state.name}.{os.getpid()}.tmp")
+        shutil.copyfile(target / PARTIAL_PARSE, staging)
+        os.replace(staging, state)
     if check and result.returncode != 0:
         raise AssertionError(
             f"dbt {' '.join(args)} failed:\n{result.stdout[-6000:]}\n{result.stderr[-2000:]}"
         )
     return result
+
+
+# dbt's parse states of the tests' commands, shared by every test and session of this checkout.
+# dbt checks a state before it uses it (files, vars, profile, environment): one kept under the
+# wrong key costs a full parse, never a wrong result.
+PARSE_STATES = Path(tempfile.gettempdir()) / "cible-test-parse-states"
+PROFILE_ENV_PREFIXES = ("CIBLE_WAREHOUSE", "CIBLE_DBT_", "CIBLE_DUCKDB_", "CIBLE_SPARK_")
+
+
+def _parse_state(args: list[str], env: dict[str, str]) -> Path:
+    """Where the parse state of a test's dbt command with these vars and profile is kept."""
+    vars_given = args[args.index("--vars") + 1] if "--vars" in args else ""
+    # What profiles.yml reads (the project itself reads no environment variable).
+    profile = {name: env[name] for name in env if name.startswith(PROFILE_ENV_PREFIXES)}
+    key = json.dumps([str(DBT_PROJECT_DIR), vars_given, profile], sort_keys=True)
+    return PARSE_STATES / f"{hashlib.sha256(key.encode()).hexdigest()[:24]}.msgpack"
 
 
 def generate_and_build(
