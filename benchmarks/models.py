@@ -9,7 +9,7 @@ runs `dbt build` (the loader and dbt of `make run`), builds the training snapsho
 (`dbt run --selector as_of`, as the `training_features` asset does), then runs the project's
 own code and compares it with the truth folder, which the pipeline never reads:
 
-- `done` ("Done when"): `train_and_publish` with the shipped `config/scoring.yml` (timed: the
+- `done` ("Done when"): `train_and_publish` with the scoring configuration (`CIBLE_SCORING_CONFIG`, default the shipped `config/scoring.yml`) (timed: the
   model-selection step), `score_and_publish` as of the end of the history, and each score
   against what happened in the 30 or 90 days after it (`outcomes.parquet`), beside the oracle:
   the true probability (`persons.parquet`) against the same outcome on the same customers,
@@ -131,7 +131,10 @@ def build_snapshots(warehouse: Path, only_missing: bool = False) -> None:
     from cible.ml.scoring.config import load_scoring_config
     from cible.ml.scoring.store import plan, snapshots
 
-    for relation, variables in snapshots(plan(load_scoring_config(), warehouse)).items():
+    from cible import settings
+
+    config = load_scoring_config(settings.scoring_config_path())
+    for relation, variables in snapshots(plan(config, warehouse)).items():
         if only_missing:
             try:
                 built = query(warehouse, f"select max(as_of_at) as as_of from {relation}")
@@ -234,8 +237,10 @@ def done(workdir: Path, retrain: bool = True) -> dict:
     from cible.ml.scoring.registry import ModelRegistry
     from cible.ml.scoring.store import ScoringStore, score_and_publish, train_and_publish
 
+    from cible import settings
+
     warehouse, models = workdir / "cible.duckdb", workdir / "models"
-    config = load_scoring_config()
+    config = load_scoring_config(settings.scoring_config_path())
     build_snapshots(warehouse, only_missing=True)
     if retrain:
         start = time.perf_counter()
@@ -243,7 +248,10 @@ def done(workdir: Path, retrain: bool = True) -> dict:
         training_seconds = time.perf_counter() - start
     else:  # the models trained by an earlier run in this workdir
         outcomes, training_seconds = [], float("nan")
-    say(f"\n-- training (shipped config/scoring.yml): {training_seconds:.0f} s wall, all targets")
+    say(
+        f"\n-- training ({settings.scoring_config_path()}): {training_seconds:.0f} s wall, "
+        "all targets"
+    )
     rows = []
     for outcome in outcomes:
         details = outcome.details or {}
