@@ -9,7 +9,8 @@ runs `dbt build` (the loader and dbt of `make run`), builds the training snapsho
 (`dbt run --selector as_of`, as the `training_features` asset does), then runs the project's
 own code and compares it with the truth folder, which the pipeline never reads:
 
-- `done` ("Done when"): `train_and_publish` with the scoring configuration (`CIBLE_SCORING_CONFIG`, default the shipped `config/scoring.yml`) (timed: the
+- `done` ("Done when"): `train_and_publish` with the scoring configuration
+  (`CIBLE_SCORING_CONFIG`, default the shipped `config/scoring.yml`; timed: the
   model-selection step), `score_and_publish` as of the end of the history, and each score
   against what happened in the 30 or 90 days after it (`outcomes.parquet`), beside the oracle:
   the true probability (`persons.parquet`) against the same outcome on the same customers,
@@ -328,7 +329,13 @@ def done(workdir: Path, retrain: bool = True) -> dict:
     with ScoringStore.open(warehouse, read_only=True) as store:
         registry = ModelRegistry(models, store)
         version = registry.current("purchase_30d")
-        if version is not None:
+        rule = version and registry.metadata(version.model_version).get("label_window_rule")
+        if rule not in (None, "latest"):
+            say(
+                "\npurchase_30d's hold-out: not compared, its label window is not the "
+                "history's last 30 days (the truth's only in-window oracle)"
+            )
+        elif version is not None:
             held = pd.concat(
                 [
                     registry.table(version.model_version, "evaluation").assign(split="hold-out"),
