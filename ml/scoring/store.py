@@ -469,6 +469,10 @@ def online_plans(config: ScoringConfig, store: ScoringStore) -> dict[str, Traini
     if not targets:
         return {}
     online_only = config.subset(list(targets))
+    # Online updates learn the newest labelled window whatever window the batch training uses
+    # (`training.label_window`): that is what they add between retrainings.
+    latest = online_only.training.model_copy(update={"label_window": "latest"})
+    online_only = online_only.model_copy(update={"training": latest})
     plans = plan_training(online_only, store.current_as_of(), store.first_order_at())
     return {p.target.name: p for p in plans}
 

@@ -433,3 +433,28 @@ def test_an_online_update_publishes_only_when_it_beats_the_published_version(
     np.testing.assert_allclose(
         live.score(current.loc[scores.index], "purchase_30d"), scores["score"], rtol=1e-6
     )
+
+
+def test_online_updates_learn_the_newest_window_when_training_looks_a_year_back(tmp_path):
+    """`training.label_window: same_season_last_year` moves the batch cutoff a year back; the
+    online update still learns the newest labelled window, which is what it adds."""
+    path = tmp_path / "warehouse.duckdb"
+    features, _ = make_features(n=50, seed=3)
+    _write(path, features.assign(as_of_at=AS_OF).reset_index(), "marts.fct_customer_features")
+    first = AS_OF - pd.DateOffset(years=3)
+    _write(
+        path,
+        pd.DataFrame({"customer_id": ["c00000"], "ordered_at": [first], "amount": [1.0]}),
+        "marts.fct_orders",
+    )
+    config = _config()
+    season = config.training.model_copy(update={"label_window": "same_season_last_year"})
+    config = config.model_copy(update={"training": season})
+    with store.ScoringStore.open(path, read_only=True) as opened:
+        batch = {
+            p.target.name: p for p in store.plan_training(config, opened.current_as_of(), first)
+        }
+        online = store.online_plans(config, opened)
+    assert batch["purchase_30d"].cutoff == AS_OF - pd.DateOffset(years=1)
+    assert online["purchase_30d"].cutoff == CUTOFF
+    assert online["purchase_30d"].schema_prefix == "training_30d_"
