@@ -75,24 +75,13 @@ def expected(demo_build) -> pd.DataFrame:
     orders["customer_id"] = orders["customer_number"].map(identities)
     orders = orders[orders["customer_id"].notna() & (orders["ordered_at"] < as_of)]
     in_long = orders["ordered_at"] >= long_start
-    # The season ahead in past years: the 90 days after each of the last 3 anniversaries.
-    anniversaries = [as_of - pd.DateOffset(years=years) for years in (1, 2, 3)]
-    in_season = np.logical_or.reduce(
-        [
-            (orders["ordered_at"] >= start) & (orders["ordered_at"] < start + pd.Timedelta(days=90))
-            for start in anniversaries
-        ]
-    )
     by_customer = orders.assign(
-        long_orders=in_long.astype(int),
-        long_revenue=orders["amount"].where(in_long, 0.0),
-        season_orders=in_season.astype(int),
+        long_orders=in_long.astype(int), long_revenue=orders["amount"].where(in_long, 0.0)
     ).groupby("customer_id")
     features = pd.DataFrame(
         {
             "orders_count": by_customer.size(),
             "orders_count_long_window": by_customer["long_orders"].sum(),
-            "orders_next_90d_in_past_years": by_customer["season_orders"].sum(),
             "revenue_eur": by_customer["amount"].sum(),
             "revenue_long_window_eur": by_customer["long_revenue"].sum(),
             "recency_days": (
@@ -208,7 +197,6 @@ def test_one_row_per_resolved_customer(demo_build, actual):
     [
         "orders_count",
         "orders_count_long_window",
-        "orders_next_90d_in_past_years",
         "recency_days",
         "sessions_long_window",
         "page_views_recent_window",
