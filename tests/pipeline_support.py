@@ -90,7 +90,7 @@ def dbt_command(
     dbt writes its JSON artifacts (manifest.json, run_results.json) into `dbt_target` beside
     the warehouse only if `json_artifacts`: as Dagster's steps (orchestration/dbt.py), the tests
     read dbt's output, and writing the manifest cost 1 to 1.5 s of CPU a command. A `build`
-    runs dbt's unit tests (17, on fixed rows: about 8 s) only if `unit_tests`: the session's
+    runs dbt's unit tests (16, on fixed rows: about 8 s) only if `unit_tests`: the session's
     demo build and the Spark build run them; the other builds test their data.
     """
     env = {**dbt_environment(warehouse), **(extra_env or {})}

@@ -1,9 +1,4 @@
-{#
-    Purchase behaviour of each customer before the as-of date: RFM inputs, channels, promotions,
-    seasonality, category mix. The seasonal counts look at the same part of past years: the N
-    days after each of the last `seasonal_years` anniversaries of the as-of date (each window
-    ends before the as-of date as long as N < 365, so nothing after it leaks in).
-#}
+{# Purchase behaviour of each customer before the as-of date: RFM inputs, channels, promotions, seasonality, category mix. #}
 
 with
 
@@ -36,33 +31,6 @@ past_orders as (
     from orders
     cross join feature_window
     where orders.ordered_at < feature_window.as_of_at
-
-),
-
-{%- set seasonal_windows = var('seasonal_windows_days') %}
-{%- set seasonal_years = var('seasonal_years') | int %}
-{%- for days in seasonal_windows %}
-{%- if days | int >= 365 %}
-{{ exceptions.raise_compiler_error("seasonal_windows_days: " ~ days ~ " is not under 365 days; a window a year long would reach the as-of date") }}
-{%- endif %}
-{%- endfor %}
-
-seasonal_orders as (
-
-    select
-        past_orders.customer_id,
-        {%- for days in seasonal_windows %}
-        sum(case when
-            {%- for years_back in range(1, seasonal_years + 1) %}
-            {{ "or " if not loop.first }}(past_orders.ordered_at >= {{ dbt.dateadd('year', -years_back, 'feature_window.as_of_at') }}
-                and past_orders.ordered_at < {{ dbt.dateadd('day', days | int, dbt.dateadd('year', -years_back, 'feature_window.as_of_at')) }})
-            {%- endfor %}
-            then 1 else 0 end) as orders_next_{{ days }}d_in_past_years{{ "," if not loop.last }}
-        {%- endfor %}
-
-    from past_orders
-    cross join feature_window
-    group by past_orders.customer_id
 
 ),
 
@@ -132,9 +100,6 @@ final as (
 
     select
         order_aggregates.*,
-        {%- for days in seasonal_windows %}
-        seasonal_orders.orders_next_{{ days }}d_in_past_years,
-        {%- endfor %}
         coalesce(category_aggregates.distinct_categories_bought, 0) as distinct_categories_bought,
         {%- for category in var('product_categories') %}
         category_aggregates.{{ category }}_revenue_share{{ "," if not loop.last }}
@@ -143,8 +108,6 @@ final as (
     from order_aggregates
     left join category_aggregates
         on order_aggregates.customer_id = category_aggregates.customer_id
-    left join seasonal_orders
-        on order_aggregates.customer_id = seasonal_orders.customer_id
 
 )
 

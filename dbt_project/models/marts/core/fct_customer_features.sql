@@ -119,10 +119,6 @@ joined as (
                            'vip_event_order_share', 'summer_order_share'] %}
         cast(order_features.{{ column }} as {{ double }}) as {{ column }},
         {%- endfor %}
-        {%- for days in var('seasonal_windows_days') %}
-        cast(coalesce(order_features.orders_next_{{ days }}d_in_past_years, 0) as {{ int }})
-            as orders_next_{{ days }}d_in_past_years,
-        {%- endfor %}
 
         ---------- browsing micro-behaviour
         cast(coalesce(web_features.sessions_long_window, 0) as {{ int }}) as sessions_long_window,
