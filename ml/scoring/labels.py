@@ -25,14 +25,21 @@ def training_cutoff(
     `latest`: the latest cutoff whose whole label window is known, the current as-of date
     minus the horizon (as-of dates are exclusive ends, so the window ends exactly at the
     current one). `same_season_last_year`: the current as-of date a calendar year earlier, so
-    the label window is the one a year before the window the scores are for (a horizon over a
-    year would reach the current as-of date: `latest` then).
+    the label window is the one a year before the window the scores are for.
+
+    Raises:
+        TrainingDataError: a year back, the label window would reach the current as-of date
+            (a horizon over a year).
     """
     current = pd.Timestamp(current_as_of)
     if label_window == "same_season_last_year":
         year_before = (current - pd.DateOffset(years=1)).normalize()
-        if year_before + pd.Timedelta(days=horizon_days) <= current:
-            return year_before
+        if year_before + pd.Timedelta(days=horizon_days) > current:
+            raise TrainingDataError(
+                f"a label window of {horizon_days} days a year back would reach the current "
+                f"as-of date {current:%Y-%m-%d}"
+            )
+        return year_before
     return (current - pd.Timedelta(days=horizon_days)).normalize()
 
 

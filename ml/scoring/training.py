@@ -107,21 +107,21 @@ def plan_training(
                 "horizon_setting": f"targets.{target.name}.holdout_days",
                 "history_setting": "the calibration period lifetime value needs, fixed",
             }
-        rule, note = "latest", None
-        if target.is_classifier and config.training.label_window != "latest":
-            rule = config.training.label_window
+        # The configured label window, then the latest one when the data cannot give it.
+        rules = [config.training.label_window, "latest"] if target.is_classifier else ["latest"]
+        errors = []
+        for rule in dict.fromkeys(rules):
             try:
                 cutoff = check_history(
-                    probe, current_as_of, first_order_at, history, label_window=rule
+                    probe, current_as_of, first_order_at, history, label_window=rule, **named
                 )
+                break
             except TrainingDataError as error:
-                rule, note = "latest", f"{rule} not possible, latest window used: {error}"
-        if rule == "latest":
-            try:
-                cutoff = check_history(probe, current_as_of, first_order_at, history, **named)
-            except TrainingDataError as error:
-                problems.append(str(error))
-                continue
+                errors.append(str(error))
+        else:
+            problems.append(errors[-1])
+            continue
+        note = f"{rules[0]} not possible, latest window used: {errors[0]}" if errors else None
         prefix = snapshot_prefix(target.horizon_days, rule) if target.is_classifier else None
         plans.append(
             TrainingPlan(

@@ -159,8 +159,9 @@ def test_the_same_season_last_year_labels_the_window_a_year_before_the_scored_on
     now = pd.Timestamp("2026-11-01")
     assert training_cutoff(now, 30, "same_season_last_year") == pd.Timestamp("2025-11-01")
     assert training_cutoff(now, 180, "same_season_last_year") == pd.Timestamp("2025-11-01")
-    # A window longer than a year would reach today: the latest window instead.
-    assert training_cutoff(now, 400, "same_season_last_year") == now - pd.Timedelta(days=400)
+    # A window longer than a year would reach today.
+    with pytest.raises(TrainingDataError, match="400 days a year back would reach"):
+        training_cutoff(now, 400, "same_season_last_year")
     # 29 February: the calendar day a year before.
     leap = training_cutoff(pd.Timestamp("2028-02-29"), 30, "same_season_last_year")
     assert leap == pd.Timestamp("2027-02-28")
@@ -174,6 +175,7 @@ def test_targets_labelled_a_year_back_share_one_snapshot_and_fall_back_when_hist
     targets = {
         "purchase_30d": {"kind": "purchase", "horizon_days": 30},
         "churn_risk": {"kind": "churn", "horizon_days": 180},
+        "purchase_400d": {"kind": "purchase", "horizon_days": 400},
         "lifetime_value": {"kind": "lifetime_value", "horizon_days": 365, "holdout_days": 250},
     }
     training = {**LIGHT_CONFIG["training"], "label_window": "same_season_last_year"}
@@ -186,8 +188,14 @@ def test_targets_labelled_a_year_back_share_one_snapshot_and_fall_back_when_hist
         assert (plans[name].window_rule, plans[name].note) == ("same_season_last_year", None)
         assert plans[name].schema_prefix == "training_last_year_"
     assert plans["lifetime_value"].cutoff == now - pd.Timedelta(days=250)
+    # Too long a horizon for a year back: the latest window, its own snapshot, and why.
+    long = plans["purchase_400d"]
+    assert long.cutoff == now - pd.Timedelta(days=400)
+    assert (long.window_rule, long.schema_prefix) == ("latest", "training_400d_")
+    assert "would reach the current as-of date" in long.note
 
     # 18 months of orders: a year back leaves 6 months before the cutoff, 365 days are needed.
+    config = config.subset(["purchase_30d", "churn_risk", "lifetime_value"])
     short = {p.target.name: p for p in plan_training(config, now, pd.Timestamp("2025-05-01"))}
     purchase = short["purchase_30d"]
     assert purchase.cutoff == pd.Timestamp("2026-10-02")
