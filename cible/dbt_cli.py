@@ -61,6 +61,15 @@ def dbt_environment(
     return env
 
 
+def save_parse_state(parsed: Path, destination: Path) -> None:
+    """Copy a command's parse state (`partial_parse.msgpack`) to where the next command starts
+    from: copied, then renamed, so a command starting meanwhile reads a whole file."""
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    staging = destination.with_name(f"{destination.name}.{os.getpid()}.tmp")
+    shutil.copyfile(parsed, staging)
+    os.replace(staging, destination)
+
+
 def manifest_is_current(project_dir: Path, manifest: Path) -> bool:
     """The manifest exists and is newer than every file dbt parses to write it."""
     if not manifest.exists():

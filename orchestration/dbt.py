@@ -43,7 +43,7 @@ from dagster_dbt import (
 )
 
 from cible import settings
-from cible.dbt_cli import PARTIAL_PARSE, manifest_is_current, parse_project
+from cible.dbt_cli import PARTIAL_PARSE, manifest_is_current, parse_project, save_parse_state
 
 
 @functools.cache
@@ -383,8 +383,9 @@ def remember_parse(invocation: DbtCliInvocation) -> DbtCliInvocation:
 
 
 def finish_command(invocation: DbtCliInvocation) -> None:
-    """After a command that succeeded: keep its parse state (`remember_parse`), then remove its
-    target folder (compiled SQL, the parse state, any artifact: about 6 MB).
+    """After a command that ran to its end (its artifacts read): keep its parse state
+    (`remember_parse`), then remove its target folder (compiled SQL, the parse state, any
+    artifact: about 6 MB).
 
     Every command gets a folder of its own, so a daily run left about ten and a year of them
     4,000 (1.6 GB found after two days of tests, 2026-12-06). A command that failed keeps its
@@ -412,11 +413,7 @@ def _prune_failed_commands(shared: Path) -> None:
 
 def _keep_parse_state(parsed: Path, state: Path, shared: Path | None) -> None:
     for destination in [state] + ([shared / PARTIAL_PARSE] if shared else []):
-        destination.parent.mkdir(parents=True, exist_ok=True)
-        # Copied, then renamed: a command starting meanwhile reads a whole file.
-        staging = destination.with_name(f"{destination.name}.{os.getpid()}.tmp")
-        shutil.copyfile(parsed, staging)
-        os.replace(staging, destination)
+        save_parse_state(parsed, destination)
     kept = sorted(state.parent.glob("*.msgpack"), key=_modified, reverse=True)
     for old in kept[PARSE_STATES_KEPT:]:
         old.unlink(missing_ok=True)

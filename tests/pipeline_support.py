@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import shutil
 import subprocess
 import tempfile
@@ -15,7 +14,7 @@ import duckdb
 import pandas as pd
 
 from cible import settings
-from cible.dbt_cli import PARTIAL_PARSE, dbt_environment, dbt_executable
+from cible.dbt_cli import PARTIAL_PARSE, dbt_environment, dbt_executable, save_parse_state
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DBT_PROJECT_DIR = PROJECT_ROOT / "dbt_project"
@@ -126,10 +125,7 @@ def dbt_command(
         text=True,
     )
     if result.returncode == 0 and (target / PARTIAL_PARSE).exists():
-        state.parent.mkdir(parents=True, exist_ok=True)
-        staging = state.with_name(f"{state.name}.{os.getpid()}.tmp")
-        shutil.copyfile(target / PARTIAL_PARSE, staging)
-        os.replace(staging, state)
+        save_parse_state(target / PARTIAL_PARSE, state)
     if check and result.returncode != 0:
         raise AssertionError(
             f"dbt {' '.join(args)} failed:\n{result.stdout[-6000:]}\n{result.stderr[-2000:]}"
