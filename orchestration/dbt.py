@@ -22,7 +22,7 @@ from cible.orchestration.executor import warehouse_executor
 from cible.orchestration.partitions import (
     event_backfill_policy,
     event_partitions,
-    event_window_vars,
+    event_window_environment,
 )
 from cible.orchestration.resources import WarehouseResource, default_resources
 from cible.orchestration.warehouse_metadata import with_warehouse_figures
@@ -43,7 +43,13 @@ from dagster_dbt import (
 )
 
 from cible import settings
-from cible.dbt_cli import PARTIAL_PARSE, manifest_is_current, parse_project, save_parse_state
+from cible.dbt_cli import (
+    MODEL_ENV,
+    PARTIAL_PARSE,
+    manifest_is_current,
+    parse_project,
+    save_parse_state,
+)
 
 
 @functools.cache
@@ -203,7 +209,9 @@ def dbt_assets_for(project: DbtProject) -> DbtAssets:
         again those of the lookback days before them, where late events land."""
         window = context.partition_time_window
         start = window.start - timedelta(days=settings.event_lookback_days())
-        yield from build_selected(context, dbt, warehouse, event_window_vars(start, window.end))
+        yield from build_selected(
+            context, dbt, warehouse, environment=event_window_environment(start, window.end)
+        )
 
     return DbtAssets(warehouse_models, event_models)
 
@@ -238,17 +246,18 @@ def published_ml_models(project: DbtProject, tag: str, name: str) -> AssetsDefin
 
 
 def dbt_build_args(variables: Mapping[str, str] | None = None) -> list[str]:
-    """The `dbt build` arguments of a Dagster step; the run's as-of date (`cible run --as-of`,
-    `CIBLE_AS_OF`) is the `as_of_date` var of every build.
+    """The `dbt build` arguments of a Dagster step.
+
+    The run's as-of date (`cible run --as-of`, `CIBLE_AS_OF`) reaches dbt in its environment
+    (dbt_project/macros/as_of.sql), checked here first: as a var, each new date made dbt parse
+    the whole project again.
 
     Unit tests are left to `dbt build` and `dbt test` (development, CI, `make test`), as dbt
     advises: their inputs are fixed rows, so a daily run learns nothing from them, and they
     cost about 8 s of every run (16 tests, each a few queries).
     """
     args = ["build", "--exclude-resource-type", "unit_test"]
-    as_of = settings.as_of_date()
-    if as_of is not None:
-        variables = {"as_of_date": as_of, **(variables or {})}
+    settings.as_of_date()
     if variables:
         args += ["--vars", json.dumps(dict(variables), sort_keys=True)]
     return args
@@ -321,20 +330,28 @@ def run_dbt(
     step = context.op_execution_context.op.name if context is not None else "dbt"
     target_path = shared / f"{step}-{uuid.uuid4().hex[:12]}"
     state = _parse_state(shared, warehouse, args, environment)
-    if state.exists():
+    # A new day's window or as-of date: the state of the same vars without them, from which
+    # dbt re-parses only the models reading them.
+    nearest = _parse_state(shared, warehouse, args, environment, model_env=False)
+    start_from = next((path for path in (state, nearest) if path.exists()), None)
+    if start_from is not None:
         target_path.mkdir(parents=True)
         # dagster-dbt copies the project's shared state only into a folder without one.
-        shutil.copyfile(state, target_path / PARTIAL_PARSE)
-    _parse_states[target_path] = (state, shared if "--vars" not in args else None)
+        shutil.copyfile(start_from, target_path / PARTIAL_PARSE)
+    # Where its own state goes: its key, the nearest one (the latest state of these vars,
+    # whatever the date or window), and the project's own if it had neither vars nor those.
+    destinations = list(dict.fromkeys([state, nearest]))
+    if "--vars" not in args and state == nearest:
+        destinations.append(shared / PARTIAL_PARSE)
+    _parse_states[target_path] = destinations
     with _set_while_starting(variables):
         return dbt.cli(
             args, context=context, raise_on_error=raise_on_error, target_path=target_path
         )
 
 
-# The parse state each started command will leave, by its target folder, and the project's
-# target folder when the command had no vars (its state then seeds any other command too).
-_parse_states: dict[Path, tuple[Path, Path | None]] = {}
+# Where the parse state of each started command goes, by its target folder (`run_dbt`).
+_parse_states: dict[Path, list[Path]] = {}
 # Parse states kept (about 2 MB each), the newest: a few warehouses and vars at a time.
 PARSE_STATES_KEPT = 16
 # The settings of the dbt profile (profiles.yml) besides the warehouse path.
@@ -346,24 +363,34 @@ def _shared_target(dbt: DbtCliResource) -> Path:
 
 
 def _parse_state(
-    shared: Path, warehouse: WarehouseResource, args: list[str], environment: Mapping | None
+    shared: Path,
+    warehouse: WarehouseResource,
+    args: list[str],
+    environment: Mapping | None,
+    model_env: bool = True,
 ) -> Path:
     """Where the parse state of a dbt command on this warehouse with these vars is kept.
 
     dbt parses the whole project again (6 to 8 s here) unless the state it is given was
     written with the same profile (the warehouse path is part of it) and the same `--vars`;
-    a run's steps alternate between vars (an event window, each training snapshot's as-of
-    date) and runs on other warehouses share the project's folder, so one shared state was
-    valid for about a third of the commands of the test suite (26 of 69). dbt checks every
-    state it is given: a state kept under the wrong key costs a parse, never a wrong result.
+    a run's steps alternate between vars and runs on other warehouses share the project's
+    folder, so one shared state was valid for about a third of the commands of the test suite
+    (26 of 69). The values of `MODEL_ENV` are part of the key too (`model_env`): a run's steps
+    alternate between an event window or a snapshot's as-of date and none, and each change
+    re-parsed a few models (1 to 4 s a step). dbt checks every state it is given: a state kept
+    under the wrong key costs a parse, never a wrong result.
     """
     vars_given = args[args.index("--vars") + 1] if "--vars" in args else ""
+    given = dict(environment or {})
+    # What the dbt process will read: the command's own values, else this process's.
+    seen = {name: given.get(name, os.environ.get(name)) for name in MODEL_ENV}
     key = json.dumps(
         [
             str(Path(warehouse.file).resolve()),
             vars_given,
             {name: os.environ.get(name) for name in PROFILE_ENV},
-            dict(environment or {}),
+            {name: value for name, value in given.items() if name not in MODEL_ENV},
+            {name: value for name, value in seen.items() if value and model_env},
         ],
         sort_keys=True,
     )
@@ -374,11 +401,11 @@ def remember_parse(invocation: DbtCliInvocation) -> DbtCliInvocation:
     """Keep the parse state of a finished command for the next one of its warehouse and vars;
     without vars, also as the project's own state (`target/partial_parse.msgpack`), which
     dagster-dbt gives a command with no state of its own and `parse_project` starts from."""
-    state, shared = _parse_states.pop(Path(invocation.target_path), (None, None))
+    destinations = _parse_states.pop(Path(invocation.target_path), [])
     parsed = Path(invocation.target_path) / PARTIAL_PARSE
-    if state is None or not parsed.exists():
+    if not destinations or not parsed.exists():
         return invocation
-    _keep_parse_state(parsed, state, shared)
+    _keep_parse_state(parsed, destinations)
     return invocation
 
 
@@ -411,10 +438,10 @@ def _prune_failed_commands(shared: Path) -> None:
         shutil.rmtree(old, ignore_errors=True)
 
 
-def _keep_parse_state(parsed: Path, state: Path, shared: Path | None) -> None:
-    for destination in [state] + ([shared / PARTIAL_PARSE] if shared else []):
+def _keep_parse_state(parsed: Path, destinations: list[Path]) -> None:
+    for destination in destinations:
         save_parse_state(parsed, destination)
-    kept = sorted(state.parent.glob("*.msgpack"), key=_modified, reverse=True)
+    kept = sorted(destinations[0].parent.glob("*.msgpack"), key=_modified, reverse=True)
     for old in kept[PARSE_STATES_KEPT:]:
         old.unlink(missing_ok=True)
 

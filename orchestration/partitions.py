@@ -1,10 +1,11 @@
-"""Daily partitions of event data, and how a partition becomes dbt vars."""
+"""Daily partitions of event data, and how a partition becomes a dbt event window."""
 
 from datetime import UTC, datetime
 
 from dagster import BackfillPolicy, DailyPartitionsDefinition
 
 from cible import settings
+from cible.dbt_cli import EVENT_WINDOW_ENV
 
 # From `CIBLE_EVENT_PARTITIONS_START`. The first partition also takes every event before it,
 # and the latest every event after it (today's, before the schedule), so that no event in raw
@@ -41,6 +42,15 @@ def event_window_vars(
         "event_window_start": start.strftime("%Y-%m-%d %H:%M:%S"),
         "event_window_end": end.strftime("%Y-%m-%d %H:%M:%S"),
     }
+
+
+def event_window_environment(
+    start: datetime, end: datetime, today: datetime | None = None
+) -> dict[str, str]:
+    """The environment of a dbt process selecting the events that happened in [start, end)
+    (the vars of :func:`event_window_vars`, under the names of :data:`EVENT_WINDOW_ENV`)."""
+    variables = event_window_vars(start, end, today)
+    return {EVENT_WINDOW_ENV[name]: value for name, value in variables.items()}
 
 
 def every_event_partition() -> dict[str, str]:

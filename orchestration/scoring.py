@@ -8,8 +8,6 @@ one retrain. Each target publishes on its own: a target whose new version fails 
 keeps its previous promoted version (or is not scored), and the others are scored.
 """
 
-import json
-
 import pandas as pd
 from cible.orchestration.dbt import dbt_assets_for, finish_command, published_ml_models, run_dbt
 from cible.orchestration.partitions import event_backfill_policy
@@ -39,10 +37,9 @@ from dagster_dbt import (
 from pydantic import Field
 
 from cible import settings
+from cible.dbt_cli import snapshot_command
 
 SOURCE_NAME = "scoring"
-# The dbt selector (dbt_project/selectors.yml) of the models a training snapshot rebuilds.
-SNAPSHOT_SELECTOR = "as_of"
 TRAINING_TABLES = (
     "model_registry",
     "model_metrics",
@@ -68,6 +65,12 @@ class ScoringRunConfig(Config):
         description="Scoring YAML to use instead of CIBLE_SCORING_CONFIG "
         "(default config/scoring.yml).",
     )
+
+
+def build_snapshot(dbt: DbtCliResource, warehouse: WarehouseResource, variables: dict) -> None:
+    """`dbt run` of a training snapshot (`cible.dbt_cli.snapshot_command`)."""
+    args, environment = snapshot_command(variables)
+    finish_command(run_dbt(dbt, warehouse, args, environment=environment).wait())
 
 
 def _config(config: ScoringRunConfig):
@@ -148,8 +151,7 @@ def build_scoring_definitions(project: DbtProject) -> Definitions:
         built = {}
         for relation, variables in snapshots(plans).items():
             context.log.info(f"Building {relation} with vars {variables}")
-            args = ["run", "--selector", SNAPSHOT_SELECTOR, "--vars", json.dumps(variables)]
-            finish_command(run_dbt(dbt, warehouse, args).wait())
+            build_snapshot(dbt, warehouse, variables)
             built[relation] = variables["as_of_date"]
         return MaterializeResult(
             metadata={
@@ -360,8 +362,7 @@ def build_scoring_definitions(project: DbtProject) -> Definitions:
             raise Failure(description=str(error)) from error
         for relation, variables in stale.items():
             context.log.info(f"Building {relation} with vars {variables}")
-            args = ["run", "--selector", SNAPSHOT_SELECTOR, "--vars", json.dumps(variables)]
-            finish_command(run_dbt(dbt, warehouse, args).wait())
+            build_snapshot(dbt, warehouse, variables)
         results = update_online_models(scoring_config, settings.models_dir(), warehouse.file)
         for message in results.get("message", pd.Series(dtype=str)):
             context.log.info(message)

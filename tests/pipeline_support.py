@@ -14,7 +14,13 @@ import duckdb
 import pandas as pd
 
 from cible import settings
-from cible.dbt_cli import PARTIAL_PARSE, dbt_environment, dbt_executable, save_parse_state
+from cible.dbt_cli import (
+    MODEL_ENV,
+    PARTIAL_PARSE,
+    dbt_environment,
+    dbt_executable,
+    save_parse_state,
+)
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DBT_PROJECT_DIR = PROJECT_ROOT / "dbt_project"
@@ -105,9 +111,12 @@ def dbt_command(
         args = [*args, "--exclude-resource-type", "unit_test"]
     target = Path(warehouse).parent / "dbt_target"
     state = _parse_state(args, env)
-    if state.exists():
+    # Without a state of its own (a new as-of date or event window), the state of the same
+    # vars and profile without them: dbt re-parses only the models reading them.
+    start_from = next((p for p in (state, _parse_state(args, env, False)) if p.exists()), None)
+    if start_from is not None:
         target.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(state, target / PARTIAL_PARSE)
+        shutil.copyfile(start_from, target / PARTIAL_PARSE)
     result = subprocess.run(
         [
             dbt_executable(),
@@ -125,7 +134,9 @@ def dbt_command(
         text=True,
     )
     if result.returncode == 0 and (target / PARTIAL_PARSE).exists():
-        save_parse_state(target / PARTIAL_PARSE, state)
+        # Also the latest state of these vars and profile, whatever the date or window.
+        for destination in dict.fromkeys([state, _parse_state(args, env, False)]):
+            save_parse_state(target / PARTIAL_PARSE, destination)
     if check and result.returncode != 0:
         raise AssertionError(
             f"dbt {' '.join(args)} failed:\n{result.stdout[-6000:]}\n{result.stderr[-2000:]}"
@@ -140,12 +151,14 @@ PARSE_STATES = Path(tempfile.gettempdir()) / "cible-test-parse-states"
 PROFILE_ENV_PREFIXES = ("CIBLE_WAREHOUSE", "CIBLE_DBT_", "CIBLE_DUCKDB_", "CIBLE_SPARK_")
 
 
-def _parse_state(args: list[str], env: dict[str, str]) -> Path:
-    """Where the parse state of a test's dbt command with these vars and profile is kept."""
+def _parse_state(args: list[str], env: dict[str, str], model_env: bool = True) -> Path:
+    """Where the parse state of a test's dbt command with these vars, profile and (if
+    `model_env`) values of the models' own environment variables is kept."""
     vars_given = args[args.index("--vars") + 1] if "--vars" in args else ""
-    # What profiles.yml reads (the project itself reads no environment variable).
+    # What profiles.yml reads, and what the models read (CIBLE_AS_OF, the event window).
     profile = {name: env[name] for name in env if name.startswith(PROFILE_ENV_PREFIXES)}
-    key = json.dumps([str(DBT_PROJECT_DIR), vars_given, profile], sort_keys=True)
+    models = {name: env[name] for name in MODEL_ENV if env.get(name) and model_env}
+    key = json.dumps([str(DBT_PROJECT_DIR), vars_given, profile, models], sort_keys=True)
     return PARSE_STATES / f"{hashlib.sha256(key.encode()).hexdigest()[:24]}.msgpack"
 
 

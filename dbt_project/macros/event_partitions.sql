@@ -1,20 +1,42 @@
 {#
-    Daily partitions of event data. Dagster runs one day at a time with
-        --vars '{event_window_start: 2026-10-31, event_window_end: 2026-11-01}'
-    and only the events that happened in [start, end) are (re)processed; without these vars a
-    build processes every event. Re-sent copies of an event share its occurrence time, so
-    deduplicating inside one day's window is exact.
+    Daily partitions of event data. Dagster runs one day at a time and only the events that
+    happened in [start, end) are (re)processed; without a window a build processes every
+    event. Re-sent copies of an event share its occurrence time, so deduplicating inside one
+    day's window is exact.
+
+    The window is the `event_window_start` / `event_window_end` vars
+        dbt build --vars '{event_window_start: 2026-10-31, event_window_end: 2026-11-01}'
+    or else the CIBLE_EVENT_WINDOW_START / CIBLE_EVENT_WINDOW_END environment variables, which
+    Dagster's daily steps set for their dbt process only: dbt parses the whole project again
+    when its vars change (9 s of CPU here), and only the two models reading an environment
+    variable when that changes (1 s), so a new day's window costs no full parse.
 #}
 
+{% macro event_window() -%}
+    {%- set start = var('event_window_start', none) or env_var('CIBLE_EVENT_WINDOW_START', '') -%}
+    {%- set end = var('event_window_end', none) or env_var('CIBLE_EVENT_WINDOW_END', '') -%}
+    {%- if not start and not end -%}
+        {{ return(none) }}
+    {%- elif not start or not end -%}
+        {{ exceptions.raise_compiler_error(
+            "An event window needs both ends: event_window_start and event_window_end (vars, "
+            ~ "or CIBLE_EVENT_WINDOW_START and CIBLE_EVENT_WINDOW_END), got start="
+            ~ (start or 'nothing') ~ " and end=" ~ (end or 'nothing') ~ ".") }}
+    {%- endif -%}
+    {{ return([start | string, end | string]) }}
+{%- endmacro %}
+
+
 {% macro is_event_window_run() -%}
-    {{ return(var('event_window_start', none) is not none) }}
+    {{ return(cible.event_window() is not none) }}
 {%- endmacro %}
 
 
 {% macro in_event_window(column) -%}
-    {%- if cible.is_event_window_run() -%}
-        ({{ column }} >= {{ cible.timestamp_literal(var('event_window_start')) }}
-        and {{ column }} < {{ cible.timestamp_literal(var('event_window_end')) }})
+    {%- set window = cible.event_window() -%}
+    {%- if window is not none -%}
+        ({{ column }} >= {{ cible.timestamp_literal(window[0]) }}
+        and {{ column }} < {{ cible.timestamp_literal(window[1]) }})
     {%- else -%}
         (1 = 1)
     {%- endif -%}

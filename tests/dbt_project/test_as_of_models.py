@@ -1,7 +1,7 @@
 """The models a training snapshot rebuilds are exactly those that depend on the as-of date.
 
 A snapshot (`dbt run --selector as_of`, the selector of `dbt_project/selectors.yml` that
-`cible.orchestration.scoring.SNAPSHOT_SELECTOR` names) rebuilds the `models/intermediate/as_of`
+`cible.dbt_cli.SNAPSHOT_SELECTOR` names) rebuilds the `models/intermediate/as_of`
 folder and `fct_customer_features` into its own schemas, which `generate_schema_name` gives to
 the models tagged `as_of`, and reads every other model from the current build. A model that
 reads the as-of date outside the selection would be read as of today inside a snapshot:
@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import json
 
-from cible.orchestration.scoring import SNAPSHOT_SELECTOR
 from pipeline_support import DBT_PROJECT_DIR, dbt_command
+
+from cible.dbt_cli import SNAPSHOT_SELECTOR
 
 WINDOW = "int_feature_window"
 FEATURES = "fct_customer_features"

@@ -1,5 +1,5 @@
-"""Daily event partitions: the vars a partition gives dbt, a real backfill over a range, events
-waiting for one, and the events' freshness on event time."""
+"""Daily event partitions: the window a partition gives dbt, a real backfill over a range, events
+waiting for one, and the events' freshness on event time; the as-of date dbt reads."""
 
 import shutil
 from datetime import date, datetime
@@ -9,9 +9,14 @@ import pytest
 from cible.orchestration.dbt import cible_dbt_project, dbt_assets_for, dbt_build_args
 from cible.orchestration.definitions import build_definitions
 from cible.orchestration.ingest import event_time_freshness, raw_table_keys
-from cible.orchestration.partitions import event_partitions, event_window_vars
+from cible.orchestration.partitions import (
+    event_partitions,
+    event_window_environment,
+    event_window_vars,
+)
 from cible.orchestration.resources import WarehouseResource, dbt_resource
 from dagster import DagsterInstance, materialize
+from pipeline_support import dbt_command
 
 from cible.cli import event_partition_range, late_event_days, main
 
@@ -31,6 +36,11 @@ def test_a_partition_window_becomes_dbt_vars():
         '{"event_window_end": "2026-11-02 00:00:00", "event_window_start": "2026-10-30 00:00:00"}',
     ]
     assert dbt_build_args() == UNIT_TESTS_LEFT_OUT
+    # What Dagster's daily step hands its dbt process: the same window, in its environment.
+    assert event_window_environment(datetime(2026, 10, 30), datetime(2026, 11, 2)) == {
+        "CIBLE_EVENT_WINDOW_START": "2026-10-30 00:00:00",
+        "CIBLE_EVENT_WINDOW_END": "2026-11-02 00:00:00",
+    }
     with pytest.raises(ValueError, match="empty event window"):
         event_window_vars(datetime(2026, 11, 2), datetime(2026, 11, 2))
 
@@ -56,16 +66,65 @@ def test_the_first_window_takes_every_older_event_and_the_latest_every_newer_one
     }
 
 
-def test_an_as_of_date_reaches_every_dbt_build(monkeypatch):
+def test_an_as_of_date_is_checked_before_any_dbt_build(monkeypatch):
+    # The date itself reaches dbt in the environment (dbt_project/macros/as_of.sql).
     monkeypatch.setenv("CIBLE_AS_OF", "2026-06-30")
-    assert dbt_build_args({"event_window_start": "2026-06-01 00:00:00"}) == [
-        *UNIT_TESTS_LEFT_OUT,
-        "--vars",
-        '{"as_of_date": "2026-06-30", "event_window_start": "2026-06-01 00:00:00"}',
-    ]
+    assert dbt_build_args() == UNIT_TESTS_LEFT_OUT
     monkeypatch.setenv("CIBLE_AS_OF", "30/06/2026")
     with pytest.raises(ValueError, match=r"CIBLE_AS_OF \(cible run --as-of\) must be a day"):
         dbt_build_args()
+
+
+def _compiled(warehouse, relative: str) -> str:
+    compiled = warehouse.parent / "dbt_target" / "compiled" / "cible" / "models"
+    return (compiled / relative).read_text()
+
+
+def test_dbt_reads_the_as_of_date_and_the_event_window_from_vars_or_environment(tmp_path):
+    """`CIBLE_AS_OF` and the window Dagster's steps set reach the SQL; a var wins over the
+    environment; a wrong value stops dbt with a sentence, and each value change is seen (dbt
+    re-parses the models reading them, from the state the previous command left)."""
+    warehouse = tmp_path / "compile.duckdb"
+    window_model = "intermediate/int_events_deduplicated.sql"
+    as_of_model = "intermediate/as_of/int_feature_window.sql"
+    select = ["--select", "int_feature_window", "int_events_deduplicated"]
+
+    def compiled(env: dict[str, str], *args: str) -> tuple[str, str]:
+        dbt_command(["compile", *select, *args], warehouse, extra_env=env)
+        return _compiled(warehouse, as_of_model), _compiled(warehouse, window_model)
+
+    empty = {"CIBLE_AS_OF": "", "CIBLE_EVENT_WINDOW_START": "", "CIBLE_EVENT_WINDOW_END": ""}
+    as_of, events = compiled(empty)
+    assert "as_of_at" in as_of and "2026-06-30" not in as_of
+    assert "1 = 1" in events
+    window = {
+        "CIBLE_AS_OF": "2026-06-30",
+        "CIBLE_EVENT_WINDOW_START": "2026-06-01 00:00:00",
+        "CIBLE_EVENT_WINDOW_END": "2026-06-02 00:00:00",
+    }
+    as_of, events = compiled(window)
+    assert "'2026-06-30'" in as_of
+    assert "'2026-06-01 00:00:00'" in events and "'2026-06-02 00:00:00'" in events
+    as_of, events = compiled({**window, "CIBLE_AS_OF": "2026-07-31"})
+    assert "'2026-07-31'" in as_of and "'2026-06-30'" not in as_of
+    as_of, events = compiled(window, "--vars", '{"as_of_date": "2026-01-15"}')
+    assert "'2026-01-15'" in as_of and "'2026-06-30'" not in as_of
+    # Back to no window: every event again.
+    as_of, events = compiled(empty)
+    assert "1 = 1" in events and "2026-06-01" not in events
+
+    wrong_day = {**empty, "CIBLE_AS_OF": "30/06/2026"}
+    wrong = dbt_command(["compile", *select], warehouse, extra_env=wrong_day, check=False)
+    assert wrong.returncode != 0
+    assert "must be a day as YYYY-MM-DD, not '30/06/2026'" in wrong.stdout
+    half = dbt_command(
+        ["compile", *select],
+        warehouse,
+        extra_env={**empty, "CIBLE_EVENT_WINDOW_START": "2026-06-01 00:00:00"},
+        check=False,
+    )
+    assert half.returncode != 0
+    assert "An event window needs both ends" in half.stdout
 
 
 def test_the_command_line_runs_every_event_partition_dagster_defines():

@@ -14,6 +14,8 @@ from pathlib import Path
 import pandas as pd
 from pipeline_support import SMALL_DATA_SCORING_CONFIG, dbt_command
 
+from cible.dbt_cli import snapshot_command
+
 MARTS_AFTER_ML = "tag:segmentation tag:scoring"
 
 
@@ -98,7 +100,8 @@ def run_ml(published: Published) -> None:
     run_and_publish(settings.segmentation_config_path(), warehouse, refit=True)
     config = load_scoring_config(SMALL_DATA_SCORING_CONFIG)
     for variables in store.snapshots(store.plan(config, warehouse)).values():
-        dbt_command(["run", "--selector", "as_of", "--vars", json.dumps(variables)], warehouse)
+        args, extra_env = snapshot_command(variables)
+        dbt_command(args, warehouse, extra_env=extra_env)
     store.train_and_publish(config, published.models, warehouse)
     store.score_and_publish(config, published.models, warehouse)
     # As Dagster's steps do: the models were just applied, the build records that run.

@@ -1,11 +1,11 @@
 {#
     The as-of date of the features and the start of each window, one row. Every feature model
     reads only what happened strictly before `as_of_at`, so labels taken from the period after
-    it never leak into the features. Without the `as_of_date` var, the as-of date is the day
-    after the latest valid order or event.
+    it never leak into the features. Without the `as_of_date` var or CIBLE_AS_OF
+    (macros/as_of.sql), the as-of date is the day after the latest valid order or event.
 #}
 
-{%- set as_of_date = var('as_of_date') %}
+{%- set as_of_date = cible.as_of_date() %}
 
 with
 
