@@ -16,7 +16,7 @@ models then record the run Dagster made instead of applying the models a second 
 
 On Spark the Python models are disabled (dbt-spark runs Python models on Databricks only):
 there the Dagster steps (`cible run`, the daily job) apply the models, and `dbt build` rebuilds
-the marts from their latest runs (docs/orchestration.md).
+the marts from their latest runs (docs/segmentation.md).
 """
 
 from __future__ import annotations
