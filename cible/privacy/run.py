@@ -1,11 +1,7 @@
-"""The privacy steps of a run: pending erasure requests, and retention.
+"""The privacy step of a run: pending erasure requests, then retention, applied together.
 
-Requests are applied by the Dagster asset ``privacy/erasure`` right after the load and before
-dbt builds anything from the raw tables, so every table built afterwards is built without the
-erased. Retention is applied by ``privacy/retention`` right after the warehouse is built and
-before anything reads it to profile, score, export or publish: who is past retention is read
-from the contacts of this build (:mod:`.retention`), so a first run on a long history erases
-them before they are ever profiled, and a person whose new contact arrived today is kept.
+Called by the Dagster asset ``privacy/erasure`` right after the load and before dbt builds
+anything from the raw tables, so every table built afterwards is built without the erased.
 """
 
 from __future__ import annotations
@@ -75,16 +71,8 @@ def apply_privacy(
     config: PrivacyConfig | None = None,
     exports_dir: Path | None = None,
     bi_copy=None,
-    include_requests: bool = True,
-    include_retention: bool = True,
 ) -> PrivacyReport:
-    """Erase the persons of pending requests and (or) those past retention.
-
-    Args:
-        include_requests: apply the pending requests, and refresh the objecting customers and
-            the BI copy's catch-up (the step before the build).
-        include_retention: erase the customers past retention in the warehouse as built (the
-            step after the build).
+    """Erase the persons of pending requests and those past retention.
 
     Raises:
         PrivacyKeyError: someone is to be erased and no HMAC key is configured; nothing was
@@ -93,15 +81,13 @@ def apply_privacy(
     config = config or load_privacy_config()
     today = today or datetime.now(UTC).date()
     erasure.create_tables(con)
-    pending = erasure.pending_requests(con) if include_requests else []
-    stale = retention.stale_customers(con, config.retention, today) if include_retention else []
+    pending = erasure.pending_requests(con)
+    stale = retention.stale_customers(con, config.retention, today)
     report = PrivacyReport(
         retention_cutoff=retention.cutoff(config.retention, today)
-        if config.retention.enabled and include_retention
+        if config.retention.enabled
         else None
     )
-    if not pending and not stale and not include_requests:
-        return report
     if not pending and not stale:
         try:
             key = fp.load_key()
@@ -130,8 +116,7 @@ def apply_privacy(
     )
     report.requests = [request.request_id for request in pending]
     report.retention = [request.request_id for request in late]
-    if include_requests:
-        report.objecting = suppression.refresh_objections(con, key, now)
+    report.objecting = suppression.refresh_objections(con, key, now)
     return report
 
 
