@@ -113,7 +113,8 @@ def dbt_command(
     state = _parse_state(args, env)
     # Without a state of its own (a new as-of date or event window), the state of the same
     # vars and profile without them: dbt re-parses only the models reading them.
-    start_from = next((p for p in (state, _parse_state(args, env, False)) if p.exists()), None)
+    nearest = _parse_state(args, env, model_env=False)
+    start_from = next((p for p in (state, nearest) if p.exists()), None)
     if start_from is not None:
         target.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(start_from, target / PARTIAL_PARSE)
@@ -135,7 +136,7 @@ def dbt_command(
     )
     if result.returncode == 0 and (target / PARTIAL_PARSE).exists():
         # Also the latest state of these vars and profile, whatever the date or window.
-        for destination in dict.fromkeys([state, _parse_state(args, env, False)]):
+        for destination in dict.fromkeys([state, nearest]):
             save_parse_state(target / PARTIAL_PARSE, destination)
     if check and result.returncode != 0:
         raise AssertionError(
