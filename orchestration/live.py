@@ -4,7 +4,7 @@ online store to rebuild, and the asset says so instead of failing the run."""
 
 import os
 
-from cible.orchestration.dbt import dbt_assets_for
+from cible.orchestration.dbt import RETENTION_KEY, dbt_assets_for
 from cible.orchestration.partitions import event_backfill_policy
 from cible.orchestration.scoring import score_models
 from cible.orchestration.segmentation import segment_models
@@ -25,6 +25,7 @@ def build_live_definitions(project: DbtProject) -> Definitions:
             get_asset_key_for_model([warehouse_models], "fct_web_sessions"),
             get_asset_key_for_model([segment_models(project)], "fct_segment_memberships"),
             get_asset_key_for_model([score_models(project)], "fct_customer_scores"),
+            RETENTION_KEY,
         ],
         kinds={"python", "redis"},
         # A full run materializes a partition range; an unpartitioned asset joins it once.

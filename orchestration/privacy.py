@@ -1,15 +1,19 @@
-"""Privacy: erasure and retention right after the load, verification after everything.
+"""Privacy: erasure right after the load, retention right after the build, verification after
+everything.
 
-`privacy_erasure` applies pending erasure requests and retention between the loader and dbt:
-every dbt model that reads a raw table depends on it (`CibleDbtTranslator`), so nothing is built
-from an erased person; it purges the BI copy too, which a run failing before its publish step
-would otherwise leave holding them. `erasure_verification` runs once every mart is published
-and scans the whole warehouse, the model store, the audience files, the online store and the
-BI copy by fingerprint; its check fails when anything of an erased person remains. Thin
-wiring: the work is in `cible/privacy/`.
+`privacy_erasure` applies pending erasure requests between the loader and dbt: every dbt model
+that reads a raw table depends on it (`CibleDbtTranslator`), so nothing is built from an erased
+person; it purges the BI copy too, which a run failing before its publish step would otherwise
+leave holding them. `privacy_retention` erases the customers past retention as soon as the
+warehouse that says who they are is built (their last contact, this build's), before any step
+that profiles, scores, exports or publishes: a first run on years of history never profiles
+them, and a customer whose new contact arrived today is not erased on yesterday's data.
+`erasure_verification` runs once every mart is published and scans the whole warehouse, the
+model store, the audience files, the online store and the BI copy by fingerprint; its check
+fails when anything of an erased person remains. Thin wiring: the work is in `cible/privacy/`.
 """
 
-from cible.orchestration.dbt import ERASURE_KEY
+from cible.orchestration.dbt import ERASURE_KEY, RETENTION_INPUTS, RETENTION_KEY, dbt_assets_for
 from cible.orchestration.ingest import raw_table_keys
 from cible.orchestration.partitions import event_backfill_policy
 from cible.orchestration.resources import WarehouseResource
@@ -29,7 +33,7 @@ from dagster import (
     asset,
     multi_asset,
 )
-from dagster_dbt import DbtProject
+from dagster_dbt import DbtProject, get_asset_key_for_model
 
 from cible import settings
 
@@ -44,7 +48,8 @@ VERIFIED_CHECK = "erasures_verified"
 
 
 def build_privacy_definitions(project: DbtProject) -> Definitions:
-    """The erasure step after the loader, and the verification after the published marts."""
+    """The erasure step after the loader, retention after the build, and the verification
+    after the published marts."""
     raw_keys = list(raw_table_keys(project).values())
 
     @multi_asset(
@@ -62,7 +67,7 @@ def build_privacy_definitions(project: DbtProject) -> Definitions:
         backfill_policy=event_backfill_policy,
     )
     def privacy_erasure(context: AssetExecutionContext, warehouse: WarehouseResource):
-        """Erase the persons of pending requests and those past retention, everywhere."""
+        """Erase the persons of pending erasure requests, everywhere."""
         from cible.privacy.bi_copy import configured_copy
         from cible.privacy.erasure import ErasureError
         from cible.privacy.fingerprints import PrivacyKeyError
@@ -79,13 +84,13 @@ def build_privacy_definitions(project: DbtProject) -> Definitions:
                     online_store=configured_store(),
                     exports_dir=settings.exports_dir(),
                     bi_copy=configured_copy(),
+                    include_retention=False,
                 )
         except (PrivacyKeyError, ConfigError, ErasureError) as error:
             raise Failure(description=str(error), allow_retries=False) from None
         context.log.info(report.summary())
         metadata = {
             "requests_applied": len(report.requests),
-            "retention_applied": len(report.retention),
             "rows_purged": report.outcome.rows_purged,
             "places": len(report.outcome.rows_by_place),
             "seconds": round(report.outcome.seconds, 2),
@@ -97,11 +102,54 @@ def build_privacy_definitions(project: DbtProject) -> Definitions:
                 metadata=metadata if table == TABLES[0] else {},
             )
 
+    warehouse_models = dbt_assets_for(project).warehouse_models
+    contacts = [get_asset_key_for_model([warehouse_models], name) for name in RETENTION_INPUTS]
+
+    @asset(
+        key=RETENTION_KEY,
+        deps=contacts,
+        group_name=GROUP,
+        kinds={"python", "duckdb"},
+        backfill_policy=event_backfill_policy,
+    )
+    def privacy_retention(context: AssetExecutionContext, warehouse: WarehouseResource):
+        """Erase, everywhere, the customers whose last contact in this build is older than
+        the retention period (config/privacy.yml)."""
+        from cible.privacy.bi_copy import configured_copy
+        from cible.privacy.erasure import ErasureError
+        from cible.privacy.fingerprints import PrivacyKeyError
+        from cible.privacy.online_store import configured_store
+        from cible.privacy.run import apply_privacy
+        from cible.yaml_config import ConfigError
+
+        try:
+            with warehouse.connect() as con:
+                report = apply_privacy(
+                    con,
+                    models_dir=settings.models_dir(),
+                    online_store=configured_store(),
+                    exports_dir=settings.exports_dir(),
+                    bi_copy=configured_copy(),
+                    include_requests=False,
+                )
+        except (PrivacyKeyError, ConfigError, ErasureError) as error:
+            raise Failure(description=str(error), allow_retries=False) from None
+        context.log.info(report.summary())
+        return MaterializeResult(
+            metadata={
+                "retention_applied": len(report.retention),
+                "cutoff": str(report.retention_cutoff or "retention off"),
+                "rows_purged": report.outcome.rows_purged,
+                "seconds": round(report.outcome.seconds, 2),
+                "summary": MetadataValue.text(report.summary()),
+            }
+        )
+
     published = [*score_models(project).keys, *segment_models(project).keys]
 
     @asset(
         key=VERIFICATIONS_KEY,
-        deps=[ERASURE_KEY, *published],
+        deps=[ERASURE_KEY, RETENTION_KEY, *published],
         group_name=GROUP,
         kinds={"python", "duckdb"},
         backfill_policy=event_backfill_policy,
@@ -153,4 +201,4 @@ def build_privacy_definitions(project: DbtProject) -> Definitions:
             },
         )
 
-    return Definitions(assets=[privacy_erasure, erasure_verification])
+    return Definitions(assets=[privacy_erasure, privacy_retention, erasure_verification])

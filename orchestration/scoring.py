@@ -9,7 +9,13 @@ keeps its previous promoted version (or is not scored), and the others are score
 """
 
 import pandas as pd
-from cible.orchestration.dbt import dbt_assets_for, finish_command, published_ml_models, run_dbt
+from cible.orchestration.dbt import (
+    RETENTION_KEY,
+    dbt_assets_for,
+    finish_command,
+    published_ml_models,
+    run_dbt,
+)
 from cible.orchestration.partitions import event_backfill_policy
 from cible.orchestration.resources import WarehouseResource
 from dagster import (
@@ -126,7 +132,8 @@ def build_scoring_definitions(project: DbtProject) -> Definitions:
 
     @asset(
         group_name="ml",
-        deps=[features_key, orders_key, campaigns_key],
+        # After retention (orchestration/privacy.py), as every step reading the features.
+        deps=[features_key, orders_key, campaigns_key, RETENTION_KEY],
         kinds={"dbt", "duckdb"},
         tags=WEEKLY,
         backfill_policy=event_backfill_policy,
@@ -275,7 +282,7 @@ def build_scoring_definitions(project: DbtProject) -> Definitions:
         specs=[
             AssetSpec(
                 table_keys[table],
-                deps=[registry_key, features_key, orders_key],
+                deps=[registry_key, features_key, orders_key, RETENTION_KEY],
                 group_name="ml",
                 description=f"`ml.{table}`, appended by each scoring run.",
                 kinds={"python", "scikit-learn", "duckdb"},
@@ -339,7 +346,7 @@ def build_scoring_definitions(project: DbtProject) -> Definitions:
     @asset(
         group_name="ml",
         # After today's features: the daily job runs it without the training step.
-        deps=[registry_key, training_features, features_key],
+        deps=[registry_key, training_features, features_key, RETENTION_KEY],
         kinds={"python"},
         backfill_policy=event_backfill_policy,
     )

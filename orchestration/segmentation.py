@@ -8,7 +8,7 @@ manifest (the `segmentation` source and `fct_customer_features`), never typed by
 import base64
 import math
 
-from cible.orchestration.dbt import dbt_assets_for, published_ml_models
+from cible.orchestration.dbt import RETENTION_KEY, dbt_assets_for, published_ml_models
 from cible.orchestration.partitions import event_backfill_policy
 from cible.orchestration.resources import WarehouseResource
 from dagster import (
@@ -156,7 +156,8 @@ def build_segmentation_definitions(project: DbtProject) -> Definitions:
         specs=[
             AssetSpec(
                 key,
-                deps=[features_key],
+                # After retention: nobody past it is ever segmented.
+                deps=[features_key, RETENTION_KEY],
                 group_name="ml",
                 description=f"`ml.{table}`, written by the segmentation step.",
                 kinds={"python", "scikit-learn", "duckdb"},

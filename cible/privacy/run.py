@@ -1,7 +1,11 @@
-"""The privacy step of a run: pending erasure requests, then retention, applied together.
+"""The privacy steps of a run: pending erasure requests, and retention.
 
-Called by the Dagster asset ``privacy/erasure`` right after the load and before dbt builds
-anything from the raw tables, so every table built afterwards is built without the erased.
+Requests are applied by the Dagster asset ``privacy/erasure`` right after the load and before
+dbt builds anything from the raw tables, so every table built afterwards is built without the
+erased. Retention is applied by ``privacy/retention`` right after the warehouse is built and
+before anything reads it to profile, score, export or publish: who is past retention is read
+from the contacts of this build (:mod:`.retention`), so a first run on a long history erases
+them before they are ever profiled, and a person whose new contact arrived today is kept.
 """
 
 from __future__ import annotations
@@ -71,8 +75,16 @@ def apply_privacy(
     config: PrivacyConfig | None = None,
     exports_dir: Path | None = None,
     bi_copy=None,
+    include_requests: bool = True,
+    include_retention: bool = True,
 ) -> PrivacyReport:
-    """Erase the persons of pending requests and those past retention.
+    """Erase the persons of pending requests and (or) those past retention.
+
+    Args:
+        include_requests: apply the pending requests, and refresh the objecting customers and
+            the BI copy's catch-up (the step before the build).
+        include_retention: erase the customers past retention in the warehouse as built (the
+            step after the build).
 
     Raises:
         PrivacyKeyError: someone is to be erased and no HMAC key is configured; nothing was
@@ -81,13 +93,15 @@ def apply_privacy(
     config = config or load_privacy_config()
     today = today or datetime.now(UTC).date()
     erasure.create_tables(con)
-    pending = erasure.pending_requests(con)
-    stale = retention.stale_customers(con, config.retention, today)
+    pending = erasure.pending_requests(con) if include_requests else []
+    stale = retention.stale_customers(con, config.retention, today) if include_retention else []
     report = PrivacyReport(
         retention_cutoff=retention.cutoff(config.retention, today)
-        if config.retention.enabled
+        if config.retention.enabled and include_retention
         else None
     )
+    if not pending and not stale and not include_requests:
+        return report
     if not pending and not stale:
         try:
             key = fp.load_key()
@@ -116,7 +130,8 @@ def apply_privacy(
     )
     report.requests = [request.request_id for request in pending]
     report.retention = [request.request_id for request in late]
-    report.objecting = suppression.refresh_objections(con, key, now)
+    if include_requests:
+        report.objecting = suppression.refresh_objections(con, key, now)
     return report
 
 

@@ -1,6 +1,7 @@
 """A real Dagster materialization of the whole graph: generator, loader, dbt build and checks."""
 
 import json
+from datetime import date
 
 import duckdb
 from dagster import AssetKey
@@ -41,12 +42,13 @@ def erased_customers(materialized_run) -> int:
 
 def test_the_run_erases_the_demos_requests_and_verifies_them(materialized_run):
     metadata = materialized_run["metadata"][AssetKey(["privacy", "privacy_store", "erasures"])]
+    retention = materialized_run["metadata"][AssetKey(["privacy", "retention"])]
     assert metadata["requests_applied"].value >= 1
     assert metadata["rows_purged"].value > 0
     assert (
         1
         <= erased_customers(materialized_run)
-        <= metadata["requests_applied"].value + (metadata["retention_applied"].value)
+        <= metadata["requests_applied"].value + retention["retention_applied"].value
     )
     verified = [c for c in materialized_run["checks"] if c.check_name == "erasures_verified"]
     assert [check.passed for check in verified] == [True]
@@ -54,8 +56,40 @@ def test_the_run_erases_the_demos_requests_and_verifies_them(materialized_run):
         statuses = con.execute(
             "select status, count(*) from marts.rpt_erasure_requests group by 1"
         ).fetchall()
-    applied = metadata["requests_applied"].value + metadata["retention_applied"].value
+    applied = metadata["requests_applied"].value + retention["retention_applied"].value
     assert dict(statuses) == {"verified": applied}
+
+
+def test_the_first_run_erases_those_past_retention_before_profiling_anyone(materialized_run):
+    """A first run has no earlier build to read last contacts from: retention reads this
+    build's, right after it, so nobody past retention is segmented, scored, exported or
+    published even once (the demo's history goes back to 2015)."""
+    from cible.privacy import retention
+    from cible.privacy.config import load_privacy_config
+
+    metadata = materialized_run["metadata"][AssetKey(["privacy", "retention"])]
+    assert metadata["retention_applied"].value >= 1
+    config = load_privacy_config().retention
+    with duckdb.connect(str(materialized_run["warehouse"]), read_only=True) as con:
+        # What the step saw is gone: nobody left in the build is past retention...
+        assert retention.stale_customers(con, config, date.today()) == []
+        erased = con.execute(
+            "select count(*) from privacy.erasures where request_id like 'retention-%'"
+        ).fetchall()[0][0]
+    assert erased == metadata["retention_applied"].value
+    # ... before any step that reads the features started.
+    order = [
+        event.step_key
+        for event in materialized_run["result"].all_events
+        if event.event_type_value in ("STEP_START", "STEP_SUCCESS")
+    ]
+    done = order.index("privacy__retention", order.index("privacy__retention") + 1)
+    for step in ("customer_segments", "training_features", "customer_scores", "online_models"):
+        assert order.index(step) > done, (step, order)
+    # The verification scan (every table, the model store, the exports, the BI copy) finds
+    # nothing of them.
+    verified = [c for c in materialized_run["checks"] if c.check_name == "erasures_verified"]
+    assert [check.passed for check in verified] == [True]
 
 
 def test_dbt_materializations_carry_warehouse_figures(materialized_run):

@@ -8,6 +8,7 @@ whole run (the session fixture `jobs`, tests/jobs_support.py).
 import pytest
 import sqlalchemy as sa
 from cible.orchestration.bi import DASHBOARD_KEY, PUBLISHED_KEY
+from cible.orchestration.dbt import RETENTION_KEY
 from dagster import AssetKey
 
 # The erasure step's first table, which carries the step's figures.
@@ -39,15 +40,16 @@ def test_a_reader_querying_throughout_never_errors_and_sees_the_new_run(jobs):
     assert reader["seen"] == [old, new]
     # Every answer held one run's rows only. The new run's copy answered the same every time;
     # the previous run's may only lose rows, and no more than the persons the job's erasure
-    # step erased: it purges them from the published copy in place, before any publish
-    # (docs/privacy.md; past retention here, found once the first run had built the marts).
+    # and retention steps erased: they purge them from the published copy in place, before
+    # any publish (docs/privacy.md).
     assert all(rows == of_run for _, rows, of_run in reader["answers"]), reader["answers"]
     assert [rows for run, rows, _ in reader["answers"] if run == new] == [
         reader["answers"][-1][1]
     ], reader["answers"]
     previous = [rows for run, rows, _ in reader["answers"] if run == old]
     erased = jobs["daily_metadata"][ERASURES_KEY]
-    now_erased = erased["requests_applied"].value + erased["retention_applied"].value
+    retained = jobs["daily_metadata"][RETENTION_KEY]
+    now_erased = erased["requests_applied"].value + retained["retention_applied"].value
     assert previous == sorted(previous, reverse=True), reader["answers"]
     assert previous[0] - previous[-1] <= now_erased, (reader["answers"], now_erased)
     # A connection held through the run keeps its run until it reconnects (docs/bi.md).

@@ -395,6 +395,8 @@ def test_retention_purges_three_years_and_a_day_and_keeps_two_years_364_days(tmp
         ["R-KEPT", "recent.prospect@example.fr", kept],
         ["R-BUYER", "fidele@example.fr", date(2019, 5, 1)],
         ["R-OPENER", "ouvre.seulement@example.fr", date(2019, 5, 1)],
+        # Silent since 2019, back with an order in today's files: the build has it.
+        ["R-BACK", "de.retour@example.fr", date(2019, 5, 1)],
     ]
     _write(
         landing / "customers.csv",
@@ -424,7 +426,8 @@ def test_retention_purges_three_years_and_a_day_and_keeps_two_years_364_days(tmp
         landing / "orders.csv",
         ["order_id", "customer_number", "ordered_at", "amount", "currency", "channel",
          "store_code", "promo_code"],
-        [["O-1", "R-BUYER", "2026-11-30T10:00:00Z", "120.00", "EUR", "web", "", ""]],
+        [["O-1", "R-BUYER", "2026-11-30T10:00:00Z", "120.00", "EUR", "web", "", ""],
+         ["O-2", "R-BACK", "2026-12-04T18:00:00Z", "80.00", "EUR", "web", "", ""]],
     )  # fmt: skip
     # Opening an e-mail is not contact (CNIL): the opener stays past retention.
     _write(
@@ -437,12 +440,17 @@ def test_retention_purges_three_years_and_a_day_and_keeps_two_years_364_days(tmp
     build = dbt_command(["build", "--vars", f"{{as_of_date: '{today}'}}"], warehouse, check=False)
     assert "Completed successfully" in build.stdout or build.returncode == 0, build.stdout[-2000:]
     with duckdb.connect(str(warehouse)) as con:
-        report = apply_privacy(con, today=today)
+        # The step before the build applies requests only; retention is the next one's, on
+        # the contacts of the build (orchestration/privacy.py).
+        before_build = apply_privacy(con, today=today, include_retention=False)
+        assert before_build.retention == [] and before_build.retention_cutoff is None
+        assert con.execute("select count(*) from raw.customers").fetchall()[0][0] == 5
+        report = apply_privacy(con, today=today, include_requests=False)
         left = {
             row[0] for row in con.execute("select customer_number from raw.customers").fetchall()
         }
     assert len(report.retention) == 2
-    assert left == {"R-KEPT", "R-BUYER"}
+    assert left == {"R-KEPT", "R-BUYER", "R-BACK"}
     assert report.requests == []
     digest = hashlib.sha256(b"ancien.prospect@example.fr").hexdigest()
     assert digest not in str(report.summary())
