@@ -47,6 +47,32 @@ VERIFICATIONS_KEY = AssetKey(["privacy", "erasure_verification"])
 VERIFIED_CHECK = "erasures_verified"
 
 
+def _apply(context: AssetExecutionContext, warehouse: WarehouseResource, **include):
+    """`apply_privacy` on the warehouse, with every place outside it; logs its summary."""
+    from cible.privacy.bi_copy import configured_copy
+    from cible.privacy.erasure import ErasureError
+    from cible.privacy.fingerprints import PrivacyKeyError
+    from cible.privacy.online_store import configured_store
+    from cible.privacy.run import apply_privacy
+    from cible.yaml_config import ConfigError
+
+    try:
+        with warehouse.connect() as con:
+            # The copy is looked up under the warehouse lock: a publish holds it too.
+            report = apply_privacy(
+                con,
+                models_dir=settings.models_dir(),
+                online_store=configured_store(),
+                exports_dir=settings.exports_dir(),
+                bi_copy=configured_copy(),
+                **include,
+            )
+    except (PrivacyKeyError, ConfigError, ErasureError) as error:
+        raise Failure(description=str(error), allow_retries=False) from None
+    context.log.info(report.summary())
+    return report
+
+
 def build_privacy_definitions(project: DbtProject) -> Definitions:
     """The erasure step after the loader, retention after the build, and the verification
     after the published marts."""
@@ -68,27 +94,7 @@ def build_privacy_definitions(project: DbtProject) -> Definitions:
     )
     def privacy_erasure(context: AssetExecutionContext, warehouse: WarehouseResource):
         """Erase the persons of pending erasure requests, everywhere."""
-        from cible.privacy.bi_copy import configured_copy
-        from cible.privacy.erasure import ErasureError
-        from cible.privacy.fingerprints import PrivacyKeyError
-        from cible.privacy.online_store import configured_store
-        from cible.privacy.run import apply_privacy
-        from cible.yaml_config import ConfigError
-
-        try:
-            with warehouse.connect() as con:
-                # The copy is looked up under the warehouse lock: a publish holds it too.
-                report = apply_privacy(
-                    con,
-                    models_dir=settings.models_dir(),
-                    online_store=configured_store(),
-                    exports_dir=settings.exports_dir(),
-                    bi_copy=configured_copy(),
-                    include_retention=False,
-                )
-        except (PrivacyKeyError, ConfigError, ErasureError) as error:
-            raise Failure(description=str(error), allow_retries=False) from None
-        context.log.info(report.summary())
+        report = _apply(context, warehouse, include_retention=False)
         metadata = {
             "requests_applied": len(report.requests),
             "rows_purged": report.outcome.rows_purged,
@@ -115,26 +121,7 @@ def build_privacy_definitions(project: DbtProject) -> Definitions:
     def privacy_retention(context: AssetExecutionContext, warehouse: WarehouseResource):
         """Erase, everywhere, the customers whose last contact in this build is older than
         the retention period (config/privacy.yml)."""
-        from cible.privacy.bi_copy import configured_copy
-        from cible.privacy.erasure import ErasureError
-        from cible.privacy.fingerprints import PrivacyKeyError
-        from cible.privacy.online_store import configured_store
-        from cible.privacy.run import apply_privacy
-        from cible.yaml_config import ConfigError
-
-        try:
-            with warehouse.connect() as con:
-                report = apply_privacy(
-                    con,
-                    models_dir=settings.models_dir(),
-                    online_store=configured_store(),
-                    exports_dir=settings.exports_dir(),
-                    bi_copy=configured_copy(),
-                    include_requests=False,
-                )
-        except (PrivacyKeyError, ConfigError, ErasureError) as error:
-            raise Failure(description=str(error), allow_retries=False) from None
-        context.log.info(report.summary())
+        report = _apply(context, warehouse, include_requests=False)
         return MaterializeResult(
             metadata={
                 "retention_applied": len(report.retention),
