@@ -623,9 +623,10 @@ def test_plan_snapshot_vars_are_the_dbt_vars_of_the_cutoff():
 
 def test_the_scoring_graph_is_wired_to_the_dbt_sources_and_models(definitions):
     """Tables dbt reads back are keyed as its `scoring` source; training reads the marts
-    (features, orders, campaign events); drift checks are blocking, the gates are not (each
-    target publishes on its own); training is weekly, scoring is not."""
-    from cible.orchestration.dbt import cible_dbt_project, dbt_assets_for
+    (features, orders, campaign events), once retention has erased those past it; drift checks
+    are blocking, the gates are not (each target publishes on its own); training is weekly,
+    scoring is not."""
+    from cible.orchestration.dbt import RETENTION_KEY, cible_dbt_project, dbt_assets_for
     from cible.orchestration.scoring import score_models
     from dagster_dbt import get_asset_key_for_model
 
@@ -639,8 +640,8 @@ def test_the_scoring_graph_is_wired_to_the_dbt_sources_and_models(definitions):
     registry_key = AssetKey(["ml", "scoring", "model_registry"])
     scores_key = AssetKey(["ml", "scoring", "customer_scores"])
     training_inputs = graph.get(AssetKey("training_features")).parent_keys
-    assert {features, campaign_events} <= training_inputs
-    assert all(key.path[0] == "marts" for key in training_inputs), training_inputs
+    assert {features, campaign_events, RETENTION_KEY} <= training_inputs
+    assert all(key.path[0] == "marts" for key in training_inputs - {RETENTION_KEY})
     assert AssetKey("training_features") in graph.get(registry_key).parent_keys
     assert registry_key in graph.get(scores_key).parent_keys
     # ... and after the dbt Python model that applies the published models in a plain
