@@ -105,18 +105,9 @@ def _layer(dbt_resource_props: Mapping[str, Any]) -> str:
 
 # The erasure step's asset (orchestration/privacy.py), keyed as its dbt source.
 ERASURE_KEY = AssetKey(["privacy", "privacy_store", "erasures"])
-# The retention step's (orchestration/privacy.py): after the warehouse is built, before every
-# step that profiles, scores, exports or publishes from it.
+# The retention step's (orchestration/privacy.py): after every model of the warehouse build,
+# before every step that profiles, scores, exports or publishes from it.
 RETENTION_KEY = AssetKey(["privacy", "retention"])
-# The models retention reads each customer's last contact from (cible/privacy/retention.py).
-RETENTION_INPUTS = (
-    "int_customers_merged",
-    "int_orders_attributed",
-    "int_consents_attributed",
-    "int_survey_answers_attributed",
-    "int_events_attributed",
-    "int_campaign_events_attributed",
-)
 
 
 def _reads_raw(manifest: Mapping[str, Any], node: Mapping[str, Any]) -> bool:

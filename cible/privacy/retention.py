@@ -10,6 +10,7 @@ request id derived from their fingerprint, so the bookkeeping holds no identifie
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import date, datetime
 
 import duckdb
@@ -84,18 +85,29 @@ def stale_customers(
     )
 
 
-def requests_for(customer_ids: list[str], today: date, key: bytes) -> list[ErasureRequest]:
+def requests_for(
+    customer_ids: list[str], today: date, key: bytes, taken: Collection[str] = ()
+) -> list[ErasureRequest]:
     """Erasure requests for stale customers, named by the day and their fingerprint (no
-    identifier). A person the landing files bring back while still stale is erased again the
-    next day, under a new request: the report shows the source still holds them."""
+    identifier). A person the landing files bring back while still stale is erased again, under
+    a new request: the report shows the source still holds them. Brought back on the day of an
+    earlier erasure (a second run that day), the id gets a suffix (``-2``, ``-3``) instead of
+    matching a request in ``taken``, which would leave them profiled until the next day."""
     received = datetime.combine(today, datetime.min.time())
     digests = fp.fingerprints(key, "customer_id", customer_ids)
-    return [
-        ErasureRequest(
-            request_id=f"retention-{today:%Y%m%d}-{digest[:16]}",
-            origin=RETENTION,
-            received_at=received,
-            customer_id=customer_id,
+    requests = []
+    for customer_id, digest in digests.items():
+        base = request_id = f"retention-{today:%Y%m%d}-{digest[:16]}"
+        copies = 1
+        while request_id in taken:
+            copies += 1
+            request_id = f"{base}-{copies}"
+        requests.append(
+            ErasureRequest(
+                request_id=request_id,
+                origin=RETENTION,
+                received_at=received,
+                customer_id=customer_id,
+            )
         )
-        for customer_id, digest in digests.items()
-    ]
+    return requests

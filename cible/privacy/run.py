@@ -116,7 +116,7 @@ def apply_privacy(
     already = {
         row[0] for row in con.execute(f"select request_id from {erasure.ERASURES}").fetchall()
     }
-    late = [r for r in retention.requests_for(stale, today, key) if r.request_id not in already]
+    late = retention.requests_for(stale, today, key, taken=already)
     now = datetime.now(UTC).replace(tzinfo=None)
     report.outcome = erasure.apply(
         con,
