@@ -23,6 +23,8 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import duckdb
@@ -50,6 +52,34 @@ SCORING_COLUMNS = {
     "customers": "Int64",
     "message": "object",
 }
+
+
+def _user_errors() -> tuple[type[Exception], ...]:
+    """Errors whose message says what to fix: a setting, the features' documented vocabulary,
+    the consent state, the privacy key, a history too short to train on."""
+    from cible.ml.scoring.labels import TrainingDataError
+    from cible.ml.segmentation.vocabulary import VocabularyError
+    from cible.privacy.consent import ConsentStateError
+    from cible.privacy.fingerprints import PrivacyKeyError
+    from cible.yaml_config import ConfigError
+
+    return (ConfigError, VocabularyError, ConsentStateError, PrivacyKeyError, TrainingDataError)
+
+
+@contextmanager
+def errors_as_messages() -> Iterator[None]:
+    """Inside a dbt Python model: an error of :func:`_user_errors` shows in dbt's output as its
+    message alone, not under a traceback (any other error keeps its traceback: it is a bug).
+
+    dbt-duckdb reports a failed Python model with ``traceback.format_exception``, which reads
+    ``sys.tracebacklimit``: set to 0, it prints no frame. The limit stays for the rest of this
+    dbt process, which is failing anyway.
+    """
+    try:
+        yield
+    except _user_errors():
+        sys.tracebacklimit = 0
+        raise
 
 
 def _now() -> pd.Timestamp:

@@ -6,12 +6,13 @@ scoring run applied by dbt publishes nothing: the score mart keeps the last pass
 audit trail shows the blocked one.
 """
 
+import re
 import shutil
 
 import duckdb
 import pandas as pd
 import pytest
-from pipeline_support import SMALL_DATA_SCORING_CONFIG, dbt_command
+from pipeline_support import PROJECT_ROOT, SMALL_DATA_SCORING_CONFIG, dbt_command
 
 pytestmark = pytest.mark.timeout(600)
 
@@ -175,3 +176,36 @@ def test_a_drifted_run_applied_by_dbt_publishes_nothing(applied):
     # `dbt build` says so: the warning test on the audit fails, the build succeeds.
     assert "scoring_applied_by_dbt_not_blocked_by_drift" in drifted["stdout"]
     assert "WARN=0" not in drifted["stdout"]
+
+
+def test_a_setting_to_fix_shows_as_its_message_not_a_traceback(materialized_run, tmp_path):
+    """A broken setting stops the applying Python models with the paragraph that says what to
+    fix, as Dagster's steps and `cible run` show it; dbt-duckdb would print a traceback."""
+    warehouse = tmp_path / "warehouse" / "cible.duckdb"
+    warehouse.parent.mkdir()
+    shutil.copyfile(materialized_run["warehouse"], warehouse)
+    segmentation = (PROJECT_ROOT / "config" / "segmentation.yml").read_text(encoding="utf-8")
+    broken_segmentation = tmp_path / "segmentation.yml"
+    broken_segmentation.write_text(
+        re.sub(r"(?m)^(\s*)k_min:.*$", r"\1k_min: lots", segmentation, count=1), encoding="utf-8"
+    )
+    broken_scoring = tmp_path / "scoring.yml"
+    broken_scoring.write_text(
+        SMALL_DATA_SCORING_CONFIG.read_text(encoding="utf-8") + "\nno_such_setting: 1\n",
+        encoding="utf-8",
+    )
+    result = dbt_command(
+        ["run", "--select", "int_segmentation_applied", "int_scoring_applied"],
+        warehouse,
+        extra_env={
+            "CIBLE_MODELS_DIR": str(materialized_run["models"]),
+            "CIBLE_SEGMENTATION_CONFIG": str(broken_segmentation),
+            "CIBLE_SCORING_CONFIG": str(broken_scoring),
+        },
+        check=False,
+    )
+    output = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert "algorithm.k_min: must be a whole number, found 'lots'" in output, output[-3000:]
+    assert "no_such_setting" in output, output[-3000:]
+    assert "Traceback" not in output and 'File "' not in output, output[-3000:]

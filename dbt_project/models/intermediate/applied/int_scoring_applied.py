@@ -14,6 +14,9 @@ def model(dbt, session):
     dbt.ref("fct_orders")
     dbt.ref("fct_customer_consents")
 
-    from cible.applied import apply_scoring
+    from cible.applied import apply_scoring, errors_as_messages
 
-    return apply_scoring(session)
+    # A setting to fix shows as one paragraph in dbt's output, not a traceback.
+    with errors_as_messages():
+        applied = apply_scoring(session)
+    return applied

@@ -12,6 +12,9 @@ def model(dbt, session):
     dbt.ref("fct_customer_features")
     dbt.ref("fct_customer_consents")
 
-    from cible.applied import apply_segmentation
+    from cible.applied import apply_segmentation, errors_as_messages
 
-    return apply_segmentation(session)
+    # A setting to fix shows as one paragraph in dbt's output, not a traceback.
+    with errors_as_messages():
+        applied = apply_segmentation(session)
+    return applied
