@@ -97,6 +97,11 @@ def drift_table(
 ) -> pd.DataFrame:
     """PSI of each profiled column of `frame` against its reference, with a status.
 
+    A column that held one value in the reference (every customer in one bin: no web history
+    yet when the model learned) is `ok` whatever its PSI: the model learned nothing from it
+    and its preprocessing drops it (:class:`cible.ml.scoring.features.DropConstantColumns`),
+    so it cannot move the scores. Its PSI is still reported.
+
     Args:
         blocking: the columns whose drift may block (None: all); others at most warn.
 
@@ -110,6 +115,15 @@ def drift_table(
             continue
         value = psi(reference["shares"], shares_like(reference, frame[name]))
         can_block = blocking_set is None or name in blocking_set
-        status = "block" if value > block and can_block else "warn" if value > warn else "ok"
+        learned = sum(share > 0 for share in reference["shares"]) > 1
+        status = (
+            "ok"
+            if not learned
+            else "block"
+            if value > block and can_block
+            else "warn"
+            if value > warn
+            else "ok"
+        )
         rows.append({"kind": kind, "name": name, "psi": value, "status": status})
     return pd.DataFrame(rows, columns=["kind", "name", "psi", "status"])

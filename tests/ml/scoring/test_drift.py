@@ -54,3 +54,25 @@ def test_statuses_follow_the_thresholds_and_blocking_list():
     assert table.loc["x", "status"] == "block" and table.loc["y", "status"] == "ok"
     only_y_blocks = drift.drift_table(profiles, now, 0.1, 0.25, blocking=["y"]).set_index("name")
     assert only_y_blocks.loc["x", "status"] == "warn"
+
+
+def test_a_column_constant_in_the_reference_never_warns_but_keeps_its_psi():
+    """No web history when the model learned: every customer in one bin. Its values today
+    cannot move the scores (the pipeline dropped it), so its drift is reported, not flagged."""
+    rng = np.random.default_rng(2)
+    reference = pd.DataFrame(
+        {"days_since_last_visit": np.full(3000, np.nan), "sessions": np.zeros(3000)}
+    )
+    profiles = drift.profile_frame(reference, ["days_since_last_visit", "sessions"])
+    now = pd.DataFrame(
+        {
+            "days_since_last_visit": rng.integers(0, 300, 3000).astype(float),
+            "sessions": rng.poisson(4, 3000).astype(float),
+        }
+    )
+    table = drift.drift_table(profiles, now, warn=0.1, block=0.25).set_index("name")
+    assert table.loc["days_since_last_visit", "psi"] > 1
+    assert (table["status"] == "ok").all()
+    # One value and some missing: two bins, learned (the missing indicator varies).
+    partly = drift.profile_frame(reference.assign(sessions=[0.0, np.nan] * 1500), ["sessions"])
+    assert drift.drift_table(partly, now, 0.1, 0.25)["status"].tolist() == ["block"]

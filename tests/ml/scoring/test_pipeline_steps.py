@@ -8,11 +8,12 @@ import numpy as np
 import pandas as pd
 import pytest
 from cible.ml.scoring.config import TargetConfig, parse_scoring_config
-from cible.ml.scoring.features import select_features
+from cible.ml.scoring.features import DropConstantColumns, select_features
 from cible.ml.scoring.labels import TrainingDataError
 from cible.ml.scoring.models import (
     DrawnIterativeImputer,
     MultipleImputationClassifier,
+    make_pipeline,
     train_classifier,
 )
 from cible.ml.scoring.registry import ModelRegistry
@@ -267,4 +268,37 @@ def test_a_selection_that_leaves_no_room_is_refused_with_the_setting(frame_and_l
 
 @parametrize_with_checks([DrawnIterativeImputer(sample_posterior=True, max_iter=3, random_state=0)])
 def test_the_drawing_imputer_follows_scikit_learn_conventions(estimator, check):
+    check(estimator)
+
+
+@pytest.mark.parametrize(
+    "family", ["mlp", "logistic_regression", "random_forest", "hist_gradient_boosting"]
+)
+def test_a_column_constant_when_the_model_learned_does_not_move_its_scores(
+    frame_and_labels, family
+):
+    """A year-back training on a history whose web events are younger than a year sees every
+    web feature constant: no web session, no last visit. Their values at scoring must not
+    move the scores (an MLP's weights on a constant input stay at their random start)."""
+    frame, labels = frame_and_labels
+    learned = frame.assign(web_sessions_90d=0, days_since_last_visit=np.nan)
+    spec = select_features(learned.reset_index(), None, [])
+    assert {"web_sessions_90d", "days_since_last_visit"} <= set(spec.columns)
+    config = config_with()
+    pipeline = make_pipeline(family, spec, config.min_category_share, config.training)
+    pipeline.fit(learned[spec.columns], labels)
+    rng = np.random.default_rng(3)
+    today = learned.assign(
+        web_sessions_90d=rng.poisson(5, len(learned)),
+        days_since_last_visit=rng.integers(0, 300, len(learned)).astype(float),
+    )
+    before = pipeline.predict_proba(learned[spec.columns])[:, 1]
+    np.testing.assert_array_equal(pipeline.predict_proba(today[spec.columns])[:, 1], before)
+    assert before.std() > 0.01  # the other columns still score
+    kept = pipeline.named_steps["preprocess"].get_feature_names_out()
+    assert not [name for name in kept if "web_sessions" in name or "last_visit" in name]
+
+
+@parametrize_with_checks([DropConstantColumns()])
+def test_the_constant_column_filter_follows_scikit_learn_conventions(estimator, check):
     check(estimator)
