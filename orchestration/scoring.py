@@ -404,12 +404,16 @@ def build_scoring_definitions(project: DbtProject) -> Definitions:
 
 
 def _drift_description(status: str, rows: pd.DataFrame, drift) -> str:
-    """The check's sentence: the largest PSI, on which column, and why it does not block when
-    it is past the blocking threshold (the column is not among `drift.blocking_features`)."""
+    """The check's sentence: the largest PSI among the columns it flags (all of them when it
+    passes), on which column, and why it does not block when it is past the blocking threshold
+    (the column is not among `drift.blocking_features`). A column constant when the model
+    learned is never flagged (`cible.ml.scoring.drift.drift_table`) and is not named."""
     thresholds = f"warn above {drift.psi_warn}, block above {drift.psi_block}"
     if rows.empty:
         return f"{status}: no column measured ({thresholds})"
-    worst = rows.loc[rows["psi"].idxmax()]
+    flagged = rows[rows["status"] != "ok"]
+    named = flagged if not flagged.empty else rows
+    worst = named.loc[named["psi"].idxmax()]
     why = (
         ", not a blocking column"
         if worst["psi"] > drift.psi_block and worst["status"] != "block"

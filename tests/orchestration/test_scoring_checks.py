@@ -24,3 +24,18 @@ def test_a_blocking_drift_names_its_column_without_excuse():
         "block: largest PSI 0.400 on orders_365d (warn above 0.1, block above 0.25)"
     )
     assert _drift_description("ok", rows.iloc[0:0], DRIFT).startswith("ok: no column measured")
+
+
+def test_a_column_constant_when_the_model_learned_is_not_the_one_named():
+    """No web history a year back: `days_since_last_visit` drifts hugely but cannot move the
+    scores (status ok); the check names the column that made it warn."""
+    rows = pd.DataFrame(
+        {
+            "name": ["days_since_last_visit", "orders_365d"],
+            "psi": [8.715, 0.12],
+            "status": ["ok", "warn"],
+        }
+    )
+    assert _drift_description("warn", rows, DRIFT) == (
+        "warn: largest PSI 0.120 on orders_365d (warn above 0.1, block above 0.25)"
+    )
