@@ -42,7 +42,9 @@ def _numeric_shares(values: np.ndarray, edges: list[float]) -> np.ndarray:
 
 
 def profile(values: pd.Series, bins: int = 10) -> dict:
-    """The bins of `values` and the share of them in each (JSON-serialisable)."""
+    """The bins of `values`, the share of them in each and how many distinct values (a missing
+    value counts as one) they hold (JSON-serialisable)."""
+    distinct = int(values.nunique(dropna=False))
     if pd.api.types.is_bool_dtype(values.dtype) or pd.api.types.is_numeric_dtype(values.dtype):
         numbers = _numeric(values)
         present = numbers[~np.isnan(numbers)]
@@ -55,6 +57,7 @@ def profile(values: pd.Series, bins: int = 10) -> dict:
             "kind": "numeric",
             "edges": edges,
             "shares": _numeric_shares(numbers, edges).tolist(),
+            "distinct": distinct,
         }
     text = values.astype(object).where(values.notna(), None)
     counts = text.value_counts(dropna=True)
@@ -63,6 +66,7 @@ def profile(values: pd.Series, bins: int = 10) -> dict:
         "kind": "categorical",
         "categories": categories,
         "shares": _categorical_shares(text, categories).tolist(),
+        "distinct": distinct,
     }
 
 
@@ -97,10 +101,11 @@ def drift_table(
 ) -> pd.DataFrame:
     """PSI of each profiled column of `frame` against its reference, with a status.
 
-    A column that held one value in the reference (every customer in one bin: no web history
-    yet when the model learned) is `ok` whatever its PSI: the model learned nothing from it
-    and its preprocessing drops it (:class:`cible.ml.scoring.features.DropConstantColumns`),
-    so it cannot move the scores. Its PSI is still reported.
+    A column that held one value in the reference (no web history yet when the model learned)
+    is `ok` whatever its PSI: the model learned nothing from it and its preprocessing drops it
+    (:class:`cible.ml.scoring.features.DropConstantColumns`), so it cannot move the scores. Its
+    PSI is still reported. Profiles made before they counted distinct values (models fitted
+    before that step existed, which kept such columns) are judged on their PSI.
 
     Args:
         blocking: the columns whose drift may block (None: all); others at most warn.
@@ -115,15 +120,13 @@ def drift_table(
             continue
         value = psi(reference["shares"], shares_like(reference, frame[name]))
         can_block = blocking_set is None or name in blocking_set
-        learned = sum(share > 0 for share in reference["shares"]) > 1
-        status = (
-            "ok"
-            if not learned
-            else "block"
-            if value > block and can_block
-            else "warn"
-            if value > warn
-            else "ok"
-        )
+        if reference.get("distinct", 2) <= 1:
+            status = "ok"
+        elif value > block and can_block:
+            status = "block"
+        elif value > warn:
+            status = "warn"
+        else:
+            status = "ok"
         rows.append({"kind": kind, "name": name, "psi": value, "status": status})
     return pd.DataFrame(rows, columns=["kind", "name", "psi", "status"])

@@ -73,6 +73,15 @@ def test_a_column_constant_in_the_reference_never_warns_but_keeps_its_psi():
     table = drift.drift_table(profiles, now, warn=0.1, block=0.25).set_index("name")
     assert table.loc["days_since_last_visit", "psi"] > 1
     assert (table["status"] == "ok").all()
-    # One value and some missing: two bins, learned (the missing indicator varies).
+    # One value and some missing: learned (the missing indicator varies).
     partly = drift.profile_frame(reference.assign(sessions=[0.0, np.nan] * 1500), ["sessions"])
     assert drift.drift_table(partly, now, 0.1, 0.25)["status"].tolist() == ["block"]
+    # Two values in one bin (a rare 1 among 0s) were learned: a drift to negatives still flags.
+    rare = drift.profile_frame(reference.assign(sessions=[1.0] + [0.0] * 2999), ["sessions"])
+    assert sum(share > 0 for share in rare["sessions"]["shares"]) == 1
+    negative = now.assign(sessions=-1.0)
+    assert drift.drift_table(rare, negative, 0.1, 0.25)["status"].tolist() == ["block"]
+    # A profile made before distinct values were counted: judged on its PSI.
+    del profiles["days_since_last_visit"]["distinct"]
+    old = drift.drift_table(profiles, now, 0.1, 0.25).set_index("name")
+    assert old.loc["days_since_last_visit", "status"] == "block"
