@@ -105,8 +105,13 @@ def test_dbt_reads_the_as_of_date_and_the_event_window_from_vars_or_environment(
     as_of, events = compiled(window)
     assert "'2026-06-30'" in as_of
     assert "'2026-06-01 00:00:00'" in events and "'2026-06-02 00:00:00'" in events
+    as_of, events = compiled({**window, "CIBLE_AS_OF": "2026-07-31"})
+    assert "'2026-07-31'" in as_of and "'2026-06-30'" not in as_of
     as_of, events = compiled(window, "--vars", '{"as_of_date": "2026-01-15"}')
     assert "'2026-01-15'" in as_of and "'2026-06-30'" not in as_of
+    # Back to no window: every event again.
+    as_of, events = compiled(empty)
+    assert "1 = 1" in events and "2026-06-01" not in events
 
     wrong_day = {**empty, "CIBLE_AS_OF": "30/06/2026"}
     wrong = dbt_command(["compile", *select], warehouse, extra_env=wrong_day, check=False)
