@@ -23,12 +23,13 @@ def tracked(folder: str) -> list[Path]:
 
 def build_wheel(source: Path, out: Path) -> Path:
     """The wheel of the checkout's tracked files, built in the copy `source` (setuptools writes
-    `build/` and `*.egg-info` beside the sources, which must not appear in the checkout)."""
+    `build/` and `*.egg-info` beside the sources, which must not appear in the checkout); the
+    build's output is kept in `out/build.log`."""
     for name in tracked("."):
         if (ROOT / name).is_file():
             (source / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(ROOT / name, source / name)
-    subprocess.run(
+    built = subprocess.run(
         [
             sys.executable,
             "-m",
@@ -43,9 +44,12 @@ def build_wheel(source: Path, out: Path) -> Path:
         ],
         check=True,
         capture_output=True,
+        text=True,
     )
-    (built,) = out.glob("cible-*.whl")
-    return built
+    # What setuptools said while building (its warnings among it), for test_packaging.py.
+    (out / "build.log").write_text(built.stdout + built.stderr)
+    (wheel,) = out.glob("cible-*.whl")
+    return wheel
 
 
 def install_wheel(wheel: Path, site: Path) -> dict[str, str]:

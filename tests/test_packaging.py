@@ -4,12 +4,11 @@ folder without the checkout is the Dagster UI test's (tests/browser/test_dagster
 
 from __future__ import annotations
 
-import tomllib
 import zipfile
 from pathlib import Path
 
 import pytest
-from packaging_support import ROOT, build_wheel, tracked
+from packaging_support import build_wheel, tracked
 
 # Import name of each top-level folder that holds Python code (pyproject's package-dir).
 CODE_FOLDERS = {"cible": "cible", "ml": "cible.ml", "orchestration": "cible.orchestration"}
@@ -21,18 +20,6 @@ DATA_FOLDERS = {
 }
 # Data files inside the `cible` package itself (pyproject's package-data), by pattern.
 PACKAGE_DATA = ("cible/demo/profiles/*.yml",)
-
-
-def test_every_python_folder_is_a_declared_package():
-    declared = set(
-        tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"]
-    )
-    found = set()
-    for folder, name in CODE_FOLDERS.items():
-        for init in (ROOT / folder).rglob("__init__.py"):
-            relative = init.parent.relative_to(ROOT / folder)
-            found.add(".".join([name, *relative.parts]))
-    assert found - declared == set(), "add these to [tool.setuptools] packages in pyproject.toml"
 
 
 @pytest.fixture(scope="module")
@@ -57,3 +44,14 @@ def test_the_wheel_carries_every_module_and_data_file(wheel):
             expected.add(path.as_posix())
     assert expected - names == set()
     assert not [name for name in names if "/target/" in name or name.startswith(("ml/", "seeds/"))]
+
+
+def test_every_folder_shipped_is_a_declared_package(wheel):
+    """setup.py lists every folder under the installed ones: a folder setuptools was not told
+    of is shipped today with a warning (a page of it per folder, 30 pages at every install)
+    and will be left out by a later setuptools."""
+    log = (wheel.parent / "build.log").read_text()
+    assert "absent from the `packages` configuration" not in log
+    shipped = {name.rsplit("/", 1)[0] for name in zipfile.ZipFile(wheel).namelist()}
+    assert "cible/dbt_project/models/staging/web" in shipped
+    assert "cible/live/static" in shipped
