@@ -8,7 +8,7 @@ import duckdb
 import pytest
 from cible.orchestration.dbt import cible_dbt_project, dbt_assets_for, dbt_build_args
 from cible.orchestration.definitions import build_definitions
-from cible.orchestration.ingest import event_time_freshness, raw_table_keys
+from cible.orchestration.ingest import event_time_freshness, freshness_description, raw_table_keys
 from cible.orchestration.partitions import (
     event_partitions,
     event_window_environment,
@@ -213,6 +213,8 @@ def test_events_whose_latest_is_weeks_old_are_stale_on_event_time(demo_build, tm
     assert result.metadata["status"].value == "error"
     assert result.metadata["latest_event_at"].value.startswith("2026-10-3")
     assert result.metadata["age_hours"].value > 4 * 24
+    assert result.description.startswith("error: latest event at 2026-10-3")
+    assert "demo" not in result.description, "the user's own files: no word of the demo"
     # No event at all (an optional source): nothing is stale.
     without_events = tmp_path / "without_events.duckdb"
     with duckdb.connect(str(without_events)) as con:
@@ -222,3 +224,13 @@ def test_events_whose_latest_is_weeks_old_are_stale_on_event_time(demo_build, tm
         dbt_resource(project), WarehouseResource(path=str(without_events)), events_key
     )
     assert empty.passed and empty.metadata["status"].value == "no events"
+
+
+def test_on_the_demo_a_stale_check_says_it_is_expected():
+    # The demo's events end on a fixed day: its first run must not read as broken.
+    stale = freshness_description("error", "2026-10-31T23:35:44+00:00", 863.2, None, demo=True)
+    assert stale.startswith("error: latest event at 2026-10-31T23:35:44+00:00 (863 h before")
+    assert "expected on the demo" in stale
+    fresh = freshness_description("pass", "2026-12-06T08:00:00+00:00", 3.0, None, demo=True)
+    assert fresh == "pass: latest event at 2026-12-06T08:00:00+00:00 (3 h before the check)"
+    assert freshness_description("error", None, 0, "no rows", demo=True) == "error: no rows"
