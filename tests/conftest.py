@@ -59,25 +59,6 @@ def pytest_collection_modifyitems(config, items):
     items.sort(key=rank)
 
 
-# The whole run's group (`materialized_run`: the run, the jobs on a copy of it, the tests reading
-# them) is the longest chain of the suite: with three workers on two cores it got a third of the
-# CPU and finished last. The other workers lower their own priority (and their children's: dbt,
-# Dagster, the brokers they start) the first time they run another group, so they take the
-# cycles that group leaves idle while it waits, not its core.
-CRITICAL_GROUP = SHARED_FIXTURES[0]
-YIELDING_NICENESS = 10
-_yielding = False
-
-
-def pytest_runtest_setup(item):
-    global _yielding
-    if _yielding or not os.environ.get("PYTEST_XDIST_WORKER"):
-        return
-    if item.get_closest_marker("xdist_group").args[0] != CRITICAL_GROUP:
-        os.nice(YIELDING_NICENESS)
-        _yielding = True
-
-
 @pytest.fixture(scope="session")
 def demo_build(tmp_path_factory) -> Build:
     """The demo on 3,000 customers, every source present, built once for the session (dbt's
