@@ -33,6 +33,7 @@ import subprocess
 import sys
 import threading
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import duckdb
@@ -142,23 +143,41 @@ def differing_rows(con, table: str, columns: list[str]) -> tuple[int, int]:
     return counts[0], counts[1]
 
 
-def compare(reference: Path, other: Path, volatile: dict[str, set[str]] | None):
-    """Per table: (rows in reference, rows in other, missing, extra); with `volatile` None,
-    the columns whose values differ instead (what two clean runs disagree on)."""
+@contextmanager
+def attached(reference: Path, other: Path):
+    """Both warehouses read-only in one connection, as `a` and `b`, with the columns of each
+    table of either (None for a table only one of them has)."""
     with duckdb.connect() as con:
         con.execute(f"attach '{reference}' as a (read_only)")
         con.execute(f"attach '{other}' as b (read_only)")
         left, right = tables(con, "a"), tables(con, "b")
-        result = {}
-        for table in sorted(set(left) | set(right)):
-            if table not in left or table not in right:
+        shared = {
+            table: [column for column in left[table] if column in right[table]]
+            if table in left and table in right
+            else None
+            for table in sorted(set(left) | set(right))
+        }
+        yield con, shared
+
+
+def volatile_columns(reference: Path, other: Path) -> dict[str, set[str]]:
+    """Per table, the columns whose values differ between two uninterrupted runs."""
+    with attached(reference, other) as (con, shared):
+        return {
+            table: {column for column in columns if differing_rows(con, table, [column]) != (0, 0)}
+            for table, columns in shared.items()
+            if columns is not None
+        }
+
+
+def compare(reference: Path, other: Path, volatile: dict[str, set[str]]) -> dict:
+    """Per table: (rows in reference, rows in other, missing, extra) on the columns that are
+    not volatile, or "only in one"."""
+    result = {}
+    with attached(reference, other) as (con, shared):
+        for table, columns in shared.items():
+            if columns is None:
                 result[table] = "only in one"
-                continue
-            columns = [column for column in left[table] if column in right[table]]
-            if volatile is None:
-                result[table] = {
-                    column for column in columns if differing_rows(con, table, [column]) != (0, 0)
-                }
                 continue
             kept = [column for column in columns if column not in volatile.get(table, set())]
             sizes = [con.execute(f"select count(*) from {db}.{table}").fetchone()[0] for db in "ab"]
@@ -166,7 +185,7 @@ def compare(reference: Path, other: Path, volatile: dict[str, set[str]] | None):
                 result[table] = (*sizes, *differing_rows(con, table, kept))
             else:  # every column is a run's own (a new model version): its rows are counted
                 result[table] = (*sizes, max(0, sizes[0] - sizes[1]), max(0, sizes[1] - sizes[0]))
-        return result
+    return result
 
 
 def main() -> None:
@@ -217,8 +236,7 @@ def main() -> None:
     reference_seconds = Run(reference, *daily).wait()
     again_seconds = Run(again, *daily).wait()
     print(f"  uninterrupted daily run: {reference_seconds:.0f} s and {again_seconds:.0f} s")
-    volatile = compare(reference / WAREHOUSE, again / WAREHOUSE, None)
-    volatile = {table: columns for table, columns in volatile.items() if isinstance(columns, set)}
+    volatile = volatile_columns(reference / WAREHOUSE, again / WAREHOUSE)
     print("  left out (differ between the two uninterrupted runs):")
     for table, columns in volatile.items():
         if columns:
