@@ -51,7 +51,10 @@ class ExportRunConfig(Config):
 
     force: bool = Field(
         default=False,
-        description="Export weekly audiences too even when their last export is recent.",
+        description=(
+            "Export weekly audiences even when their last export is recent, and deliver again "
+            "an audience the destination already has for the same day with the same members."
+        ),
     )
 
 

@@ -258,14 +258,50 @@ def last_export(con: duckdb.DuckDBPyConnection, audience: str) -> pd.Series | No
     return None if frame.empty else frame.iloc[0]
 
 
-def previous_treated(con: duckdb.DuckDBPyConnection, audience: str, export_id: str) -> set[str]:
+def previous_arms(con: duckdb.DuckDBPyConnection, audience: str, export_id: str) -> dict[str, str]:
+    """Each exportable member of an earlier export with its arm (``treated`` / ``holdout``)."""
     frame = _read(
         con,
         "audience_members",
-        "select customer_id from {table} where audience = ? and export_id = ? and arm = 'treated'",
+        "select customer_id, arm from {table} where audience = ? and export_id = ?",
         [audience, export_id],
     )
-    return set(frame["customer_id"]) if not frame.empty else set()
+    return dict(zip(frame["customer_id"], frame["arm"], strict=True)) if not frame.empty else {}
+
+
+def already_delivered(
+    last: pd.Series | None,
+    last_arms: dict[str, str],
+    audience: Audience,
+    as_of_at: datetime,
+    arms: dict[str, str],
+) -> str | None:
+    """Why this export would deliver again what the destination already has, else None.
+
+    The same definition, the same data day and the same members in the same arms as the last
+    delivered export: a daily run run again (after a failure or a kill, or by hand) must not
+    send the day's audience a second time. Any change (a withdrawal, an objection, a new
+    member, another day) is delivered; `force` delivers anyway.
+    """
+    if last is None or pd.isna(last["as_of_at"]):
+        return None
+    same_state = (
+        last["definition_fingerprint"] == audience.fingerprint()
+        and last["destination"] == audience.destination.name
+        and last["identifier_type"] == audience.destination.identifier
+        and last["mode"] == audience.mode
+        and pd.Timestamp(last["as_of_at"]) == pd.Timestamp(as_of_at)
+    )
+    if not same_state:
+        return None
+    if last_arms != arms:
+        return None
+    treated = sum(arm == "treated" for arm in arms.values())
+    return (
+        f"already delivered for data as of {pd.Timestamp(as_of_at):%Y-%m-%d} in export "
+        f"{last['export_id']} with the same {treated} treated and {len(arms) - treated} held "
+        "out; force delivers it again"
+    )
 
 
 def previous_draws(con: duckdb.DuckDBPyConnection, audience: Audience) -> pd.DataFrame:
@@ -394,8 +430,14 @@ def export_audience(
         audience.holdout_share,
     )  # fmt: skip
     exportable["is_holdout"] = draws["is_holdout"].to_numpy()
+    exportable["arm"] = exportable["is_holdout"].map({True: "holdout", False: "treated"})
+    last_arms = previous_arms(con, audience.name, last["export_id"]) if last is not None else {}
+    arms = dict(zip(exportable["customer_id"], exportable["arm"], strict=True))
+    repeat = None if force else already_delivered(last, last_arms, audience, as_of_at, arms)
+    if repeat is not None:
+        return ExportOutcome(audience.name, {}, skipped=repeat), {}
     treated = exportable[~exportable["is_holdout"]]
-    before = previous_treated(con, audience.name, last["export_id"]) if last is not None else set()
+    before = {customer for customer, arm in last_arms.items() if arm == "treated"}
     now_treated = set(treated["customer_id"])
     entered = treated[~treated["customer_id"].isin(before)]
     left_ids = sorted(before - now_treated)
@@ -492,7 +534,7 @@ def export_audience(
                 "audience": audience.name,
                 "export_id": export_id,
                 "customer_id": exportable["customer_id"],
-                "arm": exportable["is_holdout"].map({True: "holdout", False: "treated"}),
+                "arm": exportable["arm"],
                 "stratum": exportable["stratum"],
             }
         ),

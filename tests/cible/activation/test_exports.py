@@ -122,10 +122,33 @@ def test_hashed_identifiers_follow_the_recipe(materialized_run, exports):
         assert "@" not in row.email_hmac_sha256
 
 
-def test_an_objection_removes_a_customer_at_the_next_export(writable):
+def test_a_rerun_delivers_nothing_twice_and_an_objection_is_delivered(writable):
+    """A run repeated on the same day (after a kill, or by hand) sends no audience a second
+    time; an objection since is a change, delivered at once (the customer leaves)."""
     warehouse, folder = writable
     config = load_audiences_config()
     with duckdb.connect(str(warehouse)) as con:
+        (exports_before,) = con.execute(
+            "select count(*) from activation.audience_exports"
+        ).fetchone()
+        delivered = dict(
+            con.execute(
+                "select audience, status in ('written', 'sent', 'empty') "
+                "from marts.fct_audience_exports where is_latest"
+            ).fetchall()
+        )
+        again = {o.audience: o for o in export_audiences(con, config, exports_dir=folder)}
+        assert delivered and set(again) == set(delivered)
+        for name, was_delivered in delivered.items():
+            # A weekly audience is skipped for its schedule before its content is compared.
+            assert (again[name].skipped is not None) == was_delivered, again[name].line()
+        assert "already delivered for data as of" in again["champions_email"].skipped
+        (exports_after,) = con.execute(
+            "select count(*) from activation.audience_exports"
+        ).fetchone()
+        # Only an audience whose last attempt failed is attempted (and recorded) again.
+        assert exports_after - exports_before == sum(not ok for ok in delivered.values())
+
         before = con.execute(
             "select customer_id from activation.audience_members "
             "where audience = 'champions_email' and arm = 'treated' order by customer_id limit 1"
@@ -136,8 +159,9 @@ def test_an_objection_removes_a_customer_at_the_next_export(writable):
             [suppression.Entry(digest, "customer_id", suppression.OBJECTED, "objection-1")],
             datetime.now(UTC).replace(tzinfo=None),
         )
-        outcomes = export_audiences(con, config, exports_dir=folder, force=True)
+        outcomes = export_audiences(con, config, exports_dir=folder)
     champions = next(o for o in outcomes if o.audience == "champions_email")
+    assert champions.skipped is None
     assert champions.manifest["excluded_suppressed"] == 1
     assert champions.manifest["left_count"] == 1 and champions.manifest["entered_count"] == 0
     assert before not in set(read(champions.files[0])["customer_id"])
