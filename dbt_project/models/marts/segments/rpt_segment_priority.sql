@@ -9,8 +9,8 @@
     - data_accessibility: mean of profile completeness and marketing consent rate;
     - strategic_fit: declared in config/segmentation.yml (1 to 5).
 
-    The priority score is the mean of the scores weighted by the `priority_grid_weights` seed;
-    the rank orders segments by score, then size. Segments under the run's minimum size are
+    The priority score is the mean of the scores weighted by the `priority_grid_weights` seed
+    (6 decimals); the rank orders segments by score, then size. Segments under the run's minimum size are
     flagged, not hidden.
 #}
 
@@ -99,7 +99,9 @@ pivoted as (
         cast(max(case when criterion = '{{ criterion }}' then score end) as {{ dbt.type_int() }})
             as {{ criterion }}_score,
         {%- endfor %}
-        {{ cible.safe_divide('sum(weight * score)', 'sum(weight)') }} as priority_score
+        -- Rounded: a floating sum's last bits depend on the order rows reach it, which a
+        -- parallel aggregate does not fix; equal grids must tie (and rank by size) every run.
+        round({{ cible.safe_divide('sum(weight * score)', 'sum(weight)') }}, 6) as priority_score
 
     from scored
     group by segment_id
