@@ -129,15 +129,17 @@ def tables(con: duckdb.DuckDBPyConnection, database: str) -> dict[str, list[str]
     return found
 
 
-def differing_rows(con, table: str, columns: list[str]) -> tuple[int, int]:
-    """Rows of `a` missing from `b` and of `b` missing from `a`, on these columns."""
+def differing_rows(con, table: str, columns: list[str], distinct: bool = False) -> tuple[int, int]:
+    """Rows of `a` missing from `b` and of `b` missing from `a`, on these columns; with
+    `distinct`, as sets (a row repeated in one and present once in the other is no difference)."""
     listed = ", ".join(f'"{column}"' for column in columns)
+    operator = "except" if distinct else "except all"
     counts = []
     for left, right in (("a", "b"), ("b", "a")):
         counts.append(
             con.execute(
                 f"select count(*) from (select {listed} from {left}.{table} "
-                f"except all select {listed} from {right}.{table})"
+                f"{operator} select {listed} from {right}.{table})"
             ).fetchone()[0]
         )
     return counts[0], counts[1]
@@ -171,8 +173,13 @@ def volatile_columns(reference: Path, other: Path) -> dict[str, set[str]]:
 
 
 def compare(reference: Path, other: Path, volatile: dict[str, set[str]]) -> dict:
-    """Per table: (rows in reference, rows in other, missing, extra) on the columns that are
-    not volatile, or "only in one"."""
+    """Per table: (rows in reference, rows in other, missing, extra, repeats only) on the
+    columns that are not volatile, or "only in one".
+
+    `repeats only`: the rows differ in number only, every row of each being in the other (the
+    volatile run ids and times left out): a log recording the killed attempt's completed work
+    once more (a load, a purge, a model run), not a different state.
+    """
     result = {}
     with attached(reference, other) as (con, shared):
         for table, columns in shared.items():
@@ -182,9 +189,13 @@ def compare(reference: Path, other: Path, volatile: dict[str, set[str]]) -> dict
             kept = [column for column in columns if column not in volatile.get(table, set())]
             sizes = [con.execute(f"select count(*) from {db}.{table}").fetchone()[0] for db in "ab"]
             if kept:
-                result[table] = (*sizes, *differing_rows(con, table, kept))
+                missing, extra = differing_rows(con, table, kept)
+                as_sets = differing_rows(con, table, kept, distinct=True)
+                repeats = bool(missing or extra) and as_sets == (0, 0)
+                result[table] = (*sizes, missing, extra, repeats)
             else:  # every column is a run's own (a new model version): its rows are counted
-                result[table] = (*sizes, max(0, sizes[0] - sizes[1]), max(0, sizes[1] - sizes[0]))
+                missing, extra = max(0, sizes[0] - sizes[1]), max(0, sizes[1] - sizes[0])
+                result[table] = (*sizes, missing, extra, bool(missing or extra))
     return result
 
 
@@ -257,23 +268,32 @@ def main() -> None:
         where = Run(home, *daily).kill_at(at)
         rerun_seconds = Run(home, *daily).wait()
         result = compare(reference / WAREHOUSE, home / WAREHOUSE, volatile)
-        equal = [t for t, r in result.items() if isinstance(r, tuple) and r[2:] == (0, 0)]
-        converged += len(equal) == len(result)
+        equal = [t for t, r in result.items() if isinstance(r, tuple) and r[2:4] == (0, 0)]
+        repeated = [t for t, r in result.items() if isinstance(r, tuple) and r[4]]
+        different = [t for t in result if t not in equal and t not in repeated]
+        converged += not different
         tried += 1
         print(
             f"  {point + 1:>5} {at:>9.1f}s  {where:<40} {rerun_seconds:>6.0f}s  "
-            f"{len(equal)} / {len(result)}",
+            f"{len(equal)} / {len(result)}, {len(repeated)} logs with repeats, "
+            f"{len(different)} different",
             flush=True,
         )
-        for table, outcome in result.items():
-            if table not in equal:
-                print(f"        differs: {table} {outcome} (rows a, rows b, missing, extra)")
-        if len(equal) == len(result):
+        for table in repeated:
+            rows_a, rows_b = result[table][:2]
+            print(f"        repeats the attempt's work: {table} ({rows_a} rows, then {rows_b})")
+        for table in different:
+            print(
+                f"        DIFFERS: {table} {result[table]} "
+                "(rows a, rows b, missing, extra, repeats only)"
+            )
+        if not different:
             shutil.rmtree(home)
         else:
             print(f"        kept for a look: {home}")
     print(
-        f"\n{converged} of {tried} killed daily runs converged to the reference "
+        f"\n{converged} of {tried} killed daily runs converged to the reference: no table "
+        "differs but for logs recording the killed attempt's work again "
         f"({time.perf_counter() - started:.0f} s in all)"
     )
 
