@@ -182,21 +182,62 @@ def pending_requests(con: duckdb.DuckDBPyConnection) -> list[ErasureRequest]:
 # ---------- finding a person
 
 
-def _values(con: duckdb.DuckDBPyConnection, sql: str, parameters: Sequence[object]) -> set[str]:
-    return {str(row[0]) for row in con.execute(sql, list(parameters)).fetchall() if row[0]}
+_PAIRS = "_cible_erasure_pairs"
 
 
-def _in(values: Iterable[str]) -> tuple[str, list[str]]:
-    items = sorted(values)
-    return ", ".join("?" for _ in items) or "null", items
+def _pairs_query(
+    con: duckdb.DuckDBPyConnection, values: Mapping[str, set[str]], sql: str
+) -> list[tuple]:
+    """Run `sql` joined to every request's values at once: `sql` reads the registered table
+    `_cible_erasure_pairs (request_id, value)`; nothing runs when no request has a value.
+
+    One scan of a table for all requests: resolving 3,000 requests one at a time scanned the
+    events 3,000 times (hours at 20M events, 2026-12-07)."""
+    frame = pd.DataFrame(
+        [(request_id, value) for request_id, items in values.items() for value in sorted(items)],
+        columns=["request_id", "value"],
+        dtype="object",
+    )
+    if frame.empty:
+        return []
+    con.register(_PAIRS, frame)
+    try:
+        return con.execute(sql).fetchall()
+    finally:
+        con.unregister(_PAIRS)
+
+
+def _add(target: Mapping[str, set[str]], rows: Iterable[tuple]) -> None:
+    """Add each row's value (second column) to its request's set; empty values are nothing."""
+    for request_id, value in rows:
+        if value:
+            target[request_id].add(str(value))
 
 
 def resolve(con: duckdb.DuckDBPyConnection, request: ErasureRequest) -> dict[str, set[str]]:
     """Every identifier the warehouse holds for the request's person, by kind (plain text)."""
-    numbers = {request.customer_number.strip().upper()} if request.customer_number else set()
-    email_keys: set[str] = set()
-    ids = {request.customer_id} if request.customer_id else set()
-    found: dict[str, set[str]] = defaultdict(set)
+    return resolve_all(con, [request])[request.request_id]
+
+
+def resolve_all(
+    con: duckdb.DuckDBPyConnection, requests: Sequence[ErasureRequest]
+) -> dict[str, dict[str, set[str]]]:
+    """Every identifier the warehouse holds for each request's person, by kind (plain text).
+
+    Each request is resolved on its own (a fixed point: CRM records sharing an e-mail, records
+    merged into one customer id), all of them together in set-based queries: each table is
+    read once per round, whatever the number of requests.
+    """
+    requests = list({request.request_id: request for request in requests}.values())
+    numbers: dict[str, set[str]] = {r.request_id: set() for r in requests}
+    email_keys: dict[str, set[str]] = {r.request_id: set() for r in requests}
+    ids: dict[str, set[str]] = {r.request_id: set() for r in requests}
+    found: dict[str, dict[str, set[str]]] = {r.request_id: defaultdict(set) for r in requests}
+    for request in requests:
+        if request.customer_number:
+            numbers[request.request_id].add(request.customer_number.strip().upper())
+        if request.customer_id:
+            ids[request.request_id].add(request.customer_id)
     customers = f"{settings.RAW_SCHEMA}.customers"
     identities = "intermediate.int_customer_identities_resolved"
     has_customers, has_identities = (
@@ -204,75 +245,113 @@ def resolve(con: duckdb.DuckDBPyConnection, request: ErasureRequest) -> dict[str
         table_exists(con, identities),
     )
     email_key = "lower(strip_accents(trim(cast(email as varchar))))"
-    if request.email_sha256 and has_customers:
-        email_keys |= _values(
-            con,
-            f"select distinct {email_key} from {customers} where sha256({email_key}) = ?",
-            [request.email_sha256],
+    digests = {r.request_id: {r.email_sha256} for r in requests if r.email_sha256}
+    if digests and has_customers:
+        _add(
+            email_keys,
+            _pairs_query(
+                con,
+                digests,
+                f"select pairs.request_id, keys.email_key from {_PAIRS} as pairs "
+                f"join (select distinct {email_key} as email_key from {customers}) as keys "
+                "on sha256(keys.email_key) = pairs.value",
+            ),
         )
-    # A fixed point: CRM records sharing an e-mail, records merged into one customer id.
+
+    def size() -> tuple[int, int, int]:
+        return tuple(sum(map(len, kind.values())) for kind in (numbers, email_keys, ids))
+
     for _ in range(4):
-        before = (len(numbers), len(email_keys), len(ids))
-        if has_identities and ids:
-            marks, items = _in(ids)
-            numbers |= _values(
-                con,
-                f"select customer_number from {identities} where customer_id in ({marks})",
-                items,
+        before = size()
+        if has_identities:
+            _add(
+                numbers,
+                _pairs_query(
+                    con,
+                    ids,
+                    f"select pairs.request_id, identities.customer_number from {_PAIRS} as pairs "
+                    f"join {identities} as identities "
+                    "on cast(identities.customer_id as varchar) = pairs.value",
+                ),
             )
-        if has_customers and (numbers or email_keys):
-            n_marks, n_items = _in(numbers)
-            e_marks, e_items = _in(email_keys)
-            rows = con.execute(
-                f"select customer_number, email, phone, {email_key} from {customers} "
-                f"where upper(trim(customer_number)) in ({n_marks}) "
-                f"or {email_key} in ({e_marks})",
-                [*n_items, *e_items],
-            ).fetchall()
-            for number, email, phone, key in rows:
+        if has_customers:
+            record = f"customer_number, email, phone, {email_key} as email_key"
+            rows = _pairs_query(
+                con,
+                numbers,
+                f"select pairs.request_id, crm.* from {_PAIRS} as pairs "
+                f"join (select {record}, upper(trim(cast(customer_number as varchar))) "
+                f"as number_key from {customers}) as crm on crm.number_key = pairs.value",
+            ) + _pairs_query(
+                con,
+                email_keys,
+                f"select pairs.request_id, crm.* from {_PAIRS} as pairs "
+                f"join (select {record}, null as number_key from {customers}) as crm "
+                "on crm.email_key = pairs.value",
+            )
+            for request_id, number, email, phone, key, _ in rows:
                 if number:
-                    numbers.add(str(number).strip().upper())
-                    found[CRM_RECORD].add(str(number).strip().upper())
+                    numbers[request_id].add(str(number).strip().upper())
+                    found[request_id][CRM_RECORD].add(str(number).strip().upper())
                 if email:
-                    found["email"].add(str(email))
+                    found[request_id]["email"].add(str(email))
                 if key and "@" in key:
-                    email_keys.add(key)
+                    email_keys[request_id].add(key)
                 if phone:
-                    found["phone"].add(str(phone))
-        if has_identities and numbers:
-            marks, items = _in(numbers)
-            ids |= _values(
-                con,
-                f"select customer_id from {identities} where customer_number in ({marks})",
-                items,
+                    found[request_id]["phone"].add(str(phone))
+        if has_identities:
+            _add(
+                ids,
+                _pairs_query(
+                    con,
+                    numbers,
+                    f"select pairs.request_id, identities.customer_id from {_PAIRS} as pairs "
+                    f"join {identities} as identities "
+                    "on cast(identities.customer_number as varchar) = pairs.value",
+                ),
             )
-        if (len(numbers), len(email_keys), len(ids)) == before:
+        if size() == before:
             break
-    found["customer_number"] |= numbers
-    found["customer_id"] |= ids
-    found["email"] |= email_keys
-    found["email_sha256"] |= {hashlib.sha256(key.encode("utf-8")).hexdigest() for key in email_keys}
-    if request.email_sha256:
-        found["email_sha256"].add(request.email_sha256)
+    anonymous: dict[str, set[str]] = {r.request_id: set() for r in requests}
     events = f"{settings.RAW_SCHEMA}.events"
-    if numbers and table_exists(con, events):
-        marks, items = _in(numbers)
-        found["anonymous_id"] |= _values(
-            con,
-            f"select distinct anonymous_id from {events} "
-            f"where upper(trim(cast(customer_number as varchar))) in ({marks})",
-            items,
+    if table_exists(con, events):
+        _add(
+            anonymous,
+            _pairs_query(
+                con,
+                numbers,
+                f"select distinct pairs.request_id, events.anonymous_id from {_PAIRS} as pairs "
+                f"join (select anonymous_id, upper(trim(cast(customer_number as varchar))) "
+                f"as number_key from {events}) as events on events.number_key = pairs.value",
+            ),
         )
     devices = "intermediate.int_devices_resolved"
-    if ids and table_exists(con, devices):
-        marks, items = _in(ids)
-        found["anonymous_id"] |= _values(
-            con,
-            f"select anonymous_id from {devices} where customer_id in ({marks}) "
-            "and not is_shared_device",
-            items,
+    if table_exists(con, devices):
+        _add(
+            anonymous,
+            _pairs_query(
+                con,
+                ids,
+                f"select pairs.request_id, devices.anonymous_id from {_PAIRS} as pairs "
+                f"join {devices} as devices on cast(devices.customer_id as varchar) = pairs.value "
+                "where not devices.is_shared_device",
+            ),
         )
-    return {kind: values for kind, values in found.items() if values}
+    resolved = {}
+    for request in requests:
+        rid = request.request_id
+        by_kind = found[rid]
+        by_kind["customer_number"] |= numbers[rid]
+        by_kind["customer_id"] |= ids[rid]
+        by_kind["email"] |= email_keys[rid]
+        by_kind["email_sha256"] |= {
+            hashlib.sha256(key.encode("utf-8")).hexdigest() for key in email_keys[rid]
+        }
+        if request.email_sha256:
+            by_kind["email_sha256"].add(request.email_sha256)
+        by_kind["anonymous_id"] |= anonymous[rid]
+        resolved[rid] = {kind: values for kind, values in by_kind.items() if values}
+    return resolved
 
 
 def fingerprint_entries(
@@ -350,17 +429,22 @@ def matches(
             request_id = owner.get(fp.fingerprint(key, kind, value) or "")
             if request_id is not None:
                 hits[request_id][column].append(value)
+    # Free text repeats its words (field names, dates, channels): each token is fingerprinted
+    # once per relation, as every kind (six HMACs), not once per row holding it.
+    owner_of_token: dict[str, str | None] = {}
     for column in relation.text_columns:
         for value in suppression.distinct_text(con, relation.sql, column):
             for token in suppression.tokens(value):
-                request_id = next(
-                    (
-                        owner[digest]
-                        for kind in fp.KINDS
-                        if (digest := fp.fingerprint(key, kind, token)) in owner
-                    ),
-                    None,
-                )
+                if token not in owner_of_token:
+                    owner_of_token[token] = next(
+                        (
+                            owner[digest]
+                            for kind in fp.KINDS
+                            if (digest := fp.fingerprint(key, kind, token)) in owner
+                        ),
+                        None,
+                    )
+                request_id = owner_of_token[token]
                 if request_id is not None:
                     hits[request_id][column].append(value)
                     break
@@ -423,7 +507,7 @@ def apply(
     if not requests:
         return outcome
     create_tables(con)
-    identifiers = {request.request_id: resolve(con, request) for request in requests}
+    identifiers = resolve_all(con, requests)
     reasons = {
         request.request_id: suppression.ERASED if request.origin == REQUEST else RETENTION
         for request in requests

@@ -9,6 +9,7 @@ CNIL asks of a suppression list ("liste d'opposition" kept as hashes). See docs/
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import os
@@ -155,12 +156,22 @@ def read_secret_key(
     return key
 
 
+@functools.lru_cache(maxsize=4)
+def _keyed(key: bytes) -> hmac.HMAC:
+    """The HMAC state after the key: copied per value, a third faster than keying each one
+    (erasure and the load fingerprint every distinct identifier of a table, millions at 1M
+    customers)."""
+    return hmac.new(key, digestmod=hashlib.sha256)
+
+
 def fingerprint(key: bytes, kind: str, value: object) -> str | None:
     """HMAC-SHA256 (hex) of the normalised value, or None when it normalises to nothing."""
     normalised = normalise(kind, value)
     if normalised is None:
         return None
-    return hmac.new(key, f"{kind}:{normalised}".encode(), hashlib.sha256).hexdigest()
+    state = _keyed(key).copy()
+    state.update(f"{kind}:{normalised}".encode())
+    return state.hexdigest()
 
 
 def fingerprints(key: bytes, kind: str, values: Iterable[object]) -> dict[str, str]:

@@ -242,6 +242,10 @@ def erased(tmp_path_factory):
         {"customer_id": [*people["customer_id"], "someone-else"], "score": 0.5}
     ).to_parquet(models / "scoring" / "t" / "t-v0001" / "evaluation.parquet")
     load_landing(landing_dir=landing, warehouse=warehouse)
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        pending = erasure.pending_requests(con)
+        resolved_together = erasure.resolve_all(con, pending)
+        resolved_alone = {request.request_id: erasure.resolve(con, request) for request in pending}
     with duckdb.connect(str(warehouse)) as con:
         report = apply_privacy(con, models_dir=models)
     build = dbt_command(["build"], warehouse, check=False)
@@ -258,6 +262,8 @@ def erased(tmp_path_factory):
         "report": report,
         "build": build,
         "verifications": verifications,
+        "resolved_together": resolved_together,
+        "resolved_alone": resolved_alone,
     }
 
 
@@ -268,6 +274,22 @@ def test_the_chosen_persons_were_everywhere_before(erased):
     assert any(place.startswith("raw.events.anonymous_id") for place in before)
     assert any(place.startswith("marts.") for place in before)
     assert before.get("raw.customers.(first_name, last_name)", 0) >= 25
+
+
+def test_requests_resolved_together_find_what_each_finds_alone(erased):
+    """The 50 requests are resolved in set-based queries (one scan of each table for all):
+    each gets exactly its own person's identifiers, as when resolved on its own."""
+    together, alone = erased["resolved_together"], erased["resolved_alone"]
+    assert sorted(together) == [f"T-{i:03d}" for i in range(50)]
+    assert together == alone
+    people = erased["people"].reset_index(drop=True)
+    for index, person in people.iterrows():
+        found = together[f"T-{index:03d}"]
+        assert person["customer_id"] in found["customer_id"]
+        assert found["crm_record"], index
+    # No identifier of a person reached another request (people are distinct persons).
+    ids = [value for found in together.values() for value in found["customer_id"]]
+    assert len(ids) == len(set(ids))
 
 
 def test_nothing_of_the_erased_remains_in_any_table_or_view(erased):
