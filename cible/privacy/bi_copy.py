@@ -87,12 +87,15 @@ def _purge_rows(
     purged: list[erasure.Relation] = []
     for relation in erasure.relations(con):
         found = erasure.matches(con, relation, owner, key)
-        for request_id, columns in found.items():
-            rows = (
-                erasure.delete_rows(con, relation, columns)
-                if delete
-                else erasure.count_rows(con, relation, columns)
-            )
+        if found and delete and not relation.is_view:
+            erasure.mark_rows(con, relation, found)
+            per_request = erasure.delete_marked(con, relation, found)
+        else:
+            per_request = {
+                request_id: erasure.count_rows(con, relation, columns)
+                for request_id, columns in found.items()
+            }
+        for request_id, rows in per_request.items():
             counts[request_id] = counts.get(request_id, 0) + rows
         if found:
             purged.append(relation)

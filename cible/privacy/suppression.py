@@ -111,7 +111,8 @@ def identifier_columns(columns: Iterable[str]) -> dict[str, str]:
     return {name: IDENTIFIER_COLUMNS[name] for name in columns if name in IDENTIFIER_COLUMNS}
 
 
-def _q(name: str) -> str:
+def quote(name: str) -> str:
+    """A column or table name quoted for SQL."""
     return '"' + name.replace('"', '""') + '"'
 
 
@@ -120,8 +121,8 @@ def distinct_text(con: duckdb.DuckDBPyConnection, relation: str, column: str) ->
     return [
         row[0]
         for row in con.execute(
-            f"select distinct cast({_q(column)} as varchar) from {relation} "
-            f"where {_q(column)} is not null"
+            f"select distinct cast({quote(column)} as varchar) from {relation} "
+            f"where {quote(column)} is not null"
         ).fetchall()
     ]
 
@@ -164,7 +165,7 @@ def match_predicate(con: duckdb.DuckDBPyConnection, hits: Mapping[str, list[str]
         [[column, value] for column, values in hits.items() for value in values],
     )
     return " or ".join(
-        f"cast({_q(column)} as varchar) in (select value from _cible_suppressed "
+        f"cast({quote(column)} as varchar) in (select value from _cible_suppressed "
         f"where col = '{column}')"
         for column in hits
     )
@@ -190,7 +191,7 @@ def suppress_rows(
     counts = {
         str(file): int(rows)
         for file, rows in con.execute(
-            f"select {_q(file_column)}, count(*) from {relation} where {predicate} group by 1"
+            f"select {quote(file_column)}, count(*) from {relation} where {predicate} group by 1"
         ).fetchall()
     }
     con.execute(f"delete from {relation} where {predicate}")
