@@ -59,11 +59,9 @@ def test_the_first_window_takes_every_older_event_and_the_latest_every_newer_one
         "event_window_start": "2026-12-04 00:00:00",
         "event_window_end": "9999-01-01 00:00:00",
     }
-    everything = event_window_vars(datetime(2025, 10, 1), datetime(2026, 12, 5), today)
-    assert everything == {
-        "event_window_start": "1900-01-01 00:00:00",
-        "event_window_end": "9999-01-01 00:00:00",
-    }
+    # Every partition at once is no window: the event models rebuild their tables whole.
+    assert event_window_vars(datetime(2025, 10, 1), datetime(2026, 12, 5), today) == {}
+    assert event_window_environment(datetime(2025, 10, 1), datetime(2026, 12, 5), today) == {}
 
 
 def test_an_as_of_date_is_checked_before_any_dbt_build(monkeypatch):
