@@ -52,18 +52,20 @@ SCORING_CONFIG = PROJECT_ROOT / "tests" / "config" / "scoring_small_data.yml"
 WAREHOUSE = Path("data") / "warehouse" / "cible.duckdb"
 
 
-def environment(home: Path) -> dict[str, str]:
+def environment(home: Path, scoring_config: Path | None = SCORING_CONFIG) -> dict[str, str]:
     """Everything under `home` (landing, warehouse, models, exports, BI copy, Dagster); no
-    online store (its asset is opt-in), no alert webhook."""
+    online store (its asset is opt-in), no alert webhook; the shipped scoring settings when
+    `scoring_config` is None."""
     env = {
         key: value
         for key, value in os.environ.items()
         if not key.startswith(("CIBLE_", "DAGSTER_", "DBT_"))
     }
+    if scoring_config is not None:
+        env["CIBLE_SCORING_CONFIG"] = str(scoring_config)
     env.update(
         CIBLE_HOME=str(home),
         CIBLE_DEMO="0",
-        CIBLE_SCORING_CONFIG=str(SCORING_CONFIG),
         CIBLE_PRIVACY_KEY=os.environ.get("CIBLE_PRIVACY_KEY", "benchmark-privacy-key-0123456789"),
         CIBLE_ACTIVATION_KEY=os.environ.get(
             "CIBLE_ACTIVATION_KEY", "benchmark-activation-key-0123456789"

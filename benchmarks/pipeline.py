@@ -20,8 +20,6 @@ largest process. Targets of issue #13: at most 10 minutes, at most 4 GB througho
 
 from __future__ import annotations
 
-import argparse
-import json
 import os
 import re
 import shutil
@@ -33,31 +31,15 @@ from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT_ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from cible.demo import generate  # noqa: E402
+from daily_kill import environment  # noqa: E402
+from warehouse import data_arguments, generated_data  # noqa: E402
 
 CIBLE = str(Path(sys.executable).parent / "cible")
 TARGET_SECONDS, TARGET_BYTES = 600, 4 * 1024**3
 _DONE = re.compile(r"^\s+done\s+(?P<step>\S+)\s+(?P<duration>\S+)$")
 _PAGE = os.sysconf("SC_PAGE_SIZE")
-
-
-def environment(home: Path) -> dict[str, str]:
-    """The shipped settings, everything under `home`; no demo extras, no online store."""
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if not key.startswith(("CIBLE_", "DAGSTER_", "DBT_"))
-    }
-    env.update(
-        CIBLE_HOME=str(home),
-        CIBLE_DEMO="0",
-        CIBLE_PRIVACY_KEY=os.environ.get("CIBLE_PRIVACY_KEY", "benchmark-privacy-key-0123456789"),
-        CIBLE_ACTIVATION_KEY=os.environ.get(
-            "CIBLE_ACTIVATION_KEY", "benchmark-activation-key-0123456789"
-        ),
-    )
-    return env
 
 
 def group_rss(group: int) -> tuple[int, int]:
@@ -94,7 +76,7 @@ def run_pipeline(home: Path) -> dict:
     process = subprocess.Popen(
         [CIBLE, "run"],
         cwd=home,
-        env=environment(home),
+        env=environment(home, scoring_config=None),
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -129,12 +111,7 @@ def run_pipeline(home: Path) -> dict:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--customers", type=int, default=1_000_000)
-    parser.add_argument("--events-per-customer", type=float, default=20.0)
-    parser.add_argument("--workdir", type=Path, default=Path("/tmp/cible-pipeline"))
-    parser.add_argument("--reuse-data", action="store_true", help="keep generated files")
-    args = parser.parse_args()
+    args = data_arguments(__doc__, Path("/tmp/cible-pipeline")).parse_args()
     home = args.workdir / "home"
     landing, truth = home / "data" / "landing", args.workdir / "truth"
     print(
@@ -147,18 +124,9 @@ def main() -> None:
                 shutil.rmtree(built) if built.is_dir() else built.unlink()
     else:
         shutil.rmtree(args.workdir, ignore_errors=True)
-        started = time.perf_counter()
-        generate(
-            landing_dir=landing,
-            truth_dir=truth,
-            n_customers=args.customers,
-            file_format="parquet",
-            events_per_customer=args.events_per_customer,
-        )
-        print(f"  generated the demo data (Parquet) in {time.perf_counter() - started:.0f} s")
-    manifest = json.loads((truth / "manifest.json").read_text())
-    rows = {name: source["rows"] for name, source in manifest["sources"].items()}
-    print(f"  {rows['customers']:,} CRM rows, {rows['orders']:,} orders, {rows['events']:,} events")
+    manifest = generated_data(
+        landing, truth, args.customers, args.events_per_customer, reuse=args.reuse_data
+    )
 
     # The baseline, as benchmarks/warehouse.py measures it (its step reads `<workdir>/landing`).
     baseline_dir = args.workdir / "baseline"

@@ -232,12 +232,39 @@ def print_model_times(run_results: Path, shown: int = 8) -> None:
     print(f"    {f'the {len(rest)} others':<42}{sum(seconds for seconds, _ in rest):8.1f} s")
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def data_arguments(doc: str, workdir: Path) -> argparse.ArgumentParser:
+    """The command line of a benchmark on generated data: its size and folder."""
+    parser = argparse.ArgumentParser(description=doc.split("\n\n")[0])
     parser.add_argument("--customers", type=int, default=1_000_000)
     parser.add_argument("--events-per-customer", type=float, default=20.0)
-    parser.add_argument("--workdir", type=Path, default=Path("/tmp/cible-benchmark"))
+    parser.add_argument("--workdir", type=Path, default=workdir)
     parser.add_argument("--reuse-data", action="store_true", help="keep generated files")
+    return parser
+
+
+def generated_data(
+    landing: Path, truth: Path, customers: int, events_per_customer: float, reuse: bool
+) -> dict:
+    """The demo generator's files (Parquet) for `customers`, made unless `reuse` finds them;
+    prints what they hold and returns the generator's manifest."""
+    if not (reuse and (truth / "manifest.json").exists()):
+        started = time.perf_counter()
+        generate(
+            landing_dir=landing,
+            truth_dir=truth,
+            n_customers=customers,
+            file_format="parquet",
+            events_per_customer=events_per_customer,
+        )
+        print(f"  generated the demo data (Parquet) in {time.perf_counter() - started:.0f} s")
+    manifest = json.loads((truth / "manifest.json").read_text())
+    rows = {name: source["rows"] for name, source in manifest["sources"].items()}
+    print(f"  {rows['customers']:,} CRM rows, {rows['orders']:,} orders, {rows['events']:,} events")
+    return manifest
+
+
+def main() -> None:
+    parser = data_arguments(__doc__, Path("/tmp/cible-benchmark"))
     parser.add_argument(
         "--step",
         choices=["baseline", "load", "load-events", "write-floor"],
@@ -263,20 +290,10 @@ def main() -> None:
     )
 
     (landing / "events" / "next-day.parquet").unlink(missing_ok=True)
-    if not (args.reuse_data and (truth / "manifest.json").exists()):
-        started = time.perf_counter()
-        generate(
-            landing_dir=landing,
-            truth_dir=truth,
-            n_customers=args.customers,
-            file_format="parquet",
-            events_per_customer=args.events_per_customer,
-        )
-        print(f"  generated the demo data (Parquet) in {time.perf_counter() - started:.0f} s")
-    manifest = json.loads((truth / "manifest.json").read_text())
+    manifest = generated_data(
+        landing, truth, args.customers, args.events_per_customer, reuse=args.reuse_data
+    )
     as_of = str(manifest["end_date"])
-    rows = {name: source["rows"] for name, source in manifest["sources"].items()}
-    print(f"  {rows['customers']:,} CRM rows, {rows['orders']:,} orders, {rows['events']:,} events")
 
     this = [sys.executable, __file__, "--workdir", str(args.workdir)]
     baseline_seconds = run_measured(
