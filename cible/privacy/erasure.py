@@ -473,7 +473,7 @@ def delete_rows(
     return rows
 
 
-# Rows of one table to purge, marked before they are counted and deleted.
+# The values to purge (registered for one statement), then the rows of one table holding them.
 _HITS, _MARKED = "_cible_erasure_hits", "_cible_erasure_rows"
 
 
@@ -487,30 +487,29 @@ def mark_rows(
     for all requests: purging 3,000 requests one after the other scanned the events table four
     times each. A row holding values of several requests goes to the first of ``found``, as
     deleting request after request gave it."""
-    con.execute(
-        f"create or replace temp table {_HITS} "
-        "(position integer, request_id varchar, col varchar, value varchar)"
-    )
-    con.executemany(
-        f"insert into {_HITS} values (?, ?, ?, ?)",
+    hits = pd.DataFrame(
         [
-            [position, request_id, column, value]
+            (position, request_id, column, value)
             for position, (request_id, columns) in enumerate(found.items())
             for column, values in columns.items()
             for value in values
         ],
+        columns=["position", "request_id", "col", "value"],
     )
-    columns = sorted({column for by_column in found.values() for column in by_column})
     joined = " union all ".join(
         f"select t.rowid as row_id, h.position, h.request_id from {relation.sql} as t "
         f"join {_HITS} as h on h.col = '{column.replace(chr(39), chr(39) * 2)}' "
         f"and cast(t.{suppression.quote(column)} as varchar) = h.value"
-        for column in columns
+        for column in sorted(set(hits["col"]))
     )
-    con.execute(
-        f"create or replace temp table {_MARKED} as select row_id, "
-        f"arg_min(request_id, position) as request_id from ({joined}) group by row_id"
-    )
+    con.register(_HITS, hits)
+    try:
+        con.execute(
+            f"create or replace temp table {_MARKED} as select row_id, "
+            f"arg_min(request_id, position) as request_id from ({joined}) group by row_id"
+        )
+    finally:
+        con.unregister(_HITS)
 
 
 def marked_rows_by(
@@ -531,7 +530,6 @@ def delete_marked(
     counts = dict(con.execute(f"select request_id, count(*) from {_MARKED} group by 1").fetchall())
     con.execute(f"delete from {relation.sql} where rowid in (select row_id from {_MARKED})")
     con.execute(f"drop table if exists {_MARKED}")
-    con.execute(f"drop table if exists {_HITS}")
     return {request_id: int(counts.get(request_id, 0)) for request_id in requests}
 
 
