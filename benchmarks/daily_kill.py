@@ -195,9 +195,10 @@ def compare(reference: Path, other: Path, volatile: dict[str, set[str]]) -> dict
                 as_sets = differing_rows(con, table, kept, distinct=True)
                 repeats = bool(missing or extra) and as_sets == (0, 0)
                 result[table] = (*sizes, missing, extra, repeats)
-            else:  # every column is a run's own (a new model version): its rows are counted
+            else:  # every column is a run's own (a new model version): its rows are counted,
+                # and a different count is a difference (nothing shows the rows repeat)
                 missing, extra = max(0, sizes[0] - sizes[1]), max(0, sizes[1] - sizes[0])
-                result[table] = (*sizes, missing, extra, bool(missing or extra))
+                result[table] = (*sizes, missing, extra, False)
     return result
 
 
