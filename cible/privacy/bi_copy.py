@@ -85,20 +85,21 @@ def _purge_rows(
 ) -> dict[str, int]:
     counts: dict[str, int] = {}
     purged: list[erasure.Relation] = []
-    for relation in erasure.relations(con):
-        found = erasure.matches(con, relation, owner, key)
-        if found and delete and not relation.is_view:
-            erasure.mark_rows(con, relation, found)
-            per_request = erasure.delete_marked(con, relation, found)
-        else:
-            per_request = {
-                request_id: erasure.count_rows(con, relation, columns)
-                for request_id, columns in found.items()
-            }
-        for request_id, rows in per_request.items():
-            counts[request_id] = counts.get(request_id, 0) + rows
-        if found:
-            purged.append(relation)
+    with erasure.Scan(con, owner, key) as scan:
+        for relation in erasure.relations(con):
+            found = scan.matches(relation)
+            if found and delete and not relation.is_view:
+                erasure.mark_rows(con, relation, found)
+                per_request = erasure.delete_marked(con, relation, found)
+            else:
+                per_request = {
+                    request_id: erasure.count_rows(con, relation, columns)
+                    for request_id, columns in found.items()
+                }
+            for request_id, rows in per_request.items():
+                counts[request_id] = counts.get(request_id, 0) + rows
+            if found:
+                purged.append(relation)
     if delete and purged and table_exists(con, f"main.{RELATIONS_TABLE}"):
         # The copy's own bookkeeping keeps matching its tables.
         for relation in purged:
