@@ -3,15 +3,19 @@ helpers for SQL text and messages."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import duckdb
 
 from cible.contract import SourceSpec
 from cible.loader.source_settings import SourceFormat, SourcesConfig
+
+if TYPE_CHECKING:
+    from cible.privacy.suppression import Scan
 
 
 class LoadError(Exception):
@@ -25,10 +29,10 @@ class Context:
     landing: Path
     load_id: str
     loaded_at: datetime
-    # The suppression list's fingerprints by identifier kind, and the key to compare with
-    # (cible.privacy.suppression); empty when nobody was erased.
-    suppressed: Mapping[str, set[str]] = field(default_factory=dict)
-    key: bytes | None = None
+    # The scan matching values with the suppression list's fingerprints, one for the whole
+    # load (each distinct identifier fingerprinted once, whichever sources hold it); None when
+    # nobody was erased (cible.privacy.suppression).
+    suppressed: Scan | None = None
     formats: SourcesConfig = field(default_factory=SourcesConfig)
 
 

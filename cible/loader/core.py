@@ -109,7 +109,7 @@ def load_landing(
             load_id=str(uuid.uuid4()),
             loaded_at=datetime.now(UTC).replace(tzinfo=None),
             formats=formats,
-            **_suppression_list(con),
+            suppressed=_suppression_scan(con, stack),
         )
         # One transaction for every source: a refused file or guard leaves the warehouse as
         # it was, never some sources reloaded and others not (#16, point 7).
@@ -135,18 +135,20 @@ def load_landing(
     )
 
 
-def _suppression_list(con: duckdb.DuckDBPyConnection) -> dict[str, object]:
-    """The erased persons' fingerprints and the key to match them, when there are any."""
+def _suppression_scan(con: duckdb.DuckDBPyConnection, stack: ExitStack) -> suppression.Scan | None:
+    """The scan for the erased persons' fingerprints (one for the whole load), when the list
+    holds any."""
     suppressed = suppression.read(con)
     if not suppressed:
-        return {}
+        return None
     try:
         key = fingerprints.load_key(
             "the suppression list (erased persons kept out at load)", "Nothing was loaded."
         )
     except fingerprints.PrivacyKeyError as error:
         raise LoadError(str(error)) from error
-    return {"suppressed": suppressed, "key": key}
+    owner = {digest: kind for kind, digests in suppressed.items() for digest in digests}
+    return stack.enter_context(suppression.Scan(con, owner, key))
 
 
 def _replace_source(
@@ -214,19 +216,14 @@ def _suppress(
     still hold erased persons is copied instead, without them, and the files are named.
     """
     columns = suppression.identifier_columns(spec.column_names)
-    if not context.suppressed or context.key is None:
+    scan = context.suppressed
+    if scan is None:
         return files, []
     note: list[str] = []
-    if relation == "view" and columns:
-        hits = suppression.matching_values(con, table, columns, context.suppressed, context.key)
-        if hits:
-            con.execute(f"drop view {table}")
-            con.execute(f"create table {table} as {select}")
-    counts = (
-        suppression.suppress_rows(con, table, columns, context.suppressed, context.key)
-        if columns
-        else {}
-    )
+    if relation == "view" and columns and suppression.matching_values(scan, table, columns):
+        con.execute(f"drop view {table}")
+        con.execute(f"create table {table} as {select}")
+    counts = suppression.suppress_rows(scan, table, columns) if columns else {}
     if relation == "view" and counts:
         note.append(
             f"{sum(counts.values()):,} rows of erased persons are still in the landing files"
@@ -258,12 +255,9 @@ def _suppress_rejects(
         f"select rowid, source_file, payload from {rejects} where source = ? and load_id = ?",
         [spec.landing, context.load_id],
     ).fetchall()
-    assert context.key is not None
-    hits = [
-        (rowid, file)
-        for rowid, file, payload in rows
-        if suppression.line_is_suppressed(payload, context.suppressed, context.key)
-    ]
+    scan = context.suppressed
+    assert scan is not None
+    hits = [(rowid, file) for rowid, file, payload in rows if scan.line_owner(payload) is not None]
     counts: dict[str, int] = {}
     for rowid, file in hits:
         con.execute(f"delete from {rejects} where rowid = ?", [rowid])

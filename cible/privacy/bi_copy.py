@@ -23,7 +23,7 @@ from cible.bi.publish import (
     staging_path,
     swap,
 )
-from cible.privacy import erasure
+from cible.privacy import erasure, suppression
 from cible.warehouse import table_exists
 
 
@@ -85,9 +85,9 @@ def _purge_rows(
 ) -> dict[str, int]:
     counts: dict[str, int] = {}
     purged: list[erasure.Relation] = []
-    with erasure.Scan(con, owner, key) as scan:
+    with suppression.Scan(con, owner, key) as scan:
         for relation in erasure.relations(con):
-            found = scan.matches(relation)
+            found = scan.matches(relation.sql, relation.key_columns, relation.text_columns)
             if found and delete and not relation.is_view:
                 erasure.mark_rows(con, relation, found)
                 per_request = erasure.delete_marked(con, relation, found)

@@ -416,97 +416,6 @@ def relations(con: duckdb.DuckDBPyConnection) -> list[Relation]:
     ]
 
 
-# The distinct values one scan has fingerprinted, per kind, with their owner's request (null:
-# nobody's); a temp table of the scanning connection, dropped when the scan ends.
-_CHECKED = "_cible_erasure_checked"
-
-
-class Scan:
-    """One pass over the warehouse for the values whose fingerprint is in ``owner``
-    (fingerprint -> request id).
-
-    Each distinct value of a kind is fingerprinted once per pass, not once per relation holding
-    it: customer ids are in about 40 relations, and fingerprinting every one of them in each
-    (HMAC in Python) made retention at 1M customers take 5 min 39 s. The values already checked
-    stay in a temp table; a column sends to Python only the values it has not met yet and the
-    known owners' values. Use as a context manager (the temp table is dropped at the end).
-    """
-
-    def __init__(self, con: duckdb.DuckDBPyConnection, owner: Mapping[str, str], key: bytes):
-        self.con, self.owner, self.key = con, owner, key
-        # Free text repeats its words (field names, dates, channels): each token is
-        # fingerprinted once per pass, as every kind (six HMACs), not once per row holding it.
-        self._owner_of_token: dict[str, str | None] = {}
-        con.execute(
-            f"create or replace temp table {_CHECKED} "
-            "(kind varchar, value varchar, request_id varchar)"
-        )
-
-    def __enter__(self) -> Scan:
-        return self
-
-    def __exit__(self, *exc_info) -> None:
-        self.con.execute(f"drop table if exists {_CHECKED}")
-
-    def matches(self, relation: Relation) -> dict[str, dict[str, list[str]]]:
-        """Request id -> column -> the distinct values (text) of that column that are theirs."""
-        hits: dict[str, dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))
-        for column, kind in relation.key_columns.items():
-            for value, request_id in self._owned_values(relation, column, kind):
-                hits[request_id][column].append(value)
-        for column in relation.text_columns:
-            for value in suppression.distinct_text(self.con, relation.sql, column):
-                for token in suppression.tokens(value):
-                    request_id = self._token_owner(token)
-                    if request_id is not None:
-                        hits[request_id][column].append(value)
-                        break
-        return {request_id: dict(columns) for request_id, columns in hits.items()}
-
-    def _owned_values(self, relation: Relation, column: str, kind: str) -> list[tuple[str, str]]:
-        """(value, request id) of the column's distinct values that are someone's."""
-        col = suppression.quote(column)
-        rows = self.con.execute(
-            f"""
-            select seen.value, checked.request_id, checked.value is null as is_new
-            from (
-                select distinct cast({col} as varchar) as value
-                from {relation.sql} where {col} is not null
-            ) as seen
-            left join {_CHECKED} as checked on checked.kind = ? and checked.value = seen.value
-            where checked.value is null or checked.request_id is not null
-            """,
-            [kind],
-        ).fetchall()
-        owned = [(value, request_id) for value, request_id, is_new in rows if not is_new]
-        new = [value for value, _, is_new in rows if is_new]
-        if not new:
-            return owned
-        owners = [self.owner.get(fp.fingerprint(self.key, kind, value) or "") for value in new]
-        frame = pd.DataFrame({"kind": kind, "value": new, "request_id": owners}, dtype=object)
-        self.con.register(_CHECKED_NEW, frame)
-        try:
-            self.con.execute(f"insert into {_CHECKED} select * from {_CHECKED_NEW}")
-        finally:
-            self.con.unregister(_CHECKED_NEW)
-        return owned + [(v, r) for v, r in zip(new, owners, strict=True) if r is not None]
-
-    def _token_owner(self, token: str) -> str | None:
-        if token not in self._owner_of_token:
-            self._owner_of_token[token] = next(
-                (
-                    self.owner[digest]
-                    for kind in fp.KINDS
-                    if (digest := fp.fingerprint(self.key, kind, token)) in self.owner
-                ),
-                None,
-            )
-        return self._owner_of_token[token]
-
-
-_CHECKED_NEW = "_cible_erasure_checked_new"
-
-
 def _predicate(con: duckdb.DuckDBPyConnection, columns: Mapping[str, list[str]]) -> str:
     return suppression.match_predicate(con, columns)
 
@@ -634,11 +543,11 @@ def apply(
     file_changes: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0])
     con.begin()
     try:
-        with Scan(con, owner, key) as scan:
+        with suppression.Scan(con, owner, key) as scan:
             for relation in relations(con):
                 if relation.is_view and relation.schema != settings.RAW_SCHEMA:
                     continue  # a view over purged tables follows them
-                found = scan.matches(relation)
+                found = scan.matches(relation.sql, relation.key_columns, relation.text_columns)
                 if not found:
                     continue
                 if relation.is_view:
@@ -904,10 +813,12 @@ def verify(
         return []
     remaining: dict[str, dict[str, int]] = {request_id: {} for request_id in requests}
     scanned = 0
-    with Scan(con, owner, key) as scan:
+    with suppression.Scan(con, owner, key) as scan:
         for relation in relations(con):
             scanned += 1
-            for request_id, columns in scan.matches(relation).items():
+            for request_id, columns in scan.matches(
+                relation.sql, relation.key_columns, relation.text_columns
+            ).items():
                 remaining[request_id][relation.place] = count_rows(con, relation, columns)
     for folder, purge in ((models_dir, purge_model_store), (exports_dir, purge_export_files)):
         if folder is None:

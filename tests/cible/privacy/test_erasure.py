@@ -21,7 +21,7 @@ import pytest
 from pipeline_support import dbt_command
 
 from cible.loader import load_landing
-from cible.privacy import erasure, retention
+from cible.privacy import erasure, retention, suppression
 from cible.privacy import fingerprints as fp
 from cible.privacy.config import load_privacy_config
 from cible.privacy.fingerprints import KEY_ENV, KEY_FILE_ENV, PrivacyKeyError, email_sha256
@@ -547,13 +547,18 @@ def test_one_scan_fingerprints_each_value_once_and_finds_what_separate_scans_fin
     owner = {fp.fingerprint(key, kinds[value], value): rid for value, rid in erased.items()}
     found_alone = {}
     for relation in erasure.relations(con):
-        with erasure.Scan(con, owner, key) as scan:
-            found_alone[relation.name] = scan.matches(relation)
+        with suppression.Scan(con, owner, key) as scan:
+            found_alone[relation.name] = scan.matches(
+                relation.sql, relation.key_columns, relation.text_columns
+            )
     calls = []
     real = fp.fingerprint
     monkeypatch.setattr(fp, "fingerprint", lambda *args: calls.append(args[1:]) or real(*args))
-    with erasure.Scan(con, owner, key) as scan:
-        found_together = {r.name: scan.matches(r) for r in erasure.relations(con)}
+    with suppression.Scan(con, owner, key) as scan:
+        found_together = {
+            r.name: scan.matches(r.sql, r.key_columns, r.text_columns)
+            for r in erasure.relations(con)
+        }
     assert found_together == found_alone
     assert found_together["orders"] == {"r1": {"customer_id": ["C7"]}}
     assert found_together["scores"] == {
@@ -569,5 +574,5 @@ def test_one_scan_fingerprints_each_value_once_and_finds_what_separate_scans_fin
     assert 300 <= len([v for kind, v in calls if kind == "email" and "@" in v]) <= 305
     # The scan's table of checked values is gone with it.
     assert con.execute(
-        "select count(*) from duckdb_tables() where table_name like '_cible_erasure%'"
+        "select count(*) from duckdb_tables() where table_name like '_cible_checked%'"
     ).fetchall() == [(0,)]
