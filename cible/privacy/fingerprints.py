@@ -163,6 +163,9 @@ def read_secret_key(
     return key
 
 
+_SHA256_BLOCK = 64
+
+
 @functools.lru_cache(maxsize=4)
 def _pads(key: bytes) -> tuple:
     """HMAC-SHA256's inner and outer hash states after the padded key (RFC 2104), copied per
@@ -176,9 +179,6 @@ def _pads(key: bytes) -> tuple:
     inner = hashlib.sha256(bytes(byte ^ 0x36 for byte in block))
     outer = hashlib.sha256(bytes(byte ^ 0x5C for byte in block))
     return inner, outer
-
-
-_SHA256_BLOCK = 64
 
 
 def fingerprint(key: bytes, kind: str, value: object) -> str | None:
