@@ -81,7 +81,10 @@ TEXT_COLUMNS = (
 # Tagged personal columns that identify nobody alone (many people share a name, a birth date,
 # a postcode): their rows go with the identifier column of the same row. Every tagged column
 # name is in one of the four lists (tests/cible/privacy/test_erasure_columns.py).
-DESCRIPTIVE_COLUMNS = ("first_name", "last_name", "birth_date", "postcode", "city")
+# `visitor_key` (sessions) copies the same row's `anonymous_id`, or else the number of the
+# customer whose `login_customer_id` is on the row (a dbt test on `int_sessions_aggregated`
+# checks it): its rows go with those columns.
+DESCRIPTIVE_COLUMNS = ("first_name", "last_name", "birth_date", "postcode", "city", "visitor_key")
 # Tagged personal columns kept by design: the suppression list's fingerprints (schema
 # `privacy`, never scanned), which keep an erased person out of later loads.
 KEPT_BY_DESIGN = ("fingerprint",)

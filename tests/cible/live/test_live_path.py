@@ -160,10 +160,14 @@ def test_live_web_features_equal_the_batch_for_the_same_window(live, replayed, b
 
 
 def test_the_decayed_vector_equals_an_independent_computation_on_the_batch_sessions(live, batch_b):
+    # A session is the customer's who logged in during it, else the one its device links to.
     sessions = batch_b["query"](
-        "select customer_id, session_ended_at, events_count, page_views, add_to_carts, "
-        "video_watch_seconds from intermediate.int_sessions_aggregated "
-        "where customer_id is not null and session_started_at >= timestamp '2025-10-18'"
+        "select coalesce(s.login_customer_id, d.customer_id) as customer_id, session_ended_at, "
+        "events_count, page_views, add_to_carts, video_watch_seconds "
+        "from intermediate.int_sessions_aggregated s "
+        "left join intermediate.int_devices_resolved d on s.anonymous_id = d.anonymous_id "
+        "where coalesce(s.login_customer_id, d.customer_id) is not null "
+        "and session_started_at >= timestamp '2025-10-18'"
     )
     half_lives = live["config"].worker.half_lives_hours
     checked = 0
