@@ -10,6 +10,11 @@ exactly, a backfill of their days processes them, and every table of the warehou
 (intermediate, marts, quality) equals a full rebuild from the same files: `except all` both
 ways returns no row.
 
+The CRM changes on the second day, as a real CRM export does after the site: a customer whose
+record it did not hold yet (their earlier events were an unknown customer's) arrives, and an
+older record sharing another customer's e-mail merges with theirs (a new customer_id). The
+daily runs re-attribute the events processed before, whatever their day.
+
 The issue asks for 30 daily batches: `CIBLE_TEST_DAILY_BATCHES=30` runs them (measured in
 docs/your_data.md); the suite runs `DAYS_DEFAULT`, with a one-day lookback, to stay within its
 time budget. Each day's window goes to dbt as Dagster's daily steps hand it over, in the dbt
@@ -17,6 +22,8 @@ process's environment (`CIBLE_EVENT_WINDOW_START` / `_END`): as `--vars` it made
 command parse the whole project again (8-15 s each).
 """
 
+import csv
+import io
 import os
 from datetime import date, timedelta
 
@@ -91,6 +98,45 @@ def _deliveries(events: pd.DataFrame, days: list[pd.Timestamp], rng) -> list[pd.
         delivered.append(batch)
         files.append(file.reset_index(drop=True))
     return files
+
+
+def _crm_change(landing, history: pd.DataFrame) -> tuple[str, str, str, str]:
+    """Take one customer's CRM record out of the customers file (their logged-in events in
+    `history` become an unknown customer's) and make an older record with another such
+    customer's e-mail. Returns the file without the record, the file as the CRM sends it
+    later (the record back, the older one added), the withheld number and the merged one."""
+    path = landing / "customers.csv"
+    text = path.read_text(encoding="utf-8")
+    lines = text.splitlines(keepends=True)
+    header = next(csv.reader([lines[0]]))
+    number_at, email_at, created_at = (
+        header.index("customer_number"),
+        header.index("email"),
+        header.index("created_at"),
+    )
+    records: dict[str, list[tuple[int, list[str]]]] = {}
+    for i, line in enumerate(lines[1:], start=1):
+        fields = next(csv.reader([line]), [])
+        if len(fields) == len(header):
+            records.setdefault(fields[number_at], []).append((i, fields))
+    emails = pd.Series([fields[email_at] for rows in records.values() for _, fields in rows])
+    unique_emails = set(emails[~emails.duplicated(keep=False)])
+    logged_in = history["customer_number"].dropna().value_counts()
+    candidates = [
+        number
+        for number in logged_in[logged_in >= 3].index
+        if len(records.get(number, [])) == 1 and records[number][0][1][email_at] in unique_emails
+    ]
+    withheld, merged = sorted(candidates)[:2]
+    older = list(records[merged][0][1])
+    older[number_at] = "C00000007"
+    assert older[number_at] not in records
+    older[created_at] = older[header.index("updated_at")] = "2001-02-03T10:00:00+01:00"
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\n").writerow(older)
+    without = "".join(line for i, line in enumerate(lines) if i != records[withheld][0][0])
+    later = text + ("" if text.endswith("\n") else "\n") + buffer.getvalue()
+    return without, later, withheld, merged
 
 
 def _day(events: pd.DataFrame) -> pd.Series:
@@ -170,14 +216,23 @@ def daily_runs(tmp_path_factory):
     files = _deliveries(events[in_days], days, np.random.default_rng(SEED))
     # Everything else (the history before, and the export's defects: no time, far future).
     events[~in_days].to_parquet(events_file, index=False)
+    crm_without, crm_later, withheld, merged = _crm_change(landing, events[~in_days])
+    (landing / "customers.csv").write_text(crm_without, encoding="utf-8")
 
     incremental = root / "incremental" / "cible.duckdb"
     incremental.parent.mkdir()
     load_landing(landing_dir=landing, warehouse=incremental)
     dbt_command(["build"], incremental)
+    attribution_before = _attribution(incremental, withheld, merged)
     for i, (day, file) in enumerate(zip(days, files, strict=True)):
         file.to_parquet(landing / "events" / f"part-day{i + 1:02d}.parquet", index=False)
         load_landing(landing_dir=landing, warehouse=incremental, sources=["events"])
+        if i == 1:
+            # The CRM's next export, and identity resolution with it, before the event models
+            # (Dagster's daily job builds them in that order).
+            (landing / "customers.csv").write_text(crm_later, encoding="utf-8")
+            load_landing(landing_dir=landing, warehouse=incremental, sources=["customers"])
+            dbt_command(["build", "--select", "+int_customer_identities_resolved"], incremental)
         dbt_command(
             ["build", "--select", "tag:event_partitions"], incremental, extra_env=_window(day, day)
         )
@@ -199,10 +254,31 @@ def daily_runs(tmp_path_factory):
     dbt_command(["build", "--exclude", "tag:event_partitions"], incremental)
     return {
         "days": days,
+        "attribution": (attribution_before, _attribution(incremental, withheld, merged)),
         "unprocessed": unprocessed,
         "before_backfill": before_backfill,
         "after_backfill": _differences(incremental, root / "full" / "cible.duckdb"),
     }
+
+
+def _attribution(warehouse, withheld: str, merged: str) -> dict[str, tuple]:
+    """Per customer number: (events, events of an unknown customer, distinct customer ids)."""
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        return {
+            number: con.execute(
+                "select count(*), count(*) filter (where is_unknown_customer), "
+                "count(distinct login_customer_id) from intermediate.int_events_attributed "
+                "where customer_number = ?",
+                [number],
+            ).fetchall()[0]
+            for number in (withheld, merged)
+        } | {
+            "merged_customer_id": con.execute(
+                "select customer_id from intermediate.int_customer_identities_resolved "
+                "where customer_number = ?",
+                [merged],
+            ).fetchall()
+        }
 
 
 def _differences_after_full(root, landing, incremental):
@@ -226,6 +302,16 @@ def test_events_later_than_the_lookback_are_counted_exactly(daily_runs):
         "intermediate.int_events_attributed"
     ]
     assert (there - here, only_here, only_there) == (TOO_LATE_EVENTS, 0, TOO_LATE_EVENTS)
+
+
+def test_the_crm_change_re_attributes_the_events_processed_before(daily_runs):
+    (before, after), numbers = daily_runs["attribution"], list(daily_runs["attribution"][0])
+    withheld, merged = numbers[0], numbers[1]
+    events, unknown, customers = before[withheld]
+    assert events >= 3 and unknown == events and customers == 0
+    assert after[withheld][0] >= events and after[withheld][1:] == (0, 1)
+    assert before[merged][1:] == (0, 1) and after[merged][1:] == (0, 1)
+    assert before["merged_customer_id"] != after["merged_customer_id"]
 
 
 def test_daily_runs_then_the_backfill_equal_a_full_rebuild(daily_runs):

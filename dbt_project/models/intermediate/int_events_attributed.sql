@@ -4,7 +4,10 @@
     The one table holding every event: sessions, devices and the quality reports read it.
     Partitioned by day of occurrence (`occurred_on`): a window run (see
     macros/event_partitions.sql) replaces that day's events; a run without a window rebuilds
-    the table.
+    the table. A window run also re-attributes the events outside it whose customer the CRM
+    now resolves differently: a customer number the CRM did not hold yet (a web account made
+    before the CRM export had it), or a record merged into an older one (a new customer_id).
+    On Spark (partitions overwritten whole) a window run does not: a full refresh does.
 #}
 
 {{ config(
@@ -30,7 +33,7 @@ identities as (
 
 ),
 
-final as (
+attributed as (
 
     select
         events.event_id,
@@ -56,6 +59,60 @@ final as (
     left join identities
         on events.customer_number = identities.customer_number
 
+),
+
+{% if is_incremental() and target.type != 'spark' -%}
+
+{#- Events before or after the window whose stored attribution is not the CRM's today. #}
+reattributed as (
+
+    select
+        previous.event_id,
+        previous.anonymous_id,
+        previous.customer_number,
+        identities.customer_id as login_customer_id,
+        identities.customer_number is null as is_unknown_customer,
+        previous.event_type,
+        previous.occurred_at,
+        previous.occurred_on,
+        previous.received_at,
+        previous.is_late_arrival,
+        previous.page_category,
+        previous.duration_ms,
+        previous.scroll_depth_pct,
+        previous.device_type,
+        previous.traffic_source,
+        previous.source_file,
+        previous.source_line
+
+    from {{ this }} as previous
+    left join identities
+        on previous.customer_number = identities.customer_number
+    where previous.customer_number is not null
+        and not {{ cible.in_event_window('previous.occurred_at') }}
+        and (
+            previous.login_customer_id <> identities.customer_id
+            or (previous.login_customer_id is null) <> (identities.customer_id is null)
+        )
+
+),
+
+final as (
+
+    select * from attributed
+    union all
+    select * from reattributed
+
 )
+
+{%- else -%}
+
+final as (
+
+    select * from attributed
+
+)
+
+{%- endif %}
 
 select * from final
