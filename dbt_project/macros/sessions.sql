@@ -19,20 +19,18 @@
     `int_events_attributed`). -#}
 {% macro sessionised_events(events) -%}
 
+{%- set carried = ['anonymous_id', 'login_customer_id', 'event_type', 'occurred_at',
+                   'is_late_arrival', 'duration_ms', 'scroll_depth_pct', 'device_type',
+                   'traffic_source'] %}
+
 visits as (
 
     {#- Only what sessions need: the two windows below sort every column they carry. #}
     select
         event_id,
-        anonymous_id,
-        login_customer_id,
-        event_type,
-        occurred_at,
-        is_late_arrival,
-        duration_ms,
-        scroll_depth_pct,
-        device_type,
-        traffic_source,
+        {%- for column in carried %}
+        {{ column }},
+        {%- endfor %}
         {{ cible.visitor_key() }} as visitor_key
 
     from {{ events }}
@@ -87,16 +85,10 @@ sessionised as (
         {{ cible.session_id('visitor_key', 'session_number') }} as session_id,
         visitor_key,
         session_number,
-        anonymous_id,
-        login_customer_id,
         is_session_start = 1 as is_session_start,
-        event_type,
-        occurred_at,
-        is_late_arrival,
-        duration_ms,
-        scroll_depth_pct,
-        device_type,
-        traffic_source
+        {%- for column in carried %}
+        {{ column }}{{ "," if not loop.last }}
+        {%- endfor %}
 
     from numbered
 
@@ -108,8 +100,8 @@ sessionised as (
 {#- A window run of `int_sessions_aggregated` recomputes every session of the visitors with an
     event in the window now; a visitor whose events in the window have all gone (none left
     anywhere) gets no row from it, so this hook deletes the sessions of theirs that the window
-    held. A session overlapping a day-long window has an event in it (sessions end after 30
-    minutes without one). -#}
+    held. A session overlapping a day-long window has an event in it (a session ends after
+    `session_timeout_minutes` without one, far less than a day). -#}
 {% macro delete_sessions_without_events() -%}
     {%- set window = cible.event_window() -%}
     {%- if window is not none and target.type != 'spark' -%}
