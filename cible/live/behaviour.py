@@ -3,7 +3,8 @@
 
 The rules are the dbt models', line for line:
 
-- sessions (`int_events_sessionised`): a visitor's events (visitor key: anonymous id, else
+- sessions (`dbt_project/macros/sessions.sql`, as `int_events_sessionised` and
+  `int_sessions_aggregated` apply it): a visitor's events (visitor key: anonymous id, else
   customer number, else event id) ordered by time and event id; a gap of more than the
   timeout (in whole seconds, as `datediff('second')` counts) starts a new session;
 - a session (`int_sessions_aggregated`) belongs to the greatest customer id logged in during
