@@ -7,9 +7,9 @@
     Incremental with the event models: a window run (a daily partition and its lookback days)
     recomputes every session of the visitors with an event in the window, or with an event
     the event model re-attributed, from all their events, and replaces theirs (unique key
-    `visitor_key`); a visitor's sessions depend on that
-    visitor's events only, so the table equals a full rebuild. A run without a window rebuilds
-    it. On Spark (plain tables: no row deletes) it is rebuilt in every run.
+    `visitor_key`); a visitor's sessions depend on that visitor's events only, so the table
+    equals a full rebuild. A run without a window rebuilds it. On Spark (plain tables: no row
+    deletes) it is rebuilt in every run.
 #}
 
 {{ config(
@@ -50,7 +50,9 @@ window_visitors as (
         committed left behind. #}
     select coalesce(logged_in.visitor_key, stored.visitor_key) as visitor_key
     from (
-        select {{ cible.visitor_key() }} as visitor_key, sum({{ cible.text_checksum('login_customer_id') }}) as login_checksum
+        select
+            {{ cible.visitor_key() }} as visitor_key,
+            sum({{ cible.text_checksum('login_customer_id') }}) as login_checksum
         from {{ ref('int_events_attributed') }}
         where login_customer_id is not null
         group by {{ cible.visitor_key() }}
