@@ -71,3 +71,19 @@
 {% macro spark__window_partition_by(column) -%}
     {{ return([column]) }}
 {%- endmacro %}
+
+
+{# Whether a window run replaces rows by key, so a model may also rewrite rows outside its
+   window's days (re-attributed events, a visitor's every session): not where a window run
+   overwrites whole partitions. #}
+{% macro window_replaces_rows() -%}
+    {{ return(adapter.dispatch('window_replaces_rows', 'cible')()) }}
+{%- endmacro %}
+
+{% macro default__window_replaces_rows() -%}
+    {{ return(true) }}
+{%- endmacro %}
+
+{% macro spark__window_replaces_rows() -%}
+    {{ return(false) }}
+{%- endmacro %}

@@ -104,7 +104,7 @@ sessionised as (
     `session_timeout_minutes` without one, far less than a day). -#}
 {% macro delete_sessions_without_events() -%}
     {%- set window = cible.event_window() -%}
-    {%- if window is not none and target.type != 'spark' -%}
+    {%- if window is not none and cible.window_replaces_rows() -%}
     delete from {{ this }}
     where session_ended_at >= {{ cible.timestamp_literal(window[0]) }}
         and session_started_at < {{ cible.timestamp_literal(window[1]) }}

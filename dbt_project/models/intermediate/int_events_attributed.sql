@@ -7,7 +7,7 @@
     the table. A window run also re-attributes the events outside it whose customer the CRM
     now resolves differently: a customer number the CRM did not hold yet (a web account made
     before the CRM export had it), or a record merged into an older one (a new customer_id).
-    On Spark (partitions overwritten whole) a window run does not: a full refresh does.
+    Where a window run overwrites whole partitions (Spark) it does not: a full refresh does.
 #}
 
 {{ config(
@@ -19,13 +19,13 @@
     full_refresh=(none if cible.is_event_window_run() else true),
 ) }}
 
+{#- What the event carries from its receipt; the customer is attached below. #}
+{%- set received = ['event_id', 'anonymous_id', 'customer_number', 'event_type', 'occurred_at',
+                    'received_at', 'is_late_arrival', 'page_category', 'duration_ms',
+                    'scroll_depth_pct', 'device_type', 'traffic_source', 'source_file',
+                    'source_line'] %}
+
 with
-
-events as (
-
-    select * from {{ ref('int_events_deduplicated') }}
-
-),
 
 identities as (
 
@@ -33,7 +33,36 @@ identities as (
 
 ),
 
-attributed as (
+events as (
+
+    select {{ received | join(', ') }}
+    from {{ ref('int_events_deduplicated') }}
+
+    {%- if is_incremental() and cible.window_replaces_rows() %}
+
+    union all
+
+    {#- Events outside the window whose stored customer is not the one the CRM resolves
+        today: attributed again below, like the window's. #}
+    select
+        {%- for column in received %}
+        previous.{{ column }}{{ "," if not loop.last }}
+        {%- endfor %}
+    from {{ this }} as previous
+    left join identities
+        on previous.customer_number = identities.customer_number
+    where previous.customer_number is not null
+        and not {{ cible.in_event_window('previous.occurred_at') }}
+        and (
+            previous.login_customer_id <> identities.customer_id
+            or (previous.login_customer_id is null) <> (identities.customer_id is null)
+        )
+
+    {%- endif %}
+
+),
+
+final as (
 
     select
         events.event_id,
@@ -59,60 +88,6 @@ attributed as (
     left join identities
         on events.customer_number = identities.customer_number
 
-),
-
-{% if is_incremental() and target.type != 'spark' -%}
-
-{#- Events before or after the window whose stored attribution is not the CRM's today. #}
-reattributed as (
-
-    select
-        previous.event_id,
-        previous.anonymous_id,
-        previous.customer_number,
-        identities.customer_id as login_customer_id,
-        identities.customer_number is null as is_unknown_customer,
-        previous.event_type,
-        previous.occurred_at,
-        previous.occurred_on,
-        previous.received_at,
-        previous.is_late_arrival,
-        previous.page_category,
-        previous.duration_ms,
-        previous.scroll_depth_pct,
-        previous.device_type,
-        previous.traffic_source,
-        previous.source_file,
-        previous.source_line
-
-    from {{ this }} as previous
-    left join identities
-        on previous.customer_number = identities.customer_number
-    where previous.customer_number is not null
-        and not {{ cible.in_event_window('previous.occurred_at') }}
-        and (
-            previous.login_customer_id <> identities.customer_id
-            or (previous.login_customer_id is null) <> (identities.customer_id is null)
-        )
-
-),
-
-final as (
-
-    select * from attributed
-    union all
-    select * from reattributed
-
 )
-
-{%- else -%}
-
-final as (
-
-    select * from attributed
-
-)
-
-{%- endif %}
 
 select * from final

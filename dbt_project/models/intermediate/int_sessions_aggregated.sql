@@ -8,8 +8,8 @@
     recomputes every session of the visitors with an event in the window, or with an event
     the event model re-attributed, from all their events, and replaces theirs (unique key
     `visitor_key`); a visitor's sessions depend on that visitor's events only, so the table
-    equals a full rebuild. A run without a window rebuilds it. On Spark (plain tables: no row
-    deletes) it is rebuilt in every run.
+    equals a full rebuild. A run without a window rebuilds it. Where a window run overwrites
+    whole partitions (Spark) it is rebuilt in every run.
 #}
 
 {{ config(
@@ -17,7 +17,7 @@
     tags=['event_partitions'],
     unique_key='visitor_key',
     incremental_strategy=cible.window_incremental_strategy(),
-    full_refresh=(none if cible.is_event_window_run() and target.type != 'spark' else true),
+    full_refresh=(none if cible.is_event_window_run() and cible.window_replaces_rows() else true),
     post_hook="{{ cible.delete_sessions_without_events() }}",
 ) }}
 
