@@ -29,7 +29,7 @@ import os
 import subprocess
 import sys
 import time
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import duckdb
@@ -37,8 +37,9 @@ import duckdb
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT_ROOT))
 
+from cible.orchestration.partitions import event_window_environment  # noqa: E402
+
 from cible import loader, settings  # noqa: E402
-from cible.dbt_cli import EVENT_WINDOW_ENV  # noqa: E402
 from cible.demo import generate  # noqa: E402
 
 BASELINE_SQL = """
@@ -215,15 +216,11 @@ def new_day_of_events(landing: Path, as_of: str) -> tuple[str, int]:
 
 
 def daily_window(day: str) -> dict[str, str]:
-    """The environment of the daily job's dbt process for `day`: the window of that day and
-    its lookback days, set as Dagster's daily steps set it (as `--vars` it would make dbt parse
-    the whole project again)."""
-    first = date.fromisoformat(day) - timedelta(days=settings.event_lookback_days())
-    end = date.fromisoformat(day) + timedelta(days=1)
-    return {
-        EVENT_WINDOW_ENV["event_window_start"]: f"{first} 00:00:00",
-        EVENT_WINDOW_ENV["event_window_end"]: f"{end} 00:00:00",
-    }
+    """The environment of the daily job's dbt process for `day` (the day and its lookback
+    days), as Dagster's daily steps set it: as `--vars` it would make dbt parse the whole
+    project again."""
+    first = datetime.fromisoformat(day) - timedelta(days=settings.event_lookback_days())
+    return event_window_environment(first, datetime.fromisoformat(day) + timedelta(days=1))
 
 
 def print_model_times(results: list[dict], label: str, shown: int = 8) -> None:

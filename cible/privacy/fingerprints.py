@@ -163,7 +163,7 @@ def read_secret_key(
     return key
 
 
-_SHA256_BLOCK = 64
+_SHA256_BLOCK = hashlib.sha256().block_size
 
 
 @functools.lru_cache(maxsize=4)
