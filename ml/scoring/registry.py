@@ -86,13 +86,19 @@ class ModelVersion:
     artefact_path: Path
 
     @classmethod
-    def from_row(cls, row: pd.Series) -> ModelVersion:
+    def from_row(cls, row: pd.Series, root: Path | None = None) -> ModelVersion:
+        """The version of an index row. Its files are looked for under `root` (the registry's
+        folder, `<models>/scoring`) first: the index keeps the absolute path of registration,
+        and a home copied or moved elsewhere (a restored backup, a staging copy) must read and
+        update its own files, not the original's."""
+        here = None if root is None else root / row["target"] / row["model_version"]
+        registered = Path(row["artefact_path"])
         return cls(
             model_version=row["model_version"],
             target=row["target"],
             status=row["status"],
             is_current=bool(row["is_current"]),
-            artefact_path=Path(row["artefact_path"]),
+            artefact_path=here if here is not None and here.is_dir() else registered,
         )
 
 
@@ -120,13 +126,13 @@ class ModelRegistry:
         rows = rows[rows["model_version"] == model_version]
         if rows.empty:
             raise RegistryError(f"no model version {model_version!r} in ml.model_registry")
-        return ModelVersion.from_row(rows.iloc[0])
+        return ModelVersion.from_row(rows.iloc[0], self.root)
 
     def current(self, target: str) -> ModelVersion | None:
         """The version that scores `target`, or None before any promotion."""
         rows = self.versions(target)
         rows = rows[rows["is_current"].fillna(False).astype(bool)]
-        return None if rows.empty else ModelVersion.from_row(rows.iloc[-1])
+        return None if rows.empty else ModelVersion.from_row(rows.iloc[-1], self.root)
 
     # ---------- writing
 

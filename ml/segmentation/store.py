@@ -152,9 +152,14 @@ def read_previous_run(con: duckdb.DuckDBPyConnection) -> PreviousRun | None:
 
 
 def latest_model_path(con: duckdb.DuckDBPyConnection) -> Path | None:
-    """The model file of the latest published run that fitted one."""
+    """The model file of the latest published run that fitted one: in this home's model
+    folder when it is there (`segment_runs` keeps the absolute path it was saved to, and a
+    home copied or moved elsewhere reads its own files), else where it was saved."""
     path = _latest_published(con, "model_path", "and model_path is not null")
-    return Path(path) if path is not None else None
+    if path is None:
+        return None
+    here = model_directory() / Path(path).name
+    return here if here.is_file() else Path(path)
 
 
 def publish(

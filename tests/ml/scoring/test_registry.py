@@ -1,6 +1,7 @@
 """The registry round-trips versions, promotes only through gates, and rolls back."""
 
 import json
+import shutil
 
 import pandas as pd
 import pytest
@@ -124,3 +125,31 @@ def test_fingerprint_changes_with_the_data():
 def test_code_version_is_the_git_commit():
     version = code_version()
     assert version == "unknown" or len(version.removesuffix("-dirty")) == 40
+
+
+def test_a_copied_home_reads_and_updates_its_own_files(tmp_path):
+    """The index keeps the path a version was registered at; a home copied elsewhere (a
+    restored backup, a staging copy) must use its own copy, and never write into the
+    original's (an online update saves into the published version's folder)."""
+
+    original = tmp_path / "original"
+    with ScoringStore.open(original / "warehouse.duckdb") as store:
+        version = _register(ModelRegistry(original / "models", store))
+    copy = tmp_path / "copy"
+    shutil.copytree(original, copy)
+    with ScoringStore.open(copy / "warehouse.duckdb") as store:
+        registry = ModelRegistry(copy / "models", store)
+        assert registry.versions().iloc[0]["artefact_path"] == str(version.artefact_path)
+        here = registry.get(version.model_version)
+        folder = copy / "models" / "scoring" / "purchase_30d"
+        assert here.artefact_path == folder / version.model_version
+        registry.save_extra(here.model_version, "online", {"weights": [3]})
+        assert registry.load_extra(here.model_version, "online") == {"weights": [3]}
+    with ScoringStore.open(original / "warehouse.duckdb") as store:
+        registry = ModelRegistry(original / "models", store)
+        assert registry.load_extra(version.model_version, "online") == {"weights": [1, 2]}
+    # A home whose models folder lacks the version still finds it where it was registered.
+    shutil.rmtree(copy / "models")
+    with ScoringStore.open(copy / "warehouse.duckdb") as store:
+        found = ModelRegistry(copy / "models", store).get(version.model_version)
+        assert found.artefact_path == version.artefact_path

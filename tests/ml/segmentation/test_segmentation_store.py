@@ -1,5 +1,6 @@
 """Publishing runs to a temporary DuckDB warehouse and reading them back."""
 
+import shutil
 from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
@@ -90,6 +91,21 @@ def test_a_rejected_run_is_recorded_but_never_previous(warehouse_path, tmp_path)
     assert not rejected.is_published
     assert _previous_run(warehouse_path).run_id == "r1"
     assert _latest_model_path(warehouse_path).name == "r1.joblib"
+
+
+def test_a_copied_home_reads_its_own_model_file(warehouse_path, tmp_path, monkeypatch):
+    """`segment_runs` keeps the absolute path a model was saved to; a copy of the home (a
+    restored backup in another folder) reads its own copy of the file."""
+    store.run_and_publish(warehouse_path=warehouse_path, refit=True, run_id="r1")
+    saved = _latest_model_path(warehouse_path)
+    assert saved.parent == tmp_path / "models" / "segmentation"
+    copied = tmp_path / "copy"
+    shutil.copytree(tmp_path / "models", copied / "models")
+    monkeypatch.setenv("CIBLE_MODELS_DIR", str(copied / "models"))
+    assert _latest_model_path(warehouse_path) == copied / "models" / "segmentation" / saved.name
+    saved.unlink()
+    result = store.run_and_publish(warehouse_path=warehouse_path, run_id="r2")
+    assert result.tables["segment_runs"]["model_version"].iloc[0] == "segmentation-r1"
 
 
 def test_a_bad_configuration_stops_before_reading_or_writing(warehouse_path, tmp_path):
