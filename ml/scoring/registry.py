@@ -86,19 +86,13 @@ class ModelVersion:
     artefact_path: Path
 
     @classmethod
-    def from_row(cls, row: pd.Series, root: Path | None = None) -> ModelVersion:
-        """The version of an index row. Its files are looked for under `root` (the registry's
-        folder, `<models>/scoring`) first: the index keeps the absolute path of registration,
-        and a home copied or moved elsewhere (a restored backup, a staging copy) must read and
-        update its own files, not the original's."""
-        here = None if root is None else root / row["target"] / row["model_version"]
-        registered = Path(row["artefact_path"])
+    def from_row(cls, row: pd.Series, artefact_path: Path) -> ModelVersion:
         return cls(
             model_version=row["model_version"],
             target=row["target"],
             status=row["status"],
             is_current=bool(row["is_current"]),
-            artefact_path=here if here is not None and here.is_dir() else registered,
+            artefact_path=artefact_path,
         )
 
 
@@ -121,18 +115,30 @@ class ModelRegistry:
         """The index, oldest first (all targets, or one)."""
         return self.store.registry_rows(target)
 
+    def _folder(self, target: str, model_version: str) -> Path:
+        """Where this registry keeps a version's files."""
+        return self.root / target / model_version
+
+    def _version(self, row: pd.Series) -> ModelVersion:
+        """The version of an index row. The index keeps the absolute path a version was saved
+        to; a home copied or moved elsewhere (a restored backup, a staging copy) must read and
+        update its own files, not the original's: this registry's folder first, when it holds
+        the version, else the registered path."""
+        here = self._folder(row["target"], row["model_version"])
+        return ModelVersion.from_row(row, here if here.is_dir() else Path(row["artefact_path"]))
+
     def get(self, model_version: str) -> ModelVersion:
         rows = self.versions()
         rows = rows[rows["model_version"] == model_version]
         if rows.empty:
             raise RegistryError(f"no model version {model_version!r} in ml.model_registry")
-        return ModelVersion.from_row(rows.iloc[0], self.root)
+        return self._version(rows.iloc[0])
 
     def current(self, target: str) -> ModelVersion | None:
         """The version that scores `target`, or None before any promotion."""
         rows = self.versions(target)
         rows = rows[rows["is_current"].fillna(False).astype(bool)]
-        return None if rows.empty else ModelVersion.from_row(rows.iloc[-1], self.root)
+        return None if rows.empty else self._version(rows.iloc[-1])
 
     # ---------- writing
 
@@ -156,7 +162,7 @@ class ModelRegistry:
         """
         now = pd.Timestamp.now(tz="UTC").tz_localize(None)
         version = f"{target}-v{len(self.versions(target)) + 1:04d}"
-        folder = self.root / target / version
+        folder = self._folder(target, version)
         folder.mkdir(parents=True, exist_ok=False)
         joblib.dump(artefact, folder / "model.joblib")
         for name, extra in (extra_artefacts or {}).items():

@@ -131,7 +131,6 @@ def test_a_copied_home_reads_and_updates_its_own_files(tmp_path):
     """The index keeps the path a version was registered at; a home copied elsewhere (a
     restored backup, a staging copy) must use its own copy, and never write into the
     original's (an online update saves into the published version's folder)."""
-
     original = tmp_path / "original"
     with ScoringStore.open(original / "warehouse.duckdb") as store:
         version = _register(ModelRegistry(original / "models", store))
