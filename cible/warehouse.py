@@ -147,10 +147,24 @@ def table_exists(con: duckdb.DuckDBPyConnection, relation: str) -> bool:
 
 
 def create_declared_table(con: duckdb.DuckDBPyConnection, spec: TableSpec) -> None:
-    """Create a declared table (its schema too) unless it exists."""
+    """Create a declared table (its schema too) unless it exists; a table an earlier Cible
+    created gets the columns declared since (null in its earlier rows)."""
     columns = ", ".join(f'"{column.name}" {column.data_type}' for column in spec.columns)
     con.execute(f'create schema if not exists "{spec.schema}"')
     con.execute(f"create table if not exists {spec.relation} ({columns})")
+    existing = {
+        row[0]
+        for row in con.execute(
+            "select column_name from information_schema.columns where table_catalog = "
+            "current_database() and table_schema = ? and table_name = ?",
+            [spec.schema, spec.table_name],
+        ).fetchall()
+    }
+    for column in spec.columns:
+        if column.name not in existing:
+            con.execute(
+                f'alter table {spec.relation} add column "{column.name}" {column.data_type}'
+            )
 
 
 def append_declared(con: duckdb.DuckDBPyConnection, frame: pd.DataFrame, spec: TableSpec) -> int:

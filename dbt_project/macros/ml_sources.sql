@@ -63,8 +63,21 @@
     {%- if not execute -%}
         *
     {%- else -%}
+        {#- A column declared after an earlier Cible created the table is null until the step
+            writes again (the Python stores then add it). -#}
+        {%- set relation = source(source_name, table_name) -%}
+        {%- set existing = adapter.get_relation(
+            database=relation.database, schema=relation.schema, identifier=relation.identifier
+        ) -%}
+        {%- set present = [] -%}
+        {%- if existing is not none -%}
+            {%- for column in adapter.get_columns_in_relation(existing) -%}
+                {%- do present.append(column.name | lower) -%}
+            {%- endfor -%}
+        {%- endif -%}
         {%- for name, data_type in cible.source_column_types(source_name, table_name) -%}
-            {{ "\n        " if not loop.first }}cast({{ name }} as {{ cible.portable_type(data_type) }}) as {{ name }}{{ "," if not loop.last }}
+            {%- set value = name if existing is none or (name | lower) in present else "null" -%}
+            {{ "\n        " if not loop.first }}cast({{ value }} as {{ cible.portable_type(data_type) }}) as {{ name }}{{ "," if not loop.last }}
         {%- endfor -%}
     {%- endif -%}
 {%- endmacro %}
