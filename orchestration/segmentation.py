@@ -112,6 +112,9 @@ def _figures(result) -> dict:
         "published": bool(runs["is_published"]),
         "model_version": runs["model_version"],
     }
+    if result.summary.get("replaced_run_id"):
+        # The latest run had the same data, settings and decision: this one replaced it.
+        figures["replaced_run_id"] = result.summary["replaced_run_id"]
     for column in (
         "silhouette",
         "davies_bouldin",

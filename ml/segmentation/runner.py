@@ -9,6 +9,7 @@ reads and writes nothing: :mod:`ml.segmentation.store` does.
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -67,6 +68,14 @@ def new_run_id(now: datetime | None = None) -> str:
     """A run id that sorts by time: ``20260301T101500_3fa2c1``."""
     now = now or datetime.now(UTC)
     return f"{now:%Y%m%dT%H%M%S}_{uuid.uuid4().hex[:6]}"
+
+
+def input_fingerprint(features: pd.DataFrame) -> str:
+    """A hash of the data a run reads (columns, order and values), which two runs share only
+    when they read the same data."""
+    digest = hashlib.sha256(",".join(map(str, features.columns)).encode())
+    digest.update(pd.util.hash_pandas_object(features, index=False).to_numpy().tobytes())
+    return digest.hexdigest()[:32]
 
 
 def _utc_now() -> datetime:
@@ -269,6 +278,7 @@ def _run(
                 "model_path": None,
                 "model_sha256": None,
                 "config_fingerprint": config.fingerprint(),
+                "input_fingerprint": input_fingerprint(features),
                 "previous_run_id": previous.run_id if previous is not None else None,
                 "customers": len(frame),
                 "clustered_customers": int(n_clustered),

@@ -3,7 +3,9 @@
 A run holds one connection (:func:`cible.warehouse.connect`: one process at a time on the
 DuckDB file) from its first read to its last write; the functions below take it. A run's
 tables are appended to the `ml` schema in one transaction, keyed by ``run_id``, so history
-survives reruns and a crash never leaves half a run. The tables are declared once, as the
+survives and a crash never leaves half a run; a run that only repeats the latest one (same
+data, settings and decision) replaces it in that transaction, so a rerun after a crash leaves
+the history one uninterrupted run would have. The tables are declared once, as the
 ``segmentation`` source dbt reads them back from
 (``dbt_project/models/staging/segmentation/_segmentation__sources.yml``): they are created,
 ordered and checked from that declaration.
@@ -23,7 +25,7 @@ from cible.ml.segmentation.config import (
 )
 from cible.ml.segmentation.identity import cluster_number
 from cible.ml.segmentation.model import SegmentationModel
-from cible.ml.segmentation.runner import PreviousRun, SegmentationResult
+from cible.ml.segmentation.runner import PreviousRun, SegmentationResult, input_fingerprint
 from cible.ml.segmentation.vocabulary import Vocabulary
 
 from cible import settings, warehouse
@@ -127,9 +129,13 @@ def _latest_published(con: duckdb.DuckDBPyConnection, column: str, condition: st
     return rows[0][0] if rows else None
 
 
-def read_previous_run(con: duckdb.DuckDBPyConnection) -> PreviousRun | None:
-    """The latest published run's memberships and the highest cluster number ever used."""
-    run_id = _latest_published(con, "run_id")
+def read_previous_run(
+    con: duckdb.DuckDBPyConnection, excluding: str | None = None
+) -> PreviousRun | None:
+    """The latest published run's memberships and the highest cluster number ever used;
+    `excluding` a run that is being replaced, as if it had never happened."""
+    other = "" if excluding is None else f"and run_id <> '{_quoted(excluding)}'"
+    run_id = _latest_published(con, "run_id", other)
     if run_id is None:
         return None
     assignments = con.execute(
@@ -139,7 +145,7 @@ def read_previous_run(con: duckdb.DuckDBPyConnection) -> PreviousRun | None:
     ).df()
     ids = con.execute(
         f"select distinct segment_id from {ML_SCHEMA}.segment_profiles "
-        "where segment_kind = 'cluster'"
+        f"where segment_kind = 'cluster' {other}"
     ).df()["segment_id"]
     numbers = [n for n in (cluster_number(i) for i in ids) if n is not None]
     clusters = assignments[assignments["segment_kind"] == "cluster"]
@@ -148,6 +154,33 @@ def read_previous_run(con: duckdb.DuckDBPyConnection) -> PreviousRun | None:
         clusters=pd.Series(clusters["segment_id"].to_numpy(), index=clusters["customer_id"]),
         exclusive=pd.Series(assignments["segment_id"].to_numpy(), index=assignments["customer_id"]),
         highest_cluster_number=max(numbers, default=0),
+    )
+
+
+def _quoted(text: str) -> str:
+    return text.replace("'", "''")
+
+
+def latest_run(con: duckdb.DuckDBPyConnection) -> dict | None:
+    """The latest run, published or not: what a new run compares itself with to know whether
+    it repeats it (:func:`same_input`)."""
+    if not warehouse.table_exists(con, f"{ML_SCHEMA}.segment_runs"):
+        return None
+    # Every column: a history an earlier Cible wrote has no `input_fingerprint` yet.
+    rows = con.execute(
+        f"select * from {ML_SCHEMA}.segment_runs order by started_at desc, run_id desc limit 1"
+    ).df()
+    return None if rows.empty else rows.iloc[0].to_dict()
+
+
+def same_input(latest: dict | None, features: pd.DataFrame, config: SegmentationConfig) -> bool:
+    """Whether the latest run segmented the same data (:func:`input_fingerprint` of the
+    features read) with the same settings: a new run on it is a rerun of it (after a killed
+    daily run, a second `dbt build` with no new data, a step materialized twice)."""
+    return (
+        latest is not None
+        and latest.get("input_fingerprint") == input_fingerprint(features)
+        and latest["config_fingerprint"] == config.fingerprint()
     )
 
 
@@ -163,10 +196,14 @@ def latest_model_path(con: duckdb.DuckDBPyConnection) -> Path | None:
 
 
 def publish(
-    con: duckdb.DuckDBPyConnection, result: SegmentationResult, model_dir: Path | None = None
+    con: duckdb.DuckDBPyConnection,
+    result: SegmentationResult,
+    model_dir: Path | None = None,
+    replacing: str | None = None,
 ) -> Path | None:
     """Save the model (when the run fitted one) and append the run's tables to the `ml` schema,
-    all in one transaction.
+    all in one transaction; the rows of the run it `replac`es (a rerun on the same data) are
+    deleted in the same transaction.
 
     Returns:
         The model file written, or None for a run that applied an existing model.
@@ -185,6 +222,8 @@ def publish(
     con.execute("begin transaction")
     try:
         for name, spec in declared_tables().items():
+            if replacing is not None and warehouse.table_exists(con, spec.relation):
+                con.execute(f"delete from {spec.relation} where run_id = ?", [replacing])
             warehouse.append_declared(con, tables[name], spec)
         con.execute("commit")
     except Exception:
@@ -262,6 +301,8 @@ def run_on(
     from cible.ml.segmentation.runner import new_run_id, run_segmentation
 
     config = prepare(con, config_path)
+    features = read_features(con, config, vocabulary)
+    last_run = latest_run(con)
     model = None
     if refit is not True:
         latest = latest_model_path(con)
@@ -275,13 +316,29 @@ def run_on(
             raise RuntimeError("no published segmentation model to apply: run with refit first")
         if refit is None and refit_reason(config, model) is not None:
             model = None
+    # One run per data, settings and decision: a run that repeats the latest one (the same
+    # features and settings, and a refit again, or the same model applied again)
+    # replaces it, so a rerun leaves the run history as one uninterrupted run would have.
+    # (A fresh model applied to the data it was just fitted on is a new run: the weekly refit
+    # then the daily run of the same day.)
+    repeats = same_input(last_run, features, config)
+    repeats = repeats and bool(last_run["is_refit"]) == (model is None)
+    if repeats and model is not None:
+        repeats = model.version == last_run["model_version"]
+    replacing = last_run["run_id"] if repeats else None
     result = run_segmentation(
-        read_features(con, config, vocabulary),
+        features,
         config,
         run_id or new_run_id(),
-        previous=read_previous_run(con),
+        previous=read_previous_run(con, excluding=replacing),
         model=model,
         vocabulary=vocabulary,
     )
-    publish(con, result, model_dir)
+    result.summary["replaced_run_id"] = replacing
+    saved = publish(con, result, model_dir, replacing=replacing)
+    if replacing is not None and isinstance(last_run["model_path"], str):
+        # The replaced run's model file, when it is this home's: nothing refers to it now.
+        replaced = (model_dir or model_directory()) / Path(last_run["model_path"]).name
+        if replaced.is_file() and replaced != saved:
+            replaced.unlink()
     return result

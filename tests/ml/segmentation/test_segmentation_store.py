@@ -6,6 +6,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import duckdb
+import pandas as pd
 import pytest
 import segmentation_data
 import yaml
@@ -79,6 +80,102 @@ def test_runs_are_appended_and_the_latest_published_one_is_previous(warehouse_pa
     assert previous.run_id == "r2"
     assert previous.highest_cluster_number == first.summary["k"]
     assert second.tables["segment_quality"]["temporal_keep_share"].iloc[0] == 1.0
+
+
+def _runs(warehouse_path):
+    with duckdb.connect(str(warehouse_path), read_only=True) as con:
+        runs = con.execute(
+            "select run_id, is_refit, model_version, previous_run_id from ml.segment_runs "
+            "order by started_at, run_id"
+        ).fetchall()
+        per_table = {
+            table: sorted(
+                row[0] for row in con.execute(f"select distinct run_id from ml.{table}").fetchall()
+            )
+            for table in store.declared_tables()
+        }
+    return runs, per_table
+
+
+def test_a_run_that_repeats_the_latest_one_replaces_it(warehouse_path):
+    """A rerun on the same data with the same decision (a daily run killed after its
+    segmentation step, `dbt build` twice on one day) leaves the history of one run; new data,
+    or another decision, appends."""
+    first = store.run_and_publish(warehouse_path=warehouse_path, refit=True, run_id="r1")
+    applied = store.run_and_publish(warehouse_path=warehouse_path, refit=False, run_id="r2")
+    again = store.run_and_publish(warehouse_path=warehouse_path, refit=False, run_id="r3")
+    assert applied.summary["replaced_run_id"] is None  # an apply after a refit is a new run
+    assert again.summary["replaced_run_id"] == "r2"
+    runs, per_table = _runs(warehouse_path)
+    assert runs == [
+        ("r1", True, "segmentation-r1", None),
+        ("r3", False, "segmentation-r1", "r1"),  # r2's previous run, not r2
+    ]
+    # Every table of the run, not only the run's row (profiles, assignments, quality...).
+    assert all(
+        ids == ["r1", "r3"] for table, ids in per_table.items() if table != "segment_k_scores"
+    )
+    pd.testing.assert_frame_equal(
+        applied.tables["segment_assignments"].drop(columns="run_id"),
+        again.tables["segment_assignments"].drop(columns="run_id"),
+    )
+    # Other data, even as of the same date (one customer's figures corrected), is a new run;
+    # rewriting equal values is not.
+    first_customer = "(select min(customer_id) from marts.fct_customer_features)"
+    with warehouse.connect(warehouse_path) as con:
+        config = store.prepare(con)
+        con.execute(
+            "update marts.fct_customer_features set as_of_at = as_of_at "
+            f"where customer_id = {first_customer}"
+        )
+        assert store.same_input(store.latest_run(con), store.read_features(con, config), config)
+        column = next(
+            name
+            for name, kind in store.feature_columns(con).items()
+            if kind == "numeric" and name in config.required_columns() and name != "as_of_at"
+        )
+        con.execute(
+            f'update marts.fct_customer_features set "{column}" = coalesce("{column}", 0) + 1 '
+            f"where customer_id = {first_customer}"
+        )
+    corrected = store.run_and_publish(warehouse_path=warehouse_path, refit=False, run_id="r4")
+    assert corrected.summary["replaced_run_id"] is None
+    assert [run[0] for run in _runs(warehouse_path)[0]] == ["r1", "r3", "r4"]
+    assert len(first.tables["segment_assignments"]) == len(corrected.tables["segment_assignments"])
+
+
+def test_a_history_written_before_the_input_fingerprint_gets_the_column(warehouse_path):
+    """A warehouse an earlier Cible wrote (no `input_fingerprint`): the column is added, its
+    runs keep a null, and a new run never replaces them (nothing says their data was the
+    same)."""
+    store.run_and_publish(warehouse_path=warehouse_path, refit=True, run_id="r1")
+    with warehouse.connect(warehouse_path) as con:
+        con.execute("alter table ml.segment_runs drop column input_fingerprint")
+    again = store.run_and_publish(warehouse_path=warehouse_path, refit=True, run_id="r2")
+    assert again.summary["replaced_run_id"] is None
+    with duckdb.connect(str(warehouse_path), read_only=True) as con:
+        rows = con.execute(
+            "select run_id, input_fingerprint from ml.segment_runs order by run_id"
+        ).fetchall()
+    assert rows[0] == ("r1", None) and rows[1][0] == "r2" and len(rows[1][1]) == 32
+
+
+def test_a_refit_that_repeats_the_latest_refit_replaces_it_and_its_model(warehouse_path):
+    """The weekly refit run again on the same data: one refit in the history, the segment ids
+    those of a single refit (the replaced run's ids are not counted as used), one model file."""
+    first = store.run_and_publish(warehouse_path=warehouse_path, refit=True, run_id="r1")
+    first_file = _latest_model_path(warehouse_path)
+    again = store.run_and_publish(warehouse_path=warehouse_path, refit=True, run_id="r2")
+    assert again.summary["replaced_run_id"] == "r1"
+    runs, _ = _runs(warehouse_path)
+    assert runs == [("r2", True, "segmentation-r2", None)]
+    assert not first_file.exists()
+    assert _latest_model_path(warehouse_path).name == "r2.joblib"
+    ids = {
+        result.run_id: sorted(set(result.tables["segment_profiles"]["segment_id"]))
+        for result in (first, again)
+    }
+    assert ids["r1"] == ids["r2"]
 
 
 def test_a_rejected_run_is_recorded_but_never_previous(warehouse_path, tmp_path):
