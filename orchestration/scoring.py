@@ -307,10 +307,18 @@ def build_scoring_definitions(project: DbtProject) -> Definitions:
             f"Scoring run {outcome.scoring_run_id}: {outcome.customers} customers, "
             f"versions {outcome.versions}, skipped {outcome.skipped}"
             + (", NOT published: a drift blocks (see the checks)" if outcome.blocked else "")
+            + (
+                f"; it repeats run {outcome.replaced_run_id} (same data and versions), which "
+                "it replaces"
+                if outcome.replaced_run_id
+                else ""
+            )
         )
         drift = outcome.drift
         for table in SCORING_TABLES:
             metadata = {"scoring_run_id": outcome.scoring_run_id}
+            if outcome.replaced_run_id:
+                metadata["replaced_run_id"] = outcome.replaced_run_id
             if table == "customer_scores":
                 metadata.update(
                     {

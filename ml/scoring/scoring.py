@@ -46,6 +46,8 @@ class ScoringOutcome:
     drift: pd.DataFrame
     score_summary: pd.DataFrame = field(default_factory=pd.DataFrame)
     tables: dict[str, pd.DataFrame] = field(default_factory=dict)
+    # The earlier run this one repeats (same data and versions) and replaced, if any.
+    replaced_run_id: str | None = None
 
     def drift_status(self, kind: str) -> str:
         """`block`, `warn` or `ok`: the worst status of one kind (feature or score)."""

@@ -15,6 +15,7 @@ compute in between.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import cached_property
@@ -193,6 +194,25 @@ class ScoringStore:
                 break
             yield chunk
 
+    def input_fingerprint(self, columns: list[str], with_orders: bool) -> str:
+        """A hash of what a scoring run reads: the current features (these columns) of the
+        customers it may profile, and their orders when lifetime value is scored. Two runs
+        share it only when they read the same data."""
+        select = ", ".join(f'"{column}"' for column in dict.fromkeys(["customer_id", *columns]))
+        parts = [
+            self.con.execute(
+                f"select max(as_of_at), count(*), sum(hash({select})) from {FEATURES} "
+                f"where {self.allowed}"
+            ).fetchall()[0]
+        ]
+        if with_orders:
+            parts += self.con.execute(
+                "select count(*), sum(hash(customer_id, ordered_at, amount)) "
+                f"from {ORDERS} where {self.allowed}"
+            ).fetchall()
+        text = f"{select}|{parts}"
+        return hashlib.sha256(text.encode()).hexdigest()[:32]
+
     def drift_sample(self, columns: list[str]) -> pd.DataFrame:
         """Up to `DRIFT_SAMPLE_ROWS` customers' current features, a repeatable sample."""
         total = self._one(f"select count(*) from {FEATURES} where {self.allowed}")
@@ -211,6 +231,44 @@ class ScoringStore:
     def append(self, table: str, frame: pd.DataFrame) -> int:
         """Append rows to an `ml` table (created on first use); returns the rows written."""
         return warehouse.append_declared(self.con, frame, self.tables[table])
+
+    def latest_run(self) -> tuple[str, set[str], set[str]] | None:
+        """The latest run whose scores or values were written (a blocked run wrote only its
+        drift): its id, its input fingerprints (one, or none when an earlier Cible wrote it)
+        and its model versions."""
+        parts = []
+        for table in RUN_TABLES:
+            spec = self.tables[table]
+            if warehouse.table_exists(self.con, spec.relation):
+                # A table an earlier Cible created gets the columns declared since.
+                warehouse.create_declared_table(self.con, spec)
+                parts.append(
+                    "select scoring_run_id, scored_at, input_fingerprint, model_version "
+                    f"from {spec.relation}"
+                )
+        if not parts:
+            return None
+        runs = " union all ".join(parts)
+        latest = self.con.execute(
+            f"select scoring_run_id from ({runs}) as runs "
+            "order by scored_at desc, scoring_run_id desc limit 1"
+        ).fetchall()
+        if not latest:
+            return None
+        run_id = latest[0][0]
+        rows = self.con.execute(
+            f"select distinct input_fingerprint, model_version from ({runs}) as runs "
+            "where scoring_run_id = ?",
+            [run_id],
+        ).fetchall()
+        return run_id, {row[0] for row in rows if row[0]}, {row[1] for row in rows}
+
+    def delete_run(self, run_id: str) -> None:
+        """Delete a scoring run's scores, values and drift."""
+        for table in (*RUN_TABLES, "feature_drift"):
+            relation = self.tables[table].relation
+            if warehouse.table_exists(self.con, relation):
+                self.con.execute(f"delete from {relation} where scoring_run_id = ?", [run_id])
 
     def purge_old_runs(self, keep_runs: int) -> int:
         """Delete scoring runs beyond the `keep_runs` most recent; returns runs deleted."""
@@ -452,14 +510,34 @@ def score_on(
         as_of,
         scored_at,
     )
-    for table, rows in outcome.tables.items():
-        # A blocking drift keeps the run's scores and values out of the `ml` tables, so the
-        # marts (and the next `dbt build`) keep the last run that passed; the drift rows
-        # are written, to show why.
-        if outcome.blocked and table in BLOCKED_BY_DRIFT:
-            continue
-        store.append(table, rows)
-    store.purge_old_runs(config.scoring.keep_runs)
+    fingerprint = store.input_fingerprint(columns, orders is not None)
+    # One run per data and versions: a run that repeats the latest written one (the same
+    # input, scored by the same versions: a daily run killed after its scoring step, `dbt
+    # build` twice with no new data) replaces it, so a rerun leaves the history one
+    # uninterrupted run would have. A blocked run never replaces a run whose scores stand.
+    latest = None if outcome.blocked else store.latest_run()
+    if latest is not None:
+        run_id, fingerprints, versions = latest
+        if fingerprints == {fingerprint} and versions == set(outcome.versions.values()):
+            outcome.replaced_run_id = run_id
+    store.con.execute("begin transaction")
+    try:
+        if outcome.replaced_run_id is not None:
+            store.delete_run(outcome.replaced_run_id)
+        for table, rows in outcome.tables.items():
+            # A blocking drift keeps the run's scores and values out of the `ml` tables, so
+            # the marts (and the next `dbt build`) keep the last run that passed; the drift
+            # rows are written, to show why.
+            if outcome.blocked and table in BLOCKED_BY_DRIFT:
+                continue
+            if table in RUN_TABLES:
+                rows = rows.assign(input_fingerprint=fingerprint)
+            store.append(table, rows)
+        store.purge_old_runs(config.scoring.keep_runs)
+        store.con.execute("commit")
+    except BaseException:
+        store.con.execute("rollback")
+        raise
     return outcome
 
 

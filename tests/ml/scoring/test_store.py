@@ -229,6 +229,48 @@ def test_a_run_whose_drift_blocks_publishes_no_score(warehouse_path, tmp_path):
     assert second.scoring_run_id in set(drift["scoring_run_id"])
 
 
+def test_a_run_that_repeats_the_latest_one_replaces_it(warehouse_path, tmp_path):
+    """The same data scored by the same versions (a daily run rerun after a crash, `dbt build`
+    twice with no new data) leaves one run; other data appends a run."""
+    models = tmp_path / "models"
+    config = _config()
+    store.train_and_publish(config, models, warehouse_path)
+    first = store.score_and_publish(config, models, warehouse_path)
+    one_run = {
+        table: _table(warehouse_path, f"ml.{table}")
+        for table in ("customer_scores", "feature_drift")
+    }
+    second = store.score_and_publish(
+        config, models, warehouse_path, scored_at=first.scored_at + pd.Timedelta(seconds=1)
+    )
+    assert second.replaced_run_id == first.scoring_run_id
+    for table, before in one_run.items():
+        after = _table(warehouse_path, f"ml.{table}")
+        assert set(after["scoring_run_id"]) == {second.scoring_run_id}, table
+        volatile = ["scoring_run_id", "scored_at", "measured_at"]
+        pd.testing.assert_frame_equal(
+            before.drop(columns=volatile, errors="ignore"),
+            after.drop(columns=volatile, errors="ignore"),
+        )
+    # One customer's figures corrected, as of the same date: a new run, appended.
+    features = _table(warehouse_path, "marts.fct_customer_features")
+    column = next(c for c in second.drift["name"] if c in features.columns)
+    scored = one_run["customer_scores"]["customer_id"].min()  # one the consent allows
+    with duckdb.connect(str(warehouse_path)) as con:
+        con.execute(
+            f'update marts.fct_customer_features set "{column}" = "{column}" + 1 '
+            "where customer_id = ?",
+            [scored],
+        )
+    third = store.score_and_publish(
+        config, models, warehouse_path, scored_at=first.scored_at + pd.Timedelta(seconds=2)
+    )
+    assert third.replaced_run_id is None
+    scores = _table(warehouse_path, "ml.customer_scores")
+    assert set(scores["scoring_run_id"]) == {second.scoring_run_id, third.scoring_run_id}
+    assert scores["input_fingerprint"].nunique() == 2
+
+
 def test_online_models_learn_only_outcomes_newer_than_their_own(warehouse_path, tmp_path):
     models = tmp_path / "models"
     config = _config()
