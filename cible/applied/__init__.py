@@ -179,6 +179,12 @@ def apply_segmentation(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
                 "is_published": bool(result.is_published),
                 "message": (
                     f"{int(run['n_clusters'])} clustering segments, published"
+                    + (
+                        f", replacing run {result.summary['replaced_run_id']} (the same data "
+                        "and model)"
+                        if result.summary.get("replaced_run_id")
+                        else ""
+                    )
                     if result.is_published
                     else f"not published, gates failed: {failed}; the marts keep the "
                     "previous published run"
@@ -244,6 +250,11 @@ def apply_scoring(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
                 "keep the last passing run"
                 if outcome.blocked
                 else "published"
+                + (
+                    f", replacing run {outcome.replaced_run_id} (the same data and versions)"
+                    if outcome.replaced_run_id
+                    else ""
+                )
             ),
         }
         for target, version in sorted(outcome.versions.items())

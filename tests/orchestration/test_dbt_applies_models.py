@@ -50,6 +50,14 @@ def applied(materialized_run, tmp_path_factory):
         "versions": _query(warehouse, "select count(*) as n from ml.model_registry")["n"][0],
     }
     dbt_command(["build", "--select", *APPLIED], warehouse, extra_env=environment)
+    history = {
+        "segment_runs": _query(warehouse, "select run_id from ml.segment_runs")["run_id"],
+        "scoring_runs": _query(
+            warehouse,
+            "select distinct scoring_run_id from ml.customer_scores union "
+            "select distinct scoring_run_id from ml.feature_drift",
+        )["scoring_run_id"],
+    }
     after = {
         "segmentation": _query(warehouse, "select * from intermediate.int_segmentation_applied"),
         "scoring": _query(warehouse, "select * from intermediate.int_scoring_applied"),
@@ -66,6 +74,22 @@ def applied(materialized_run, tmp_path_factory):
         f"where is_exclusive and run_id = '{after['segment_run']['run_id']}'",
     )
     after["names"] = _segment_names(warehouse, after["segment_run"]["run_id"])
+    # The same build again, no new data: each run replaces the one it repeats.
+    dbt_command(["build", "--select", *APPLIED], warehouse, extra_env=environment)
+    again = {
+        "segmentation": _query(warehouse, "select * from intermediate.int_segmentation_applied"),
+        "scoring": _query(warehouse, "select * from intermediate.int_scoring_applied"),
+        "segment_runs": _query(warehouse, "select run_id from ml.segment_runs")["run_id"],
+        "scoring_runs": _query(
+            warehouse,
+            "select distinct scoring_run_id from ml.customer_scores union "
+            "select distinct scoring_run_id from ml.feature_drift",
+        )["scoring_run_id"],
+        "current_run": _query(
+            warehouse, "select run_id from marts.dim_segment_runs where is_current"
+        )["run_id"].tolist(),
+    }
+    after["history"] = history
 
     # Every customer's features as no scoring model was trained on: a blocking drift.
     with duckdb.connect(str(warehouse)) as con:
@@ -90,7 +114,7 @@ def applied(materialized_run, tmp_path_factory):
         ),
         "drift": _query(warehouse, "select scoring_run_id, status from ml.feature_drift"),
     }
-    return {"before": before, "after": after, "drifted": drifted}
+    return {"before": before, "after": after, "again": again, "drifted": drifted}
 
 
 def _segment_names(warehouse, run_id: str) -> pd.DataFrame:
@@ -162,14 +186,37 @@ def test_dbt_build_alone_applies_the_published_models_as_dagster_did(applied):
     assert after["versions"] == before["versions"], "dbt applies the promoted versions only"
 
 
+def test_dbt_build_twice_on_the_same_data_keeps_one_run(applied):
+    """The second build reads the same data with the same models: its segmentation and scoring
+    runs replace the first build's, and the histories (and the marts over them) do not grow."""
+    after, again = applied["after"], applied["again"]
+    history = after["history"]
+    [first] = after["segmentation"].to_dict("records")
+    [second] = again["segmentation"].to_dict("records")
+    assert f"replacing run {first['run_id']}" in second["message"], second["message"]
+    assert len(again["segment_runs"]) == len(history["segment_runs"])
+    assert set(again["segment_runs"]) == set(history["segment_runs"]) - {first["run_id"]} | {
+        second["run_id"]
+    }
+    assert again["current_run"] == [second["run_id"]]
+    scored = again["scoring"][again["scoring"]["status"] == "scored"]
+    [previous] = set(after["scoring"]["scoring_run_id"])
+    assert all(f"replacing run {previous}" in m for m in scored["message"]), scored.to_string()
+    assert len(again["scoring_runs"]) == len(history["scoring_runs"])
+    assert set(scored["scoring_run_id"]) <= set(again["scoring_runs"])
+
+
 def test_a_drifted_run_applied_by_dbt_publishes_nothing(applied):
     drifted = applied["drifted"]
     scoring = drifted["scoring"]
     assert "blocked_by_drift" in set(scoring["status"]), scoring.to_string()
     blocked_run = scoring["scoring_run_id"].iloc[0]
-    # The mart keeps the last passing run (the one the previous build applied); the audit
-    # trail shows the blocked one, with the drift that blocked it.
-    assert drifted["mart_runs"] == sorted(set(applied["after"]["scores"]["scoring_run_id"]))
+    # The mart keeps the last passing run (the one the previous build applied, which replaced
+    # the build before: a blocked run replaces nothing); the audit trail shows the blocked one,
+    # with the drift that blocked it.
+    again = applied["again"]["scoring"]
+    passing = sorted(set(again.loc[again["status"] == "scored", "scoring_run_id"]))
+    assert drifted["mart_runs"] == passing
     assert blocked_run not in drifted["published_runs"]
     drift = drifted["drift"]
     assert "block" in set(drift.loc[drift["scoring_run_id"] == blocked_run, "status"])
