@@ -208,8 +208,8 @@ def dbt_assets_for(project: DbtProject) -> DbtAssets:
     def event_models(
         context: AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource
     ):
-        """Process the events of the days selected (one partition per day of occurrence), and
-        again those of the lookback days before them, where late events land."""
+        """Process the web and campaign events of the days selected (one partition per day of
+        occurrence), and again those of the lookback days before them, where late ones land."""
         window = context.partition_time_window
         start = window.start - timedelta(days=settings.event_lookback_days())
         yield from build_selected(

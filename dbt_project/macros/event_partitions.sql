@@ -87,3 +87,78 @@
 {% macro spark__window_replaces_rows() -%}
     {{ return(false) }}
 {%- endmacro %}
+
+
+{#
+    Valid rows of a source processed by day of occurrence that no run has processed yet (in
+    `staging` as valid, under no key of `processed`), one per key, with why:
+    - `awaiting_next_run`: it happened after the latest day `processed` holds (a run for an
+      earlier partition, or today's rows before the schedule); the next daily run takes it;
+    - `later_than_lookback`: its day was processed before it arrived, later than the lookback
+      the daily runs reprocess (`CIBLE_EVENT_LOOKBACK_DAYS`): only a backfill of its day
+      (`cible backfill`) processes it.
+    `earliest` columns are carried as their earliest value among the key's copies.
+#}
+{% macro unprocessed_rows(staging, key, processed, earliest=[]) -%}
+with
+
+valid_rows as (
+
+    select
+        {{ key }},
+        {%- for column in earliest %}
+        min({{ column }}) as {{ column }},
+        {%- endfor %}
+        min(occurred_at) as occurred_at
+
+    from {{ ref(staging) }}
+    where is_valid
+    group by {{ key }}
+
+),
+
+processed_keys as (
+
+    select {{ key }} from {{ ref(processed) }}
+
+),
+
+processed_until as (
+
+    select max(occurred_on) as occurred_on from {{ ref(processed) }}
+
+),
+
+unprocessed as (
+
+    select valid_rows.*
+    from valid_rows
+    left join processed_keys
+        on valid_rows.{{ key }} = processed_keys.{{ key }}
+    where processed_keys.{{ key }} is null
+
+),
+
+final as (
+
+    select
+        unprocessed.{{ key }},
+        unprocessed.occurred_at,
+        cast(unprocessed.occurred_at as date) as occurred_on,
+        {%- for column in earliest %}
+        unprocessed.{{ column }},
+        {%- endfor %}
+        case
+            when processed_until.occurred_on is null
+                or cast(unprocessed.occurred_at as date) > processed_until.occurred_on
+                then 'awaiting_next_run'
+            else 'later_than_lookback'
+        end as unprocessed_reason
+
+    from unprocessed
+    cross join processed_until
+
+)
+
+select * from final
+{%- endmacro %}

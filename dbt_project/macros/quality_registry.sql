@@ -41,6 +41,7 @@
         {'source': 'campaign_events', 'keep': 'earliest', 'staging': 'stg_campaigns__campaign_events', 'key': ['campaign_event_id'],
          'field_issues': ['channel', 'promo_type'],
          'deduplicated': 'int_campaign_events_attributed', 'flag': 'is_unknown_customer', 'flag_reason': 'unknown_customer',
+         'unprocessed': 'int_campaign_events_unprocessed',
          'clean': 'int_campaign_events_attributed', 'clean_filter': 'not is_unknown_customer'},
         {'source': 'survey_answers', 'keep': 'earliest', 'staging': 'stg_surveys__survey_answers', 'key': ['answer_id'],
          'field_issues': [],
