@@ -99,32 +99,23 @@ def materialize_all(demo: bool, run_config: dict | None = None) -> None:
     run_logged(command, env, "demo" if demo else "run")
 
 
-# The views of the rows, by source processed by day, that no run has processed yet.
-UNPROCESSED_VIEWS = (
-    "intermediate.int_events_unprocessed",
-    "intermediate.int_campaign_events_unprocessed",
-)
-
-
 def late_event_days(warehouse: Path | None = None) -> tuple[date, date, int] | None:
-    """The first and last day of the web and campaign events that arrived later than the
-    lookback, and how many they are (`UNPROCESSED_VIEWS`): what a backfill must process. None
-    when no event waits (or the warehouse is not built yet)."""
+    """The first and last day of the web events that arrived later than the lookback, and how
+    many they are (`intermediate.int_events_unprocessed`): what a backfill must process. None
+    when no event waits (or the warehouse is not built yet). Campaign events never wait: a
+    daily run takes every one it has not processed, whatever its day."""
     from cible.warehouse import connect, table_exists
 
     path = warehouse or settings.warehouse_path()
     if not path.exists():
         return None
     with connect(path, read_only=True) as con:
-        views = [view for view in UNPROCESSED_VIEWS if table_exists(con, view)]
-        if not views:
+        if not table_exists(con, "intermediate.int_events_unprocessed"):
             return None
-        late = " union all ".join(
-            f"select occurred_on from {view} where unprocessed_reason = 'later_than_lookback'"
-            for view in views
-        )
         first, last, events = con.execute(
-            f"select min(occurred_on), max(occurred_on), count(*) from ({late}) as late"
+            "select min(occurred_on), max(occurred_on), count(*) "
+            "from intermediate.int_events_unprocessed "
+            "where unprocessed_reason = 'later_than_lookback'"
         ).fetchone()
     return (first, last, events) if events else None
 

@@ -209,7 +209,8 @@ def dbt_assets_for(project: DbtProject) -> DbtAssets:
         context: AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource
     ):
         """Process the web and campaign events of the days selected (one partition per day of
-        occurrence), and again those of the lookback days before them, where late ones land."""
+        occurrence), and again those of the lookback days before them, where late ones land;
+        campaign events no run has processed join them, whatever their day."""
         window = context.partition_time_window
         start = window.start - timedelta(days=settings.event_lookback_days())
         yield from build_selected(

@@ -97,9 +97,12 @@
     - `later_than_lookback`: its day was processed before it arrived, later than the lookback
       the daily runs reprocess (`CIBLE_EVENT_LOOKBACK_DAYS`): only a backfill of its day
       (`cible backfill`) processes it.
+    With `takes_missing_rows`, `processed`'s window runs also take every valid row it does not
+    hold, whatever its day (the campaign events' anti-join): the next run takes each such row,
+    none waits for a backfill, so every one is `awaiting_next_run`.
     `earliest` columns are carried as their earliest value among the key's copies.
 #}
-{% macro unprocessed_rows(staging, key, processed, earliest=[]) -%}
+{% macro unprocessed_rows(staging, key, processed, earliest=[], takes_missing_rows=false) -%}
 with
 
 valid_rows as (
@@ -148,12 +151,16 @@ final as (
         {%- for column in earliest %}
         unprocessed.{{ column }},
         {%- endfor %}
+        {%- if takes_missing_rows %}
+        'awaiting_next_run' as unprocessed_reason
+        {%- else %}
         case
             when processed_until.occurred_on is null
                 or cast(unprocessed.occurred_at as date) > processed_until.occurred_on
                 then 'awaiting_next_run'
             else 'later_than_lookback'
         end as unprocessed_reason
+        {%- endif %}
 
     from unprocessed
     cross join processed_until

@@ -12,7 +12,8 @@
       on, and how to count them there (`count(*)` unless said otherwise);
     - `unprocessed`: the model holding valid rows no run has processed yet, with their
       `unprocessed_reason` (`awaiting_next_run`, `later_than_lookback`): sources processed by
-      day of occurrence, where a row can arrive after its day was processed;
+      day of occurrence, where a row can arrive after its day was processed (campaign events:
+      only `awaiting_next_run`, a run takes every one not processed yet);
     - `keep`: which receipt of a key the deduplicated model keeps (as its `dedupe_and_attach`
       call says); given, a copy whose content differs from the kept one is no duplicate but a
       `conflicting_duplicate`, quarantined with both payloads (#16). Not given for customers

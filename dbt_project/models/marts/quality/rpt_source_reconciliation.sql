@@ -1,9 +1,9 @@
 {#
     Row accounting per source, from the files to the clean tables:
     rows in files = clean + rejected at load + suppressed at load (erased persons, kept out
-    by the suppression list) + quarantined + duplicates removed + not processed yet (web and
-    campaign events of days no run has processed since they arrived: `int_events_unprocessed`,
-    `int_campaign_events_unprocessed`).
+    by the suppression list) + quarantined + duplicates removed + not processed yet (web
+    events of days no run has processed since they arrived, `int_events_unprocessed`; campaign
+    events loaded since the last run, `int_campaign_events_unprocessed`).
     Every category is counted from its own table, and `rows_in_files` from the loader's byte
     scan of the files' physical lines, never as a remainder: a row lost anywhere (a parse, a
     join, a filter) shows in `unaccounted_rows`, which must be 0 (a test checks it). A new
