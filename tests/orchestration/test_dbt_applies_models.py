@@ -50,14 +50,7 @@ def applied(materialized_run, tmp_path_factory):
         "versions": _query(warehouse, "select count(*) as n from ml.model_registry")["n"][0],
     }
     dbt_command(["build", "--select", *APPLIED], warehouse, extra_env=environment)
-    history = {
-        "segment_runs": _query(warehouse, "select run_id from ml.segment_runs")["run_id"],
-        "scoring_runs": _query(
-            warehouse,
-            "select distinct scoring_run_id from ml.customer_scores union "
-            "select distinct scoring_run_id from ml.feature_drift",
-        )["scoring_run_id"],
-    }
+    history = _histories(warehouse)
     after = {
         "segmentation": _query(warehouse, "select * from intermediate.int_segmentation_applied"),
         "scoring": _query(warehouse, "select * from intermediate.int_scoring_applied"),
@@ -79,12 +72,7 @@ def applied(materialized_run, tmp_path_factory):
     again = {
         "segmentation": _query(warehouse, "select * from intermediate.int_segmentation_applied"),
         "scoring": _query(warehouse, "select * from intermediate.int_scoring_applied"),
-        "segment_runs": _query(warehouse, "select run_id from ml.segment_runs")["run_id"],
-        "scoring_runs": _query(
-            warehouse,
-            "select distinct scoring_run_id from ml.customer_scores union "
-            "select distinct scoring_run_id from ml.feature_drift",
-        )["scoring_run_id"],
+        **_histories(warehouse),
         "current_run": _query(
             warehouse, "select run_id from marts.dim_segment_runs where is_current"
         )["run_id"].tolist(),
@@ -115,6 +103,18 @@ def applied(materialized_run, tmp_path_factory):
         "drift": _query(warehouse, "select scoring_run_id, status from ml.feature_drift"),
     }
     return {"before": before, "after": after, "again": again, "drifted": drifted}
+
+
+def _histories(warehouse) -> dict[str, pd.Series]:
+    """The ids of the segmentation runs and of the scoring runs (scored or blocked) kept."""
+    return {
+        "segment_runs": _query(warehouse, "select run_id from ml.segment_runs")["run_id"],
+        "scoring_runs": _query(
+            warehouse,
+            "select distinct scoring_run_id from ml.customer_scores union "
+            "select distinct scoring_run_id from ml.feature_drift",
+        )["scoring_run_id"],
+    }
 
 
 def _segment_names(warehouse, run_id: str) -> pd.DataFrame:
