@@ -248,20 +248,15 @@ class ScoringStore:
                 )
         if not parts:
             return None
-        runs = " union all ".join(parts)
-        latest = self.con.execute(
-            f"select scoring_run_id from ({runs}) as runs "
-            "order by scored_at desc, scoring_run_id desc limit 1"
-        ).fetchall()
-        if not latest:
-            return None
-        run_id = latest[0][0]
         rows = self.con.execute(
-            f"select distinct input_fingerprint, model_version from ({runs}) as runs "
-            "where scoring_run_id = ?",
-            [run_id],
+            f"with runs as ({' union all '.join(parts)}), latest as (select scoring_run_id "
+            "from runs order by scored_at desc, scoring_run_id desc limit 1) "
+            "select distinct scoring_run_id, input_fingerprint, model_version "
+            "from runs join latest using (scoring_run_id)"
         ).fetchall()
-        return run_id, {row[0] for row in rows if row[0]}, {row[1] for row in rows}
+        if not rows:
+            return None
+        return rows[0][0], {row[1] for row in rows if row[1]}, {row[2] for row in rows}
 
     def delete_run(self, run_id: str) -> None:
         """Delete a scoring run's scores, values and drift."""

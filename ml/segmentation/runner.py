@@ -89,6 +89,7 @@ def run_segmentation(
     previous: PreviousRun | None = None,
     model: SegmentationModel | None = None,
     vocabulary: Vocabulary | None = None,
+    fingerprint: str | None = None,
 ) -> SegmentationResult:
     """Segment every customer of `features` (one row per customer, ``customer_id`` column).
 
@@ -101,12 +102,21 @@ def run_segmentation(
         model: a fitted model to apply as it is; None fits a new one.
         vocabulary: the documented features (:mod:`ml.segmentation.vocabulary`), profiled and
             named with their phrases besides ``profiles.features``.
+        fingerprint: :func:`input_fingerprint` of `features`, when the caller has it already.
 
     Raises:
         SegmentationError: fewer customers to cluster than the configuration needs.
     """
     with threadpool_limits(limits=config.algorithm.threads):
-        return _run(features, config, run_id, previous, model, vocabulary or {})
+        return _run(
+            features,
+            config,
+            run_id,
+            previous,
+            model,
+            vocabulary or {},
+            fingerprint or input_fingerprint(features),
+        )
 
 
 def _run(
@@ -116,6 +126,7 @@ def _run(
     previous: PreviousRun | None,
     model: SegmentationModel | None,
     vocabulary: Vocabulary,
+    fingerprint: str,
 ) -> SegmentationResult:
     started_at = _utc_now()
     refit = model is None
@@ -278,7 +289,7 @@ def _run(
                 "model_path": None,
                 "model_sha256": None,
                 "config_fingerprint": config.fingerprint(),
-                "input_fingerprint": input_fingerprint(features),
+                "input_fingerprint": fingerprint,
                 "previous_run_id": previous.run_id if previous is not None else None,
                 "customers": len(frame),
                 "clustered_customers": int(n_clustered),

@@ -118,13 +118,16 @@ def read_features(
     ).df()
 
 
-def _latest_published(con: duckdb.DuckDBPyConnection, column: str, condition: str = ""):
-    """`column` of the latest published run (meeting `condition`), or None."""
+def _latest_published(
+    con: duckdb.DuckDBPyConnection, column: str, condition: str = "", params: list | None = None
+):
+    """`column` of the latest published run (meeting `condition`, with `params`), or None."""
     if not warehouse.table_exists(con, f"{ML_SCHEMA}.segment_runs"):
         return None
     rows = con.execute(
         f"select {column} from {ML_SCHEMA}.segment_runs where is_published {condition} "
-        "order by started_at desc, run_id desc limit 1"
+        "order by started_at desc, run_id desc limit 1",
+        params or [],
     ).fetchall()
     return rows[0][0] if rows else None
 
@@ -134,8 +137,8 @@ def read_previous_run(
 ) -> PreviousRun | None:
     """The latest published run's memberships and the highest cluster number ever used;
     `excluding` a run that is being replaced, as if it had never happened."""
-    other = "" if excluding is None else f"and run_id <> '{_quoted(excluding)}'"
-    run_id = _latest_published(con, "run_id", other)
+    other, params = ("", []) if excluding is None else ("and run_id <> ?", [excluding])
+    run_id = _latest_published(con, "run_id", other, params)
     if run_id is None:
         return None
     assignments = con.execute(
@@ -145,7 +148,8 @@ def read_previous_run(
     ).df()
     ids = con.execute(
         f"select distinct segment_id from {ML_SCHEMA}.segment_profiles "
-        f"where segment_kind = 'cluster' {other}"
+        f"where segment_kind = 'cluster' {other}",
+        params,
     ).df()["segment_id"]
     numbers = [n for n in (cluster_number(i) for i in ids) if n is not None]
     clusters = assignments[assignments["segment_kind"] == "cluster"]
@@ -155,10 +159,6 @@ def read_previous_run(
         exclusive=pd.Series(assignments["segment_id"].to_numpy(), index=assignments["customer_id"]),
         highest_cluster_number=max(numbers, default=0),
     )
-
-
-def _quoted(text: str) -> str:
-    return text.replace("'", "''")
 
 
 def latest_run(con: duckdb.DuckDBPyConnection) -> dict | None:
@@ -173,13 +173,13 @@ def latest_run(con: duckdb.DuckDBPyConnection) -> dict | None:
     return None if rows.empty else rows.iloc[0].to_dict()
 
 
-def same_input(latest: dict | None, features: pd.DataFrame, config: SegmentationConfig) -> bool:
-    """Whether the latest run segmented the same data (:func:`input_fingerprint` of the
-    features read) with the same settings: a new run on it is a rerun of it (after a killed
-    daily run, a second `dbt build` with no new data, a step materialized twice)."""
+def same_input(latest: dict | None, fingerprint: str, config: SegmentationConfig) -> bool:
+    """Whether the latest run segmented the same data (`fingerprint`: :func:`input_fingerprint`
+    of the features read) with the same settings: a new run on it is a rerun of it (after a
+    killed daily run, a second `dbt build` with no new data, a step materialized twice)."""
     return (
         latest is not None
-        and latest.get("input_fingerprint") == input_fingerprint(features)
+        and latest.get("input_fingerprint") == fingerprint
         and latest["config_fingerprint"] == config.fingerprint()
     )
 
@@ -302,6 +302,7 @@ def run_on(
 
     config = prepare(con, config_path)
     features = read_features(con, config, vocabulary)
+    fingerprint = input_fingerprint(features)
     last_run = latest_run(con)
     model = None
     if refit is not True:
@@ -321,7 +322,7 @@ def run_on(
     # replaces it, so a rerun leaves the run history as one uninterrupted run would have.
     # (A fresh model applied to the data it was just fitted on is a new run: the weekly refit
     # then the daily run of the same day.)
-    repeats = same_input(last_run, features, config)
+    repeats = same_input(last_run, fingerprint, config)
     repeats = repeats and bool(last_run["is_refit"]) == (model is None)
     if repeats and model is not None:
         repeats = model.version == last_run["model_version"]
@@ -333,6 +334,7 @@ def run_on(
         previous=read_previous_run(con, excluding=replacing),
         model=model,
         vocabulary=vocabulary,
+        fingerprint=fingerprint,
     )
     result.summary["replaced_run_id"] = replacing
     saved = publish(con, result, model_dir, replacing=replacing)
