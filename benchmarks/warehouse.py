@@ -369,6 +369,9 @@ def main() -> None:
     )
     print(f"  peak RSS of any Cible step:  {cible_peak:8,.0f} MB (target < 4,096 MB)")
     (args.workdir / "dbt-run-results.json").write_bytes(run_results)
+    (args.workdir / "dbt-daily-run-results.json").write_text(
+        json.dumps([result for step in daily_results for result in step])
+    )
     print_model_times(json.loads(run_results)["results"], "dbt run")
     print_model_times([result for step in daily_results for result in step], "daily run")
 
