@@ -22,24 +22,13 @@ calendar as (
 
 ),
 
-baskets as (
+{#- One pass over the lines: the window ranks them for the main category, the aggregate counts. #}
+ranked_lines as (
 
     select
         order_id,
-        count(*) as lines_count,
-        sum(quantity) as items_count,
-        count(distinct product_category) as distinct_categories
-
-    from order_lines
-    group by order_id
-
-),
-
-main_categories as (
-
-    select
-        order_id,
-        product_category as main_product_category,
+        quantity,
+        product_category,
         row_number() over (
             partition by order_id order by line_amount desc, line_number asc
         ) as category_rank
@@ -48,19 +37,42 @@ main_categories as (
 
 ),
 
+baskets as (
+
+    select
+        order_id,
+        count(*) as lines_count,
+        sum(quantity) as items_count,
+        count(distinct product_category) as distinct_categories,
+        max(case when category_rank = 1 then product_category end) as main_product_category
+
+    from ranked_lines
+    group by order_id
+
+),
+
+{#- The calendar's moments per day orders were placed on (a few hundred days), then joined on
+    the day: a range join per order cost 1.3 s of 7 at 5.3M orders. #}
+order_days as (
+
+    select distinct cast(ordered_at as date) as ordered_on
+    from orders
+
+),
+
 moments as (
 
     select
-        orders.order_id,
+        order_days.ordered_on,
         max(case when calendar.moment_type = 'sales' then 1 else 0 end) as in_sales,
         max(case when calendar.moment_type = 'gifting' then 1 else 0 end) as in_gifting,
         max(case when calendar.moment_type = 'vip_event' then 1 else 0 end) as in_vip_event
 
-    from orders
+    from order_days
     inner join calendar
-        on cast(orders.ordered_at as date) >= calendar.starts_on
-        and cast(orders.ordered_at as date) <= calendar.ends_on
-    group by orders.order_id
+        on order_days.ordered_on >= calendar.starts_on
+        and order_days.ordered_on <= calendar.ends_on
+    group by order_days.ordered_on
 
 ),
 
@@ -81,7 +93,7 @@ final as (
         cast(coalesce(baskets.lines_count, 0) as {{ dbt.type_bigint() }}) as lines_count,
         cast(coalesce(baskets.items_count, 0) as {{ dbt.type_bigint() }}) as items_count,
         cast(coalesce(baskets.distinct_categories, 0) as {{ dbt.type_bigint() }}) as distinct_categories,
-        main_categories.main_product_category,
+        baskets.main_product_category,
         coalesce(moments.in_sales, 0) = 1 as is_sales_period,
         coalesce(moments.in_gifting, 0) = 1 as is_gifting_period,
         coalesce(moments.in_vip_event, 0) = 1 as is_vip_event_period
@@ -89,11 +101,8 @@ final as (
     from orders
     left join baskets
         on orders.order_id = baskets.order_id
-    left join main_categories
-        on orders.order_id = main_categories.order_id
-        and main_categories.category_rank = 1
     left join moments
-        on orders.order_id = moments.order_id
+        on cast(orders.ordered_at as date) = moments.ordered_on
 
 )
 
