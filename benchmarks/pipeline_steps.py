@@ -22,6 +22,7 @@ from pathlib import Path
 
 import pandas as pd
 from cible.ml.scoring import store
+from cible.ml.scoring.calibration import fitted_pipeline
 from cible.ml.scoring.config import load_scoring_config, parse_scoring_config
 from cible.ml.scoring.models import train_classifier
 
@@ -89,7 +90,7 @@ def measure(warehouse: Path) -> pd.DataFrame:
             start = time.perf_counter()
             trained = train_classifier(data.X, data.y, data.features, config, families=(family,))
             seconds = time.perf_counter() - start
-            pipeline = trained.model.estimator.calibrated_classifiers_[0].estimator
+            pipeline = fitted_pipeline(trained.model.estimator)
             first = getattr(pipeline, "pipelines_", [pipeline])[0]  # multiple imputation: m
             sample = data.X.head(50)
             rows.append(

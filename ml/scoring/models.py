@@ -3,14 +3,14 @@
 cross-validated metric calibrated and evaluated on a hold-out set; every family's best
 candidate on the leaderboard.
 
-The fitted artefact is a :class:`ClassifierModel`: a `CalibratedClassifierCV(ensemble=False)`
-around the chosen pipeline (preprocessing with the configured imputation + the configured
-feature selection + model, or m such pipelines averaged for multiple imputation; refitted on
-the whole training split, its scores mapped to probabilities by a calibrator learned on
-out-of-fold predictions), with everything else the fit learned: its input columns,
-threshold, and the distributions drift is measured against. Scoring loads it and calls
-:meth:`ClassifierModel.score` on raw feature columns. :class:`OnlineModel` is the version's
-incremental companion, which keeps the cutoff of the newest outcomes it learned.
+The fitted artefact is a :class:`ClassifierModel`: the chosen pipeline (preprocessing with the
+configured imputation + the configured feature selection + model, or m such pipelines averaged
+for multiple imputation) refitted on the whole training split, its scores mapped to
+probabilities by a calibrator learned on out-of-fold scores
+(:class:`~ml.scoring.calibration.CalibratedPipeline`), with everything else the fit learned:
+its input columns, threshold, and the distributions drift is measured against. Scoring loads
+it and calls :meth:`ClassifierModel.score` on raw feature columns. :class:`OnlineModel` is the
+version's incremental companion, which keeps the cutoff of the newest outcomes it learned.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from cible.ml.scoring import drift, metrics
+from cible.ml.scoring.calibration import CalibratedPipeline, calibrate_out_of_fold
 from cible.ml.scoring.config import (
     FeatureSelectionConfig,
     ImputationConfig,
@@ -42,7 +43,7 @@ from sklearn.impute import IterativeImputer, SimpleImputer
 from sklearn.inspection import permutation_importance
 from sklearn.linear_model import LogisticRegression, SGDClassifier
 from sklearn.metrics import brier_score_loss, roc_auc_score
-from sklearn.model_selection import StratifiedKFold, cross_val_predict, train_test_split
+from sklearn.model_selection import StratifiedKFold, train_test_split
 from sklearn.neural_network import MLPClassifier
 from sklearn.pipeline import Pipeline
 from sklearn.utils import get_tags
@@ -251,13 +252,6 @@ def with_imputations(pipeline: Pipeline, features: ModelFeatures, training: Trai
     return MultipleImputationClassifier(pipeline, imputations, training.random_state)
 
 
-def _response(estimator, X: pd.DataFrame) -> np.ndarray:
-    """The raw score CalibratedClassifierCV calibrates: decision_function when there is one."""
-    if hasattr(estimator, "decision_function"):
-        return estimator.decision_function(X)
-    return estimator.predict_proba(X)[:, 1]
-
-
 # Bump when the persisted layout changes; scoring skips a version of another format.
 MODEL_FORMAT = 1
 
@@ -267,7 +261,8 @@ class ClassifierModel:
     """A target's fitted classifier and what it learned at fit, persisted whole.
 
     Attributes:
-        estimator: the calibrated pipeline; it reads `features.columns`.
+        estimator: the calibrated pipeline; it reads `features.columns`. Versions trained
+            before 2026-12-07 hold a `CalibratedClassifierCV`: both score the same way.
         features: the input columns by kind, which scoring checks and reads.
         family, params: the model family and hyperparameters chosen by cross-validation.
         threshold: the F1-best threshold, chosen on out-of-fold predictions.
@@ -275,7 +270,7 @@ class ClassifierModel:
             of its cutoff: the baseline of drift monitoring.
     """
 
-    estimator: CalibratedClassifierCV
+    estimator: CalibratedPipeline | CalibratedClassifierCV
     features: ModelFeatures
     family: str
     params: dict[str, Any]
@@ -406,25 +401,16 @@ def _train_classifier(
         spec,
         training,
     )
-    calibrated = CalibratedClassifierCV(
-        chosen, method=training.calibration, cv=folds, ensemble=False, n_jobs=-1
-    ).fit(X_train, y_train)
-    # The threshold is chosen on out-of-fold predictions (the same folds the calibrator saw),
-    # never on the hold-out set it is then evaluated on.
-    response = "decision_function" if hasattr(chosen, "decision_function") else "predict_proba"
-    out_of_fold = cross_val_predict(chosen, X_train, y_train, cv=folds, method=response, n_jobs=-1)
-    if out_of_fold.ndim == 2:
-        out_of_fold = out_of_fold[:, 1]
-    calibrator = calibrated.calibrated_classifiers_[0].calibrators[0]
-    out_of_fold = calibrator.predict(out_of_fold)
+    calibrated, out_of_fold = calibrate_out_of_fold(
+        chosen, X_train, y_train, folds, training.calibration
+    )
     threshold = metrics.best_f1_threshold(y_train.to_numpy(), out_of_fold)
     clock["calibration"] = time.perf_counter() - start
 
     start = time.perf_counter()
     score = calibrated.predict_proba(X_test)[:, 1]
     held_out = metrics.classification_metrics(y_test.to_numpy(), score, threshold)
-    fitted_pipeline = calibrated.calibrated_classifiers_[0].estimator
-    raw = fitted_pipeline.predict_proba(X_test)[:, 1]
+    raw = calibrated.pipeline.predict_proba(X_test)[:, 1]
     held_out["brier_uncalibrated"] = float(brier_score_loss(y_test, raw))
     held_out["auc_roc_uncalibrated"] = float(roc_auc_score(y_test, raw))
     held_out["cv_" + training.scoring] = cv_scores[family]["mean"]

@@ -23,70 +23,22 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 from cible.ml.scoring import drift, metrics
+from cible.ml.scoring.calibration import CalibratedPipeline, calibrate, fit_calibrator
 from cible.ml.scoring.config import ScoringConfig, TargetConfig
 from cible.ml.scoring.features import check_features
 from cible.ml.scoring.labels import TrainingDataError
 from cible.ml.scoring.models import ClassifierModel, OnlineModel, update_online_model
 from cible.ml.scoring.registry import fingerprint
 from cible.ml.scoring.training import TrainingPlan, TrainingSet, gate_failures
-from sklearn.base import BaseEstimator, ClassifierMixin
-from sklearn.isotonic import IsotonicRegression
-from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import StratifiedKFold
-from sklearn.utils.validation import check_is_fitted
 
 # The family of a version an online update registers.
 ONLINE_FAMILY = "online_sgd"
 
 
-class CalibratedOnlineClassifier(ClassifierMixin, BaseEstimator):
-    """A fitted online pipeline whose decision function a calibrator maps to probabilities.
-
-    What `CalibratedClassifierCV(ensemble=False)` makes of a batch model, built by hand: that
-    class refits clones of its estimator, and a clone of an online model forgets the weights
-    it learnt before this window. The calibrator is learnt on out-of-fold decisions of copies
-    of the model, each updated on the other folds (:func:`update_candidate`).
-
-    Args:
-        pipeline: the fitted SGD pipeline (preprocessing + `SGDClassifier`).
-        calibrator: a fitted `IsotonicRegression` or a one-column `LogisticRegression`
-            (sigmoid), from decision values to the probability of the positive class.
-    """
-
-    def __init__(self, pipeline=None, calibrator=None):
-        self.pipeline = pipeline
-        self.calibrator = calibrator
-
-    def fit(self, X, y=None):
-        """Nothing to learn: both parts come fitted. Sets the fitted attributes."""
-        self.classes_ = np.array([0, 1])
-        self.n_features_in_ = self.pipeline.n_features_in_
-        if hasattr(self.pipeline, "feature_names_in_"):
-            self.feature_names_in_ = self.pipeline.feature_names_in_
-        return self
-
-    def predict_proba(self, X) -> np.ndarray:
-        check_is_fitted(self)
-        positive = calibrate(self.calibrator, self.pipeline.decision_function(X))
-        return np.column_stack([1.0 - positive, positive])
-
-    def predict(self, X) -> np.ndarray:
-        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
-
-
-def fit_calibrator(method: str, decision: np.ndarray, y: np.ndarray):
-    """The `training.calibration` method fitted on decision values and labels."""
-    if method == "isotonic":
-        return IsotonicRegression(out_of_bounds="clip", y_min=0.0, y_max=1.0).fit(decision, y)
-    # Platt scaling: a logistic regression on the one decision column, barely penalised.
-    return LogisticRegression(C=1e6).fit(decision.reshape(-1, 1), y)
-
-
-def calibrate(calibrator, decision: np.ndarray) -> np.ndarray:
-    if isinstance(calibrator, IsotonicRegression):
-        return np.clip(calibrator.predict(decision), 0.0, 1.0)
-    return calibrator.predict_proba(np.asarray(decision).reshape(-1, 1))[:, 1]
+# Online versions published before 2026-12-07 were pickled under this name.
+CalibratedOnlineClassifier = CalibratedPipeline
 
 
 def held_out_mask(
@@ -198,7 +150,7 @@ def update_candidate(
     out_of_fold = calibrate(calibrator, decisions)
     threshold = metrics.best_f1_threshold(y_learn.to_numpy(), out_of_fold)
 
-    estimator = CalibratedOnlineClassifier(copy.deepcopy(online.pipeline), calibrator).fit(X)
+    estimator = CalibratedPipeline(copy.deepcopy(online.pipeline), calibrator).fit(X)
     reference_scores = estimator.predict_proba(data.reference[online.features.columns])[:, 1]
     candidate = ClassifierModel(
         estimator=estimator,

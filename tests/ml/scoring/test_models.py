@@ -5,6 +5,7 @@ import joblib
 import numpy as np
 import pandas as pd
 import pytest
+from cible.ml.scoring.calibration import CalibratedPipeline, calibrate_out_of_fold
 from cible.ml.scoring.config import GateConfig, TargetConfig
 from cible.ml.scoring.features import select_features
 from cible.ml.scoring.models import (
@@ -38,7 +39,7 @@ def test_the_best_family_is_calibrated_and_scores_raw_frames(trained, tmp_path):
     assert set(result.cv_scores) == {"logistic_regression", "hist_gradient_boosting"}
     best = max(result.cv_scores, key=lambda family: result.cv_scores[family]["mean"])
     assert model.family == best
-    assert isinstance(model.estimator, CalibratedClassifierCV)
+    assert isinstance(model.estimator, CalibratedPipeline)
     # The model owns what it learned: its inputs and the baselines drift is measured against.
     assert model.features == spec
     assert set(model.feature_profiles) == set(spec.columns)
@@ -51,6 +52,44 @@ def test_the_best_family_is_calibrated_and_scores_raw_frames(trained, tmp_path):
     score = reloaded.score(frame.assign(unrelated="x"))
     assert score.min() >= 0 and score.max() <= 1
     assert roc_auc_score(labels, score) > 0.7
+
+
+@pytest.mark.parametrize("family", ["logistic_regression", "random_forest"])
+def test_out_of_fold_calibration_is_scikit_learns_with_the_scores_kept(family):
+    """The calibrated model equals `CalibratedClassifierCV(ensemble=False)` on the same folds
+    (isotonic: the calibrator learnt on the same out-of-fold scores, the pipeline refitted on
+    every row), for a family calibrated on decision values and one on probabilities; the
+    out-of-fold probabilities returned are those the threshold is chosen on."""
+    from sklearn.datasets import make_classification
+    from sklearn.ensemble import RandomForestClassifier
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import StratifiedKFold, cross_val_predict
+
+    X, y = make_classification(n_samples=600, n_features=8, weights=[0.8], random_state=3)
+    X, y = pd.DataFrame(X, columns=[f"f{i}" for i in range(8)]), pd.Series(y)
+    estimator = (
+        LogisticRegression(max_iter=500)
+        if family == "logistic_regression"
+        else RandomForestClassifier(n_estimators=30, random_state=0)
+    )
+    folds = StratifiedKFold(3, shuffle=True, random_state=7)
+    model, out_of_fold = calibrate_out_of_fold(estimator, X, y, folds, "isotonic")
+    reference = CalibratedClassifierCV(estimator, method="isotonic", cv=folds, ensemble=False).fit(
+        X, y
+    )
+    np.testing.assert_allclose(model.predict_proba(X), reference.predict_proba(X), atol=1e-12)
+    assert model.response == (
+        "decision_function" if family == "logistic_regression" else "predict_proba"
+    )
+    raw = cross_val_predict(estimator, X, y, cv=folds, method=model.response)
+    raw = raw[:, 1] if raw.ndim == 2 else raw
+    np.testing.assert_allclose(out_of_fold, np.clip(model.calibrator.predict(raw), 0, 1))
+    # Out of fold, not in sample: a forest's in-sample scores would rank the rows perfectly.
+    assert roc_auc_score(y, out_of_fold) < 0.99
+    # Sigmoid: Platt scaling, probabilities rising with the raw score.
+    sigmoid, _ = calibrate_out_of_fold(estimator, X, y, folds, "sigmoid")
+    order = np.argsort(raw)
+    assert np.all(np.diff(sigmoid.calibrator.predict_proba(raw[order].reshape(-1, 1))[:, 1]) >= 0)
 
 
 def test_metrics_are_computed_on_the_held_out_customers(trained):

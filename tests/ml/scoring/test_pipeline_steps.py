@@ -7,6 +7,7 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+from cible.ml.scoring.calibration import fitted_pipeline as calibrated_pipeline
 from cible.ml.scoring.config import TargetConfig, parse_scoring_config
 from cible.ml.scoring.features import DropConstantColumns, select_features
 from cible.ml.scoring.labels import TrainingDataError
@@ -62,7 +63,7 @@ def train_version(frame, labels, config):
 
 def fitted_pipeline(version):
     """The pipeline the calibrated model wraps, refitted on the whole training split."""
-    return version.model.estimator.calibrated_classifiers_[0].estimator
+    return calibrated_pipeline(version.model.estimator)
 
 
 def width(pipeline, frame) -> int:

@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from cible.ml.scoring import store
+from cible.ml.scoring.calibration import fitted_pipeline
 from cible.ml.scoring.config import parse_scoring_config
 from cible.ml.scoring.labels import TrainingDataError
 from cible.ml.scoring.registry import ModelRegistry
@@ -361,7 +362,7 @@ def test_a_model_with_pipeline_steps_is_trained_and_scored_by_the_jobs(warehouse
     with store.ScoringStore.open(warehouse_path, read_only=True) as scoring_store:
         model, metadata = ModelRegistry(models, scoring_store).load(outcome.version.model_version)
     assert metadata["pipeline_steps"]["imputation"]["imputations"] == 2
-    assert len(model.estimator.calibrated_classifiers_[0].estimator.pipelines_) == 2
+    assert len(fitted_pipeline(model.estimator).pipelines_) == 2
     assert len(scores) == 1200 - 100 and scores.between(0, 1).all()
     at_once = pd.Series(model.score(features.loc[scores.index]), index=scores.index)
     np.testing.assert_allclose(scores, at_once, rtol=1e-6)
