@@ -83,20 +83,39 @@ class CalibratedPipeline(ClassifierMixin, BaseEstimator):
 
 
 def calibrate_out_of_fold(
-    estimator, X: pd.DataFrame, y: pd.Series, folds, method: str
+    estimator,
+    X: pd.DataFrame,
+    y: pd.Series,
+    folds,
+    method: str,
+    fold_models=None,
+    fitted=None,
 ) -> tuple[CalibratedPipeline, np.ndarray]:
     """`estimator` refitted on all of `X` and calibrated on its out-of-fold raw scores.
 
     One fit per fold and one on the whole set, as `CalibratedClassifierCV(ensemble=False)`
     does; returns the calibrated model and its calibrated out-of-fold probabilities (what a
     threshold is chosen on, never the hold-out set).
+
+    Args:
+        fold_models: `estimator` already fitted on each split of `folds`, in split order
+            (the search's best candidate): their scores on the held-out folds are the
+            out-of-fold scores, and only the fit on the whole set is left.
+        fitted: `estimator` already fitted on all of `X` (a search refitted its best
+            candidate), used instead of fitting it again.
     """
     response = response_method(estimator)
-    out_of_fold = cross_val_predict(estimator, X, y, cv=folds, method=response, n_jobs=-1)
-    if out_of_fold.ndim == 2:
-        out_of_fold = out_of_fold[:, 1]
+    if fold_models is None:
+        out_of_fold = cross_val_predict(estimator, X, y, cv=folds, method=response, n_jobs=-1)
+        if out_of_fold.ndim == 2:
+            out_of_fold = out_of_fold[:, 1]
+    else:
+        out_of_fold = np.empty(len(y))
+        for model, (_, held) in zip(fold_models, folds.split(X, y), strict=True):
+            out_of_fold[held] = raw_scores(model, X.iloc[held], response)
     calibrator = fit_calibrator(method, out_of_fold, np.asarray(y))
-    fitted = clone(estimator).fit(X, y)
+    if fitted is None:
+        fitted = clone(estimator).fit(X, y)
     model = CalibratedPipeline(fitted, calibrator, response).fit(X, y)
     return model, calibrate(calibrator, out_of_fold)
 

@@ -401,8 +401,18 @@ def _train_classifier(
         spec,
         training,
     )
+    # What the search fitted of the chosen candidate is not fitted again: its fold models
+    # (Optuna) or its refit on the whole split (scikit-learn's searches), unless multiple
+    # imputation wraps the pipeline the search fitted.
+    reuse = not isinstance(chosen, MultipleImputationClassifier)
     calibrated, out_of_fold = calibrate_out_of_fold(
-        chosen, X_train, y_train, folds, training.calibration
+        chosen,
+        X_train,
+        y_train,
+        folds,
+        training.calibration,
+        fold_models=best.estimators if reuse and best.per_fold else None,
+        fitted=best.estimators[0] if reuse and not best.per_fold else None,
     )
     threshold = metrics.best_f1_threshold(y_train.to_numpy(), out_of_fold)
     clock["calibration"] = time.perf_counter() - start

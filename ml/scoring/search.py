@@ -49,6 +49,9 @@ class FamilySearch:
         fit_seconds: mean time to fit its pipeline on one training fold.
         search_seconds: wall time of the whole search.
         estimators: fitted pipelines whose averaged probabilities score the hold-out set.
+        per_fold: `estimators` are the best candidate's fold models, one per split of the
+            search's folds in split order (their predictions on the held-out folds are its
+            out-of-fold predictions); otherwise one model refitted on every row.
     """
 
     family: str
@@ -59,6 +62,7 @@ class FamilySearch:
     fit_seconds: float
     search_seconds: float
     estimators: list[Pipeline] = field(default_factory=list, repr=False)
+    per_fold: bool = False
 
 
 def search_family(
@@ -136,6 +140,7 @@ def _optuna_search(family, pipeline, space, X, y, folds, training, timeout) -> F
         fit_seconds=float(np.mean(best["fit_time"])),
         search_seconds=0.0,
         estimators=list(best["estimator"]),
+        per_fold=True,
     )
 
 

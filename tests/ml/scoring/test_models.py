@@ -59,11 +59,13 @@ def test_out_of_fold_calibration_is_scikit_learns_with_the_scores_kept(family):
     """The calibrated model equals `CalibratedClassifierCV(ensemble=False)` on the same folds
     (isotonic: the calibrator learnt on the same out-of-fold scores, the pipeline refitted on
     every row), for a family calibrated on decision values and one on probabilities; the
-    out-of-fold probabilities returned are those the threshold is chosen on."""
+    out-of-fold probabilities returned are those the threshold is chosen on, and the same
+    when the search's fold models are passed instead of fitted again."""
+    from sklearn.base import clone
     from sklearn.datasets import make_classification
     from sklearn.ensemble import RandomForestClassifier
     from sklearn.linear_model import LogisticRegression
-    from sklearn.model_selection import StratifiedKFold, cross_val_predict
+    from sklearn.model_selection import StratifiedKFold, cross_val_predict, cross_validate
 
     X, y = make_classification(n_samples=600, n_features=8, weights=[0.8], random_state=3)
     X, y = pd.DataFrame(X, columns=[f"f{i}" for i in range(8)]), pd.Series(y)
@@ -86,6 +88,20 @@ def test_out_of_fold_calibration_is_scikit_learns_with_the_scores_kept(family):
     np.testing.assert_allclose(out_of_fold, np.clip(model.calibrator.predict(raw), 0, 1))
     # Out of fold, not in sample: a forest's in-sample scores would rank the rows perfectly.
     assert roc_auc_score(y, out_of_fold) < 0.99
+    # The search's fold models (cross_validate's, in split order) stand for the fold fits.
+    fitted = cross_validate(estimator, X, y, cv=folds, return_estimator=True)["estimator"]
+    reused, reused_out_of_fold = calibrate_out_of_fold(
+        estimator, X, y, folds, "isotonic", fold_models=fitted
+    )
+    np.testing.assert_array_equal(reused_out_of_fold, out_of_fold)
+    np.testing.assert_array_equal(reused.predict_proba(X), model.predict_proba(X))
+    # A search's refit on every row stands for the final fit.
+    refit = clone(estimator).fit(X, y)
+    given, _ = calibrate_out_of_fold(estimator, X, y, folds, "isotonic", fitted=refit)
+    assert given.pipeline is refit
+    np.testing.assert_array_equal(given.predict_proba(X), model.predict_proba(X))
+    with pytest.raises(ValueError):  # fold models of other folds are refused
+        calibrate_out_of_fold(estimator, X, y, folds, "isotonic", fold_models=fitted[:2])
     # Sigmoid: Platt scaling, probabilities rising with the raw score.
     sigmoid, _ = calibrate_out_of_fold(estimator, X, y, folds, "sigmoid")
     order = np.argsort(raw)
