@@ -136,11 +136,42 @@ class Engine:
             same_models = previous is not None and previous.meta.get("models") == meta.get("models")
             models = previous.models if same_models else load_models(meta.get("models") or {})
             self._generation = Generation.from_meta(number, meta, models)
+            if not same_models:
+                self._warm_up(self._generation)
             # The fitted models and the generation are long-lived: out of the collector's
             # sight, a micro-batch's garbage collections stop rescanning them (a 500-event
             # batch spent about 15% of its time there; 2026-12-05).
             gc.freeze()
         return self._generation
+
+    def _warm_up(self, generation: Generation, customers: int = 8) -> None:
+        """Segment and score a few stored customers once, writing nothing, before any event
+        is applied with newly loaded models: the first micro-batches otherwise pay the
+        pipelines' first calls. Measured at 1,000 events/s just after a start (2026-12-07):
+        p95 1.1-1.6 s over the first minute, 0.25-0.33 s once the worker had run 10 s.
+        A warm-up that fails is logged and changes nothing."""
+        store, g = self.store, generation.number
+        try:
+            # A few customer numbers at random, their customers' stored records.
+            numbers = store.client.hrandfield(store.key(g, "numbers"), customers) or []
+            ids = sorted(
+                {c.decode() for c in store.client.hmget(store.key(g, "numbers"), numbers) if c}
+                if numbers
+                else set()
+            )
+            stored = store.client.mget([store.key(g, "cust", c) for c in ids]) if ids else []
+            records = {c: _loads(raw) for c, raw in zip(ids, stored, strict=True) if raw}
+            as_of = generation.window.as_of(utc_now())
+            rows = [
+                bh.with_live_web_features(
+                    record["base"],
+                    bh.web_features(bh.WindowStats.from_dict(record.get("login")), as_of),
+                )
+                for record in records.values()
+            ]
+            self._predict(rows, records, generation)
+        except Exception as error:  # a warm-up never stops the worker
+            log.warning("warm-up of generation %s failed: %s", generation.number, error)
 
     # ---------------------------------------------------------------- applying
 

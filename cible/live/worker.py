@@ -80,6 +80,10 @@ class Worker:
             recovered,
             self.queue_names,
         )
+        try:  # the models loaded (and warmed) before the first message, not with it
+            self.engine.generation()
+        except RuntimeError as error:
+            log.info("worker %s: %s; the models load with the first batch", self.worker_id, error)
         while not self.stopping.is_set():
             try:
                 await self._session()

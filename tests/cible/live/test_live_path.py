@@ -375,3 +375,42 @@ def test_an_erased_visitor_coming_back_is_not_profiled_live(live, batch_b, publi
     headers = {"X-API-Key": live["lookup_key"]}
     with httpx.Client(base_url=live["lookup"].url, timeout=10) as client:
         assert client.get(f"/v1/visitors/{erased}", headers=headers).status_code == 404
+
+
+def test_a_worker_warms_its_models_on_stored_customers_writing_nothing(live, published, caplog):
+    """Loading a generation's models runs them once on a few stored customers (the first
+    micro-batches do not pay the pipelines' first calls), writes nothing to the store, and a
+    warm-up that fails is logged without stopping the worker."""
+    from dataclasses import replace
+
+    from cible.live.state import Engine
+
+    store = live["store"]
+    engine = Engine(store, live["config"])
+    predicted = []
+    real_predict = engine._predict
+
+    def spy(rows, customers, generation):
+        answer = real_predict(rows, customers, generation)
+        predicted.append((rows, answer))
+        return answer
+
+    engine._predict = spy
+    # The generation's keys (customers, states, visitors); seen marks expire on their own.
+    pattern = store.base(store.generation()) + "*"
+    keys_before = sorted(store.client.keys(pattern))
+    with environment(**published.env()):  # where the published models are
+        generation = engine.generation()
+    assert len(predicted) == 1
+    rows, (segments, scores) = predicted[0]
+    assert 1 <= len(rows) <= 8
+    assert segments and scores  # the real models ran on the real rows
+    assert set(segments) <= {row["customer_id"] for row in rows}
+    assert sorted(store.client.keys(pattern)) == keys_before
+    # The same models again (a new generation of the store with them): no second warm-up.
+    engine.generation(generation.number)
+    assert len(predicted) == 1
+    # A warm-up that fails (here: no models at all) is a warning, not an error.
+    with caplog.at_level("WARNING", logger="cible.live.state"):
+        engine._warm_up(replace(generation, models=None))
+    assert "warm-up of generation" in caplog.text
