@@ -80,9 +80,12 @@ class Worker:
             recovered,
             self.queue_names,
         )
-        try:  # the models loaded (and warmed) before the first message, not with it
+        # The models loaded (and warmed) before the first message, not with it. Whatever stops
+        # it here (the store not bootstrapped or not up yet) is met again, and raised, by the
+        # first batch, as before.
+        try:
             self.engine.generation()
-        except RuntimeError as error:
+        except Exception as error:
             log.info("worker %s: %s; the models load with the first batch", self.worker_id, error)
         while not self.stopping.is_set():
             try:
