@@ -407,8 +407,15 @@ def test_a_worker_warms_its_models_on_stored_customers_writing_nothing(live, pub
     assert segments and scores  # the real models ran on the real rows
     assert set(segments) <= {row["customer_id"] for row in rows}
     assert sorted(store.client.keys(pattern)) == keys_before
-    # The same models again (a new generation of the store with them): no second warm-up.
-    engine.generation(generation.number)
+    # A new generation of the store with the same models (its meta copied under an unused
+    # number): loaded without a second warm-up.
+    other = generation.number + 1000
+    meta = store.client.get(store.key(generation.number, "meta"))
+    store.client.set(store.key(other, "meta"), meta)
+    try:
+        assert engine.generation(other).number == other
+    finally:
+        store.client.delete(store.key(other, "meta"))
     assert len(predicted) == 1
     # A warm-up that fails (here: no models at all) is a warning, not an error.
     with caplog.at_level("WARNING", logger="cible.live.state"):
