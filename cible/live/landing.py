@@ -6,14 +6,18 @@ flushed to disk and renamed, so a load never reads half a file; the messages it 
 acknowledged only then. Each line's id (the event id, or the refused item's id) is marked
 landed in Redis, so a redelivered message is never written twice; a worker starting again
 marks the lines of the latest files first, in case it died between the rename and the marks.
+A refused item's id is not in its line (the line is what the load quarantines): it is written
+beside the file, under a hidden name, until the marks are set.
 
     live-<worker>-<UTC time>-<n>.jsonl        accepted events (contract columns)
     quarantine-<worker>-<UTC time>-<n>.jsonl  refused events (the next load quarantines them)
+    .quarantine-<...>.jsonl.ids               their ids (JSON), until marked landed
 """
 
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -23,6 +27,7 @@ from cible.live.store import Store
 
 LIVE_PREFIX = "live-"
 QUARANTINE_PREFIX = "quarantine-"
+IDS_SUFFIX = ".ids"
 
 
 @dataclass
@@ -37,12 +42,9 @@ class Pending:
         return sum(len(v) for v in self.lines.values())
 
 
-def line_id(line: str, prefix: str) -> str:
-    """The id a landing line is deduplicated by."""
-    data = json.loads(line)
-    if prefix == LIVE_PREFIX:
-        return data["event_id"]
-    return "q:" + data["id"]
+def line_id(line: str) -> str:
+    """The id an accepted event's landing line is deduplicated by."""
+    return json.loads(line)["event_id"]
 
 
 class Lander:
@@ -66,16 +68,22 @@ class Lander:
         flags = self.store.client.mget([self.store.landed_key(i) for i in ids])
         return {i for i, flag in zip(ids, flags, strict=True) if flag is not None}
 
-    def _write(self, prefix: str, lines: list[str]) -> Path:
+    def _write(self, prefix: str, lines: list[str], ids: list[str] | None = None) -> Path:
         self.folder.mkdir(parents=True, exist_ok=True)
         self.sequence += 1
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%f")
         name = f"{prefix}{self.worker}-{stamp}-{self.sequence:06d}.jsonl"
         temporary = self.folder / f".{name}.tmp"
         temporary.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        if ids is not None:
+            # Before the file appears: a crash before the marks leaves them to `recover`.
+            self._ids_file(name).write_text(json.dumps(ids), encoding="utf-8")
         final = self.folder / name
         replace_durably(temporary, final)
         return final
+
+    def _ids_file(self, name: str) -> Path:
+        return self.folder / f".{name}{IDS_SUFFIX}"
 
     def flush(self) -> list[Path]:
         """Write what is pending (one file per kind, ids not written before); returns the
@@ -89,9 +97,14 @@ class Lander:
             done = self.landed(list(unique))
             fresh = [(i, line) for i, line in unique.items() if i not in done]
             if fresh:
-                written.append(self._write(prefix, [line for _, line in fresh]))
-                marks += [i for i, _ in fresh]
+                ids = [i for i, _ in fresh]
+                refused = prefix == QUARANTINE_PREFIX
+                lines = [line for _, line in fresh]
+                written.append(self._write(prefix, lines, ids if refused else None))
+                marks += ids
         self._mark(marks)
+        for path in written:
+            self._ids_file(path.name).unlink(missing_ok=True)
         self.pending = Pending()
         return written
 
@@ -104,25 +117,31 @@ class Lander:
             pipe.execute()
 
     def recover(self, latest: int = 8) -> int:
-        """Mark the lines of the latest files landed (a crash may have come between a file's
-        rename and its marks); returns how many lines."""
+        """Mark landed the lines of the latest accepted-events files and this worker's refused
+        items whose file was written (a crash may have come between a file's rename and its
+        marks); returns how many ids."""
         if not self.folder.is_dir():
             return 0
-        files = sorted(
-            (
-                p
-                for prefix in (LIVE_PREFIX, QUARANTINE_PREFIX)
-                for p in self.folder.glob(f"{prefix}*.jsonl")
-            ),
-            key=lambda p: p.stat().st_mtime,
-        )[-latest:]
-        ids = []
-        for path in files:
-            prefix = LIVE_PREFIX if path.name.startswith(LIVE_PREFIX) else QUARANTINE_PREFIX
-            ids += [
-                line_id(line, prefix)
-                for line in path.read_text(encoding="utf-8").splitlines()
-                if line
-            ]
+        files = sorted(self.folder.glob(f"{LIVE_PREFIX}*.jsonl"), key=lambda p: p.stat().st_mtime)[
+            -latest:
+        ]
+        ids = [
+            line_id(line)
+            for path in files
+            for line in path.read_text(encoding="utf-8").splitlines()
+            if line
+        ]
+        # This worker's own: another's may be between its ids file and its rename right now.
+        own = re.compile(
+            rf"\.({QUARANTINE_PREFIX}{re.escape(self.worker)}-\d{{8}}T\d+-\d+\.jsonl)"
+            + re.escape(IDS_SUFFIX)
+        )
+        found = [(path, own.fullmatch(path.name)) for path in self.folder.glob(f".*{IDS_SUFFIX}")]
+        sidecars = [(path, match.group(1)) for path, match in found if match]
+        for path, name in sidecars:
+            if (self.folder / name).exists():  # else never written: redelivered, written again
+                ids += json.loads(path.read_text(encoding="utf-8"))
         self._mark(ids)
+        for path, _ in sidecars:
+            path.unlink(missing_ok=True)
         return len(ids)
