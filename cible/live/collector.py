@@ -16,6 +16,7 @@ did not confirm (nothing is promised: send again; event ids make that safe).
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import time
 import uuid
@@ -187,6 +188,7 @@ def create_collector_app(
             await collector.connected()
         except (BrokerError, *BrokerUnavailable):
             pass  # /ready says so; each request tries again
+        gc.freeze()  # start-up's objects out of the collector's scans (as in the look-up API)
         yield
         await collector.close()
 

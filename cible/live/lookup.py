@@ -11,6 +11,7 @@ customer without profiling consent (nothing is kept about them); never a 5xx for
 
 from __future__ import annotations
 
+import gc
 import json
 import time
 from contextlib import asynccontextmanager
@@ -61,6 +62,9 @@ def create_lookup_app(config: LiveConfig | None = None, redis_url: str | None = 
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
+        # What start-up made (modules, the app, its schemas) lives as long as the process:
+        # kept out of the garbage collector's scans, as the worker does for its models.
+        gc.freeze()
         yield
         await client.aclose()
 

@@ -15,6 +15,7 @@ import signal
 import socket
 import subprocess
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -256,20 +257,28 @@ def start_redis(folder: Path, timeout: float = 30.0) -> RedisServer:
 @dataclass
 class LiveProcess:
     """A live component (API or worker) in its own process: ``stop()`` asks it to finish its
-    work (SIGTERM: graceful), ``kill()`` is kill -9."""
+    work (SIGTERM: graceful), ``kill()`` is kill -9.
+
+    ``start()`` returns once the component can take work: an API answers ``/health``; a
+    worker has written its first heartbeat (`worker_heartbeat`). ``ready_after`` is how long
+    that took, in seconds."""
 
     name: str
     command: list[str]
     env: dict[str, str]
     log: Path
     port: int | None = None
+    # For a component without a port: is the process of this pid ready?
+    ready: Callable[[int], bool] | None = field(default=None, repr=False)
     process: subprocess.Popen | None = field(default=None, repr=False)
+    ready_after: float | None = None
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self, timeout: float = 60.0) -> LiveProcess:
+        started = time.monotonic()
         with open(self.log, "ab") as log:
             self.process = subprocess.Popen(
                 self.command,
@@ -279,6 +288,7 @@ class LiveProcess:
                 stdin=subprocess.DEVNULL,
                 start_new_session=True,
             )
+        pid = self.process.pid
         if self.port is not None:
             request = b"GET /health HTTP/1.0\r\n\r\n"
             _wait(
@@ -288,6 +298,9 @@ class LiveProcess:
                 self.log,
                 timeout,
             )
+        elif self.ready is not None:
+            _wait(lambda: self.ready(pid), self.process, self.name, self.log, timeout)
+        self.ready_after = time.monotonic() - started
         return self
 
     @property
@@ -330,7 +343,7 @@ def live_process(
     """An unstarted process running ``python -m cible.live <component> ...``.
 
     `component` is ``collector`` or ``lookup`` (an HTTP port is chosen when not given) or
-    ``worker``.
+    ``worker`` (ready at its first heartbeat in the store of ``env``'s ``CIBLE_REDIS_URL``).
     """
     if component in ("collector", "lookup") and port is None:
         port = free_port()
@@ -341,4 +354,31 @@ def live_process(
     log_dir.mkdir(parents=True, exist_ok=True)
     suffix = "-".join(a.strip("-").replace("/", "of") for a in args if a)[:40]
     name = f"{component}-{suffix}" if suffix else component
-    return LiveProcess(name, command, env, log_dir / f"{name}.log", port)
+    ready = None
+    if component == "worker":
+        worker_id = args[args.index("--id") + 1] if "--id" in args else "w0"
+        ready = worker_heartbeat(env, worker_id)
+    return LiveProcess(name, command, env, log_dir / f"{name}.log", port, ready)
+
+
+def worker_heartbeat(env: dict[str, str], worker_id: str) -> Callable[[int], bool]:
+    """Whether worker `worker_id`, process `pid`, has written its heartbeat in the online
+    store. It writes the first once its models are loaded and warmed and its queues consumed:
+    until then events wait in the broker, and a load sent at once measures the worker's
+    start-up (imports, models, warm-up: seconds on 2 cores) as latency."""
+    import redis
+
+    from cible.live.config import load_live_config
+    from cible.live.store import Store, loads
+
+    store = Store.connect(env["CIBLE_REDIS_URL"], load_live_config(env.get("CIBLE_LIVE_CONFIG")))
+    key = store.worker_key(worker_id)
+
+    def ready(pid: int) -> bool:
+        try:
+            record = loads(store.client.get(key))
+        except (redis.RedisError, OSError):
+            return False
+        return record is not None and record.get("pid") == pid
+
+    return ready

@@ -120,6 +120,11 @@ class Engine:
 
     # ---------------------------------------------------------------- generations
 
+    @property
+    def loaded(self) -> Generation | None:
+        """The generation whose models are loaded, if any (nothing is read)."""
+        return self._generation
+
     def generation(self, number: int | None = None) -> Generation:
         """The generation to write (the current one by default), its models loaded once."""
         number = self.store.generation() if number is None else number

@@ -18,7 +18,10 @@ command, so a reader sees either the old or the new generation, never a mix and 
     <p>:outbox:<worker>         segment events written with the state, not yet published
     <p>:metrics                 hash: the workers' counters and histograms
     <p>:latency                 list: the last 100,000 receipt-to-state latencies (seconds)
-    <p>:pause, <p>:worker:<id>  the bootstrap's pause request and the workers' answers
+    <p>:pause                   the bootstrap's pause request
+    <p>:worker:<id>             JSON, expires after 5 s: a worker's heartbeat (pid, queues,
+                                generation of its loaded models, paused); its first one
+                                says it is ready (models warmed, queues consumed)
 
 Keys of anonymous visitors (``dev``, ``vis``, ``vstate``) expire `anonymous_ttl_days` after
 their last event.

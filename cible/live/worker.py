@@ -241,10 +241,13 @@ class Worker:
         if stopped:
             self.store.client.delete(key)
             return
+        loaded = self.engine.loaded
         record = {
             "paused": paused,
             "queues": self.queue_names,
             "pid": os.getpid(),
+            # The generation whose models are loaded (none until the store is bootstrapped).
+            "generation": None if loaded is None else loaded.number,
             "at": utc_now().isoformat(),
         }
         self.store.client.set(key, dumps(record), ex=5)
@@ -292,13 +295,28 @@ def run_worker(
 
 
 def parse_queues(text: str, total: int) -> list[int]:
-    """``all``, ``0,2`` or ``1/2`` (share 1 of 2: queues 1, 3, 5...)."""
+    """``all``, ``0,2`` or ``1/2`` (share 1 of 2, counted from 0: queues 1, 3, 5...).
+
+    Raises:
+        ValueError: with a message for the user (no queue would be consumed otherwise, or a
+            share would be left to nobody)."""
     if text == "all":
         return list(range(total))
-    if "/" in text:
-        share, shares = (int(part) for part in text.split("/"))
-        return [i for i in range(total) if i % shares == share]
-    queues = [int(part) for part in text.split(",") if part.strip()]
+    try:
+        if "/" in text:
+            share, shares = (int(part) for part in text.split("/"))
+            if not 0 <= share < shares:
+                raise ValueError
+            queues = [i for i in range(total) if i % shares == share]
+        else:
+            queues = [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise ValueError(
+            f"--queues {text!r}: give all, queue numbers (0,2) or a share S/N with S from 0 to "
+            "N-1 (N workers take 0/N ... (N-1)/N)"
+        ) from None
     if any(not 0 <= q < total for q in queues):
         raise ValueError(f"queues must be between 0 and {total - 1} (broker.queues), not {text!r}")
+    if not queues:
+        raise ValueError(f"--queues {text!r} names no queue of the {total} (broker.queues)")
     return queues

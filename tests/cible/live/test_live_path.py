@@ -421,3 +421,25 @@ def test_a_worker_warms_its_models_on_stored_customers_writing_nothing(live, pub
     with caplog.at_level("WARNING", logger="cible.live.state"):
         engine._warm_up(replace(generation, models=None))
     assert "warm-up of generation" in caplog.text
+
+
+def test_a_worker_is_started_once_its_models_are_loaded_and_its_queues_consumed(live):
+    """`start()` of a worker returns at its first heartbeat, written after it loaded and
+    warmed the current generation's models and consumes its queues; a load sent from then on
+    does not wait for its imports and models (before, it returned at once and a benchmark's
+    first seconds measured the start-up as latency)."""
+    store = live["store"]
+    env = {**live["worker"].env}
+    worker = live_process("worker", env, live["folder"], "--id", "ready-check")
+    key = store.worker_key("ready-check")
+    assert store.client.get(key) is None
+    worker.start()
+    try:
+        record = json.loads(store.client.get(key))
+        assert record["pid"] == worker.process.pid
+        assert record["generation"] == store.generation()
+        assert worker.ready_after > 0.5  # imports and models take time: it did wait
+    finally:
+        worker.stop()
+    assert store.client.get(key) is None  # a stopped worker removes its heartbeat
+
