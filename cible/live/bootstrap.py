@@ -21,7 +21,7 @@ import time
 import uuid
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -254,11 +254,18 @@ def write_generation(store: Store, config: LiveConfig, snapshot: Snapshot, numbe
     login_sessions: dict[str, list] = defaultdict(list)
     device_sessions: dict[str, list] = defaultdict(list)
     open_sessions: dict[str, list] = defaultdict(list)
+    # Each device's last activity: an anonymous device's keys expire `anonymous_ttl_days`
+    # after it, whatever the number of bootstraps in between (each wrote them for that long
+    # again, so a device kept in the warehouse's window was kept a year longer).
+    last_seen: dict[str, datetime] = {}
     for index, row in enumerate(rows):
         session = session_from_row(row)
         owner = bh.session_owner(session, links.get(row["anonymous_id"]) or ())
         if owner is not None and owner not in allowed:
             continue  # nothing kept of a customer without profiling consent
+        if row["anonymous_id"] is not None:
+            device = row["anonymous_id"]
+            last_seen[device] = max(last_seen.get(device, session.ended_at), session.ended_at)
         if last_of_visitor[row["visitor_key"]] == index and session.ended_at >= open_after:
             open_sessions[row["visitor_key"]].append((session, row["anonymous_id"] is not None))
         elif session.login_customer_id is not None:
@@ -318,9 +325,17 @@ def write_generation(store: Store, config: LiveConfig, snapshot: Snapshot, numbe
             pipe.execute()
             pending = 0
 
-    def put(key: str, value, ex: int | None = None) -> None:
+    def put(key: str, value, ex: int | None = None, last: datetime | None = None) -> None:
+        """Write `value`; with `last` (naive UTC), until `ex` seconds after it, or not at all
+        when that has passed."""
         nonlocal pending
-        pipe.set(key, dumps(value), ex=ex)
+        if last is None:
+            pipe.set(key, dumps(value), ex=ex)
+        else:
+            until = int(last.replace(tzinfo=UTC).timestamp()) + ex
+            if until <= time.time():
+                return
+            pipe.set(key, dumps(value), exat=until)
         pending += 1
         flush()
 
@@ -340,13 +355,16 @@ def write_generation(store: Store, config: LiveConfig, snapshot: Snapshot, numbe
             kept = device_sessions.get(d, [])
             record["base"] = bh.window_stats(kept, window, zone).to_dict()
             record["decay"] = bh.decayed(kept, window, half_lives).to_dict()
-        put(store.key(number, "dev", d), record, ttl)
+        # A device someone logged in on holds that link: it lives with the customer's data
+        # (erasure, retention), renewed by each bootstrap as before.
+        put(store.key(number, "dev", d), record, ttl, None if owner else last_seen.get(d))
     for visitor, held in open_sessions.items():
         anonymous = held[0][1]
         put(
             store.key(number, "vis", visitor),
             {"sessions": [s.to_dict() for s, _ in held], "anonymous": anonymous},
             ttl if anonymous else None,
+            max(s.ended_at for s, _ in held) if anonymous else None,
         )
     at = utc_now()
     for c in sorted(allowed):

@@ -137,8 +137,12 @@
     consent: function (granted) {
       if (!granted) { consented = false; queue = []; return; }
       consented = true;
-      anonymousId = readCookie() || id();
-      document.cookie = COOKIE + "=" + encodeURIComponent(anonymousId) + "; max-age=" + MAX_AGE + "; path=/; SameSite=Lax";
+      anonymousId = readCookie();
+      if (!anonymousId) {
+        // Set once: its 13 months count from this deposit, later visits do not extend them (CNIL).
+        anonymousId = id();
+        document.cookie = COOKIE + "=" + encodeURIComponent(anonymousId) + "; max-age=" + MAX_AGE + "; path=/; SameSite=Lax";
+      }
       try { queue = JSON.parse(window.localStorage.getItem(STORE) || "[]").concat(queue); } catch (e) { /* none */ }
       if (queue.length) schedule();
     },

@@ -443,3 +443,67 @@ def test_a_worker_is_started_once_its_models_are_loaded_and_its_queues_consumed(
         worker.stop()
     assert store.client.get(key) is None  # a stopped worker removes its heartbeat
 
+
+def test_anonymous_devices_expire_after_their_last_session_whatever_the_bootstraps(
+    published, redis_server, tmp_path
+):
+    """A bootstrap writes an anonymous device's keys until `anonymous_ttl_days` after its last
+    session in the warehouse, not for that long from the bootstrap (which renewed them at each
+    run while the device stayed in the feature window); a device one customer logged in on
+    lives with that customer's data, renewed by each bootstrap."""
+    import time
+    from datetime import UTC
+
+    import duckdb
+
+    config_path = tmp_path / "live.yml"
+    config_path.write_text("store: {key_prefix: expiry, anonymous_ttl_days: 200}\n")
+    config = load_live_config(config_path)
+    store = Store.connect(redis_server.url, config)
+    with environment(**published.env()):
+        bootstrap(store, config)
+    generation = store.generation()
+    long_start = datetime.fromisoformat(store.meta(generation)["long_start_at"]).replace(
+        tzinfo=None
+    )
+    with duckdb.connect(str(published.warehouse), read_only=True) as con:
+        devices = con.execute(
+            """
+            select
+                anonymous_id,
+                max(case when session_started_at >= ? then session_ended_at end) as last_end,
+                count(distinct coalesce(login_customer_id, min_login_customer_id)) as logins
+            from marts.fct_web_sessions
+            where anonymous_id is not null
+            group by anonymous_id
+            order by anonymous_id
+            """,
+            [long_start],
+        ).fetchall()
+
+    def epoch(moment: datetime) -> int:
+        moment = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+        return int(moment.timestamp())
+
+    ttl = 200 * 86400
+    written = passed = linked = 0
+    # The bootstrap also applies the live files in the landing folder (the held-back events
+    # other tests replay), written for `ttl` from now like any live event: not those devices.
+    replayed = set(published.held_out["anonymous_id"].dropna())
+    for anonymous_id, last_end, logins in devices:
+        if anonymous_id in replayed:
+            continue
+        key = store.key(generation, "dev", anonymous_id)
+        if logins == 0 and last_end is not None and written + passed < 400:
+            expected = epoch(last_end) + ttl
+            if expected <= time.time():
+                assert store.client.expiretime(key) == -2  # its time has passed: not written
+                passed += 1
+            else:
+                assert abs(store.client.expiretime(key) - expected) <= 1, anonymous_id
+                written += 1
+        elif logins == 1 and linked < 20:
+            assert ttl - 300 <= store.client.ttl(key) <= ttl, anonymous_id
+            linked += 1
+    # Each case met on the demo's year of sessions (as of 50 days ago, 200 days to live).
+    assert written >= 20 and passed >= 1 and linked == 20

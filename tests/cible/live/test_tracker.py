@@ -131,3 +131,30 @@ def test_the_tracker_sends_what_the_visitor_did_and_nothing_before_consent(site,
     assert page_view["scroll_depth_pct"] == 100
     assert 300 <= page_view["duration_ms"] < 60_000
     assert all(e["received_at"] and e["occurred_at"].endswith("+00:00") for e in events)
+
+
+def test_the_cookie_lives_13_months_from_its_deposit_not_from_the_last_visit(site, collector):
+    """The anonymous id cookie is set once, at the first consent: a later page (the returning
+    visitor's) or a second consent keeps its value and its expiry (CNIL: a tracker lives at
+    most 13 months from its deposit, without extension by later visits)."""
+    from playwright.sync_api import sync_playwright
+
+    endpoint, key = collector
+    page_url = f"{site}/demo.html?endpoint={endpoint}&key={key}"
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"]
+        )
+        context = browser.new_context()
+        page = context.new_page()
+        page.goto(page_url)
+        page.click("#accept")
+        first = next(c for c in context.cookies() if c["name"] == "cible_aid")
+        assert 0 < first["expires"] - time.time() <= 395 * 24 * 3600 + 60
+        time.sleep(2.5)  # a re-set cookie would expire at least 2 s later
+        page.goto(page_url)  # the returning visitor: the tracker reads the cookie
+        page.click("#accept")
+        later = next(c for c in context.cookies() if c["name"] == "cible_aid")
+        browser.close()
+    assert later["value"] == first["value"]
+    assert abs(later["expires"] - first["expires"]) < 1.0
