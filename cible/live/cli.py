@@ -37,7 +37,9 @@ def main(argv: list[str] | None = None) -> int:
         api.add_argument("--port", type=int, default=8010 if name == "collector" else 8011)
     worker = commands.add_parser("worker", help="run a stream worker")
     worker.add_argument("--id", default="w0", help="stable across restarts (its landing files)")
-    worker.add_argument("--queues", default="all", help="all, 0,2 or 1/2 (share 1 of 2, from 0: queues 1, 3...)")
+    worker.add_argument(
+        "--queues", default="all", help="all, 0,2 or 1/2 (share 1 of 2, from 0: queues 1, 3...)"
+    )
     commands.add_parser("bootstrap", help="rebuild the online store from the warehouse")
     keys = commands.add_parser("keys", help="API keys (stored hashed)")
     key_commands = keys.add_subparsers(dest="action", required=True)
