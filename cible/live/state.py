@@ -152,8 +152,9 @@ class Engine:
     def _warm_up(self, generation: Generation, customers: int = 8) -> None:
         """Segment and score a few stored customers once, writing nothing, before any event
         is applied with newly loaded models: the first micro-batches otherwise pay the
-        pipelines' first calls. Measured at 1,000 events/s just after a start (2026-12-07):
-        p95 1.1-1.6 s over the first minute, 0.25-0.33 s once the worker had run 10 s.
+        pipelines' first calls. A worker is ready (its first heartbeat) only after it. (The
+        first-minute p95 of 1.1-1.6 s at 1,000 events/s measured before it, 2026-12-07, was
+        mostly the load sent before the worker had started: docs/live.md, "Measured".)
         A warm-up that fails is logged and changes nothing."""
         store, g = self.store, generation.number
         try:
