@@ -25,6 +25,7 @@ from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
+from pandas.api.types import is_bool_dtype, is_numeric_dtype
 from sklearn.base import BaseEstimator, OneToOneFeatureMixin, TransformerMixin
 from sklearn.compose import ColumnTransformer
 from sklearn.decomposition import PCA
@@ -53,16 +54,24 @@ def to_model_frame(
 ) -> pd.DataFrame:
     """The columns the model reads, typed for scikit-learn: numbers as float (missing = NaN,
     booleans 0/1) and categories as text (missing = NaN)."""
-    out = {}
-    for column in numeric:
-        series = frame[column]
-        if series.dtype == bool or str(series.dtype) == "boolean":
-            series = series.astype("Float64")
-        out[column] = pd.to_numeric(series, errors="coerce").astype(float)
+    numeric, categorical = list(numeric), list(categorical)
+    if all(is_numeric_dtype(k) or is_bool_dtype(k) for k in frame.dtypes[numeric]):
+        # One conversion for the block (the same floats): column by column cost 2.5 ms of a
+        # live micro-batch's segment assignment (2026-12-07).
+        values = frame[numeric].to_numpy(dtype="float64", na_value=np.nan)
+        out = pd.DataFrame(values, columns=numeric, index=frame.index)
+    else:
+        out = pd.DataFrame({column: _as_float(frame[column]) for column in numeric}, frame.index)
     for column in categorical:
         series = frame[column].astype(object)
         out[column] = series.where(series.notna(), np.nan)
-    return pd.DataFrame(out, index=frame.index)
+    return out
+
+
+def _as_float(series: pd.Series) -> pd.Series:
+    if series.dtype == bool or str(series.dtype) == "boolean":
+        series = series.astype("Float64")
+    return pd.to_numeric(series, errors="coerce").astype(float)
 
 
 class ShareShrinker(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):

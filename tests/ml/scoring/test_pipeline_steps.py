@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from cible.ml.scoring.calibration import fitted_pipeline as calibrated_pipeline
 from cible.ml.scoring.config import TargetConfig, parse_scoring_config
-from cible.ml.scoring.features import DropConstantColumns, select_features
+from cible.ml.scoring.features import DropConstantColumns, as_text, select_features
 from cible.ml.scoring.labels import TrainingDataError
 from cible.ml.scoring.models import (
     DrawnIterativeImputer,
@@ -303,3 +303,29 @@ def test_a_column_constant_when_the_model_learned_does_not_move_its_scores(
 @parametrize_with_checks([DropConstantColumns()])
 def test_the_constant_column_filter_follows_scikit_learn_conventions(estimator, check):
     check(estimator)
+
+
+def test_categories_become_text_with_missing_values_as_their_own_category():
+    """Whatever a category column's type (text, Arrow text, objects, nullable integers and
+    booleans, floats): the same strings as the pandas chain they were made with before
+    (astype(object), where(notna), astype(str)), each missing value `missing`."""
+    rng = np.random.default_rng(3)
+    rows = 30
+    frame = pd.DataFrame(
+        {
+            "text": pd.array(rng.choice(["M", "F", None], rows), dtype="string"),
+            "arrow": pd.array(rng.choice(["x", None], rows), dtype="string[pyarrow]"),
+            "objects": pd.Series(rng.choice(["p", None, np.nan], rows), dtype=object),
+            "integers": pd.array(rng.choice([1, 2, None], rows), dtype="Int64"),
+            "booleans": pd.array(rng.choice([True, False, None], rows), dtype="boolean"),
+            "floats": rng.choice([1.5, 2.0, np.nan], rows),
+        }
+    )
+    text = as_text(frame)
+    reference = (
+        frame.astype(object).where(frame.notna(), "missing").astype(str).to_numpy(dtype=object)
+    )
+    assert text.dtype == object and text.shape == frame.shape
+    assert (text == reference).all()
+    assert all(isinstance(value, str) for value in text.ravel())
+    assert ((text == "missing") == frame.isna().to_numpy()).all()

@@ -8,6 +8,7 @@ from cible.ml.segmentation.preprocessing import (
     ShareShrinker,
     build_preprocessor,
     signed_log1p,
+    to_model_frame,
 )
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
@@ -112,3 +113,43 @@ def test_transform_applies_the_fitted_state_without_refitting():
     shifted = pd.DataFrame({"a": [101.0, 102.0]})
     # A refit would centre the new values on 0; the fitted scaler keeps them far from it.
     assert pipeline.transform(shifted).min() > 50
+
+
+def _mixed_frame(rows: int = 40) -> pd.DataFrame:
+    rng = np.random.default_rng(7)
+    return pd.DataFrame(
+        {
+            "count": pd.array(rng.choice([1, 2, None], rows), dtype="Int64"),
+            "flag": pd.array(rng.choice([True, False, None], rows), dtype="boolean"),
+            "plain_flag": rng.choice([True, False], rows),
+            "share": rng.choice([0.25, np.nan], rows),
+            "amount": pd.array(rng.choice([1.5, None], rows), dtype="Float64"),
+            "orders": rng.integers(0, 9, rows),
+            "channel": pd.array(rng.choice(["web", None], rows), dtype="string"),
+            "typed_as_text": pd.Series(rng.choice(["3", "x", None], rows), dtype=object),
+        },
+        index=pd.RangeIndex(5, 5 + rows),  # not 0..n-1: the index is kept
+    )
+
+
+@pytest.mark.parametrize(
+    "numeric",
+    [["count", "flag", "plain_flag", "share", "amount", "orders"], ["count", "typed_as_text"]],
+)
+def test_model_frame_types_each_number_as_its_own_conversion_would(numeric):
+    """Numbers come out as float, booleans 0/1, missing values NaN, numbers written as text
+    read (others NaN), the index kept: the block conversion of all-numeric columns gives what
+    each column's own conversion gives."""
+    frame = _mixed_frame()
+    typed = to_model_frame(frame, numeric, ["channel"])
+    assert list(typed.columns) == [*numeric, "channel"]
+    assert (typed.index == frame.index).all()
+    for column in numeric:
+        source = frame[column]
+        if str(source.dtype) in ("bool", "boolean"):
+            source = source.astype("Float64")
+        expected = pd.to_numeric(source, errors="coerce").astype(float)
+        pd.testing.assert_series_equal(typed[column], expected, check_names=False)
+    assert typed["channel"].dtype == object
+    assert typed["channel"].isna().equals(frame["channel"].isna())
+    assert set(typed["channel"].dropna()) == {"web"}
