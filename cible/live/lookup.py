@@ -12,7 +12,6 @@ customer without profiling consent (nothing is kept about them); never a 5xx for
 from __future__ import annotations
 
 import gc
-import json
 import time
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
@@ -26,7 +25,7 @@ from cible.live.collector import api_key
 from cible.live.config import LiveConfig, load_live_config
 from cible.live.keys import KeyRing
 from cible.live.metrics import Metrics, render
-from cible.live.store import LOOKUP_SCRIPT
+from cible.live.store import LOOKUP_SCRIPT, loads
 
 MAX_IDENTIFIER = 200
 
@@ -95,7 +94,7 @@ def create_lookup_app(config: LiveConfig | None = None, redis_url: str | None = 
             return JSONResponse({"error": f"unknown {kind} (or not profiled)"}, 404)
         metrics.inc("cible_lookups_total", found="true")
         now = datetime.now(UTC).replace(tzinfo=None)
-        return JSONResponse(present(json.loads(value), now))
+        return JSONResponse(present(loads(value), now))
 
     @app.get("/v1/customers/{customer_number}")
     async def customer(customer_number: str, request: Request):

@@ -21,7 +21,7 @@ from cible.live.config import LiveConfig
 from cible.live.consent import profiling_allowed
 from cible.live.events import Event, iso
 from cible.live.models import LiveModels, frame, load_models
-from cible.live.store import Store, dumps
+from cible.live.store import Store, dumps, loads
 from cible.privacy import fingerprints as fp
 
 log = logging.getLogger(__name__)
@@ -68,7 +68,8 @@ class Outcome:
     skipped: dict[str, int] = field(default_factory=dict)
     customers: int = 0
     segment_events: list[dict] = field(default_factory=list)
-    latencies: list[float] = field(default_factory=list)
+    latencies: list[float] = field(default_factory=list)  # receipt to written, per event
+    received: list[datetime] = field(default_factory=list)
     attempts: int = 0
 
     def skip(self, reason: str, count: int = 1) -> None:
@@ -166,7 +167,7 @@ class Engine:
                 else set()
             )
             stored = store.client.mget([store.key(g, "cust", c) for c in ids]) if ids else []
-            records = {c: _loads(raw) for c, raw in zip(ids, stored, strict=True) if raw}
+            records = {c: loads(raw) for c, raw in zip(ids, stored, strict=True) if raw}
             as_of = generation.window.as_of(utc_now())
             rows = [
                 bh.with_live_web_features(
@@ -224,7 +225,7 @@ class Engine:
             if wanted:
                 pipe.watch(*wanted)
                 watched.update(wanted)
-                values.update(zip(wanted, map(_loads, pipe.mget(wanted)), strict=True))
+                values.update(zip(wanted, map(loads, pipe.mget(wanted)), strict=True))
 
         # Duplicates: applied before (seen), or twice in this batch.
         unique: dict[str, tuple[Event, datetime]] = {}
@@ -450,7 +451,7 @@ class Engine:
             for v in visitors
         }
         outcome.applied = len(batch)
-        outcome.latencies = [(moment - received).total_seconds() for _, received, _ in batch]
+        outcome.received = [received for _, received, _ in batch]
         # Rewritten only when a device was linked (the batch row in it is several KB).
         touched_customers = {c: customers[c] for c in changed_customers}
         touched_devices = {d: devices[d] for d in touched}
@@ -512,7 +513,9 @@ class Engine:
             ]
             if not scored:
                 continue
-            values = models.score(table.iloc[scored], target)
+            # Every row, most often: no copy (a take on each text column, per target).
+            rows_scored = table if len(scored) == len(ids) else table.iloc[scored]
+            values = models.score(rows_scored, target)
             for i, value in zip(scored, values, strict=True):
                 scores.setdefault(ids[i], {})[target] = {
                     "score": float(value),
@@ -559,13 +562,11 @@ class Engine:
         if outbox and segment_events:
             pipe.rpush(store.outbox_key(outbox), *[dumps(e) for e in segment_events])
         pipe.execute()
+        # Receipt to state, segment and scores written: after the transaction, not when the
+        # batch began (which left out the models' and the write's time, about half a batch).
+        written = utc_now()
+        outcome.latencies = [(written - received).total_seconds() for received in outcome.received]
         return outcome
-
-
-def _loads(value):
-    import json
-
-    return None if value is None else json.loads(value)
 
 
 def _segment_changes(

@@ -33,6 +33,7 @@ import json
 from collections.abc import Iterable
 from functools import cached_property
 
+import orjson
 import redis
 
 from cible.live.config import LiveConfig
@@ -56,12 +57,30 @@ return {gen, state}
 """
 
 
-def dumps(value) -> str:
-    return json.dumps(value, separators=(",", ":"), default=str)
+# orjson for every record of the store: the worker spent 12% of its time in the standard
+# library's JSON (records of several KB, read and written for each customer of a micro-batch;
+# py-spy at 1,000 events/s, 2026-12-07). Numbers, text and times come out as `json` gave them
+# (times through `default=str`); a NaN, which `json` wrote as a bare `NaN` no JSON reader
+# takes, is written null.
+_ORJSON_OPTIONS = (
+    orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_NON_STR_KEYS
+)
+
+
+def dumps(value) -> bytes:
+    try:
+        return orjson.dumps(value, default=str, option=_ORJSON_OPTIONS)
+    except TypeError:  # what orjson cannot write (an integer beyond 64 bits): as before
+        return json.dumps(value, separators=(",", ":"), default=str).encode()
 
 
 def loads(value):
-    return None if value is None else json.loads(value)
+    if value is None:
+        return None
+    try:
+        return orjson.loads(value)
+    except orjson.JSONDecodeError:  # written by `json` before (a bare NaN)
+        return json.loads(value)
 
 
 class Store:

@@ -24,7 +24,7 @@ from cible.live.events import event_from_row, parse_timestamp
 from cible.live.landing import LIVE_PREFIX, QUARANTINE_PREFIX, Lander
 from cible.live.metrics import Metrics
 from cible.live.state import Engine, Outcome, utc_now
-from cible.live.store import Store, dumps
+from cible.live.store import Store, dumps, loads
 
 log = logging.getLogger("cible.live.worker")
 
@@ -35,7 +35,7 @@ class Poison(ValueError):
 
 def decode_event(body: bytes):
     try:
-        row = json.loads(body)
+        row = loads(body)
         return row, event_from_row(row), parse_timestamp(row["received_at"])
     except (ValueError, KeyError, TypeError) as error:
         raise Poison(

@@ -507,3 +507,54 @@ def test_anonymous_devices_expire_after_their_last_session_whatever_the_bootstra
             linked += 1
     # Each case met on the demo's year of sessions (as of 50 days ago, 200 days to live).
     assert written >= 20 and passed >= 1 and linked == 20
+
+
+def test_an_events_latency_runs_until_its_customers_state_is_written(
+    published, redis_server, tmp_path
+):
+    """The receipt-to-state latency of an event (the worker's metric, the samples of `cible
+    live demo` and of the benchmark) ends once the transaction holding its customer's state,
+    segment and scores is written: the models' time counts. Until 2026-12-07 it ended before
+    the models ran, about half a micro-batch early."""
+    from cible.live.events import Event
+    from cible.live.state import Engine, utc_now
+
+    config_path = tmp_path / "live.yml"
+    config_path.write_text("store: {key_prefix: latency}\n")
+    config = load_live_config(config_path)
+    store = Store.connect(redis_server.url, config)
+    with environment(**published.env()):
+        bootstrap(store, config)
+        engine = Engine(store, config)
+        generation = engine.generation()
+    finished = []
+    real_predict = engine._predict
+
+    def timed(rows, customers, generation):
+        answer = real_predict(rows, customers, generation)
+        finished.append((len(rows), utc_now()))
+        return answer
+
+    engine._predict = timed
+    numbers = store.client.hrandfield(store.key(generation.number, "numbers"), 20)
+    received = utc_now()
+    events = [
+        (
+            Event(
+                event_id=f"latency-{i}",
+                event_type="page_view",
+                occurred_at=received,
+                anonymous_id=f"a-latency-{i}",
+                customer_number=number.decode(),
+                duration_ms=1000,
+            ),
+            received,
+        )
+        for i, number in enumerate(numbers)
+    ]
+    outcome = engine.apply(events)
+    assert outcome.applied == len(events) == len(outcome.latencies)
+    ((rows, models_done),) = finished
+    assert rows >= 1  # customers who may be profiled were segmented and scored
+    assert min(outcome.latencies) >= (models_done - received).total_seconds()
+    assert max(outcome.latencies) <= (utc_now() - received).total_seconds()
