@@ -444,6 +444,17 @@ def test_a_worker_is_started_once_its_models_are_loaded_and_its_queues_consumed(
     assert store.client.get(key) is None  # a stopped worker removes its heartbeat
 
 
+def _bootstrapped(published, redis_server, tmp_path, key_prefix: str) -> Store:
+    """The published warehouse bootstrapped into the module's Redis under its own key prefix
+    (`key_prefix` may carry more store settings), apart from the live fixture's keys."""
+    config_path = tmp_path / "live.yml"
+    config_path.write_text(f"store: {{key_prefix: {key_prefix}}}\n")
+    store = Store.connect(redis_server.url, load_live_config(config_path))
+    with environment(**published.env()):
+        bootstrap(store, store.config)
+    return store
+
+
 def test_anonymous_devices_expire_after_their_last_session_whatever_the_bootstraps(
     published, redis_server, tmp_path
 ):
@@ -456,12 +467,7 @@ def test_anonymous_devices_expire_after_their_last_session_whatever_the_bootstra
 
     import duckdb
 
-    config_path = tmp_path / "live.yml"
-    config_path.write_text("store: {key_prefix: expiry, anonymous_ttl_days: 200}\n")
-    config = load_live_config(config_path)
-    store = Store.connect(redis_server.url, config)
-    with environment(**published.env()):
-        bootstrap(store, config)
+    store = _bootstrapped(published, redis_server, tmp_path, "expiry, anonymous_ttl_days: 200")
     generation = store.generation()
     long_start = datetime.fromisoformat(store.meta(generation)["long_start_at"]).replace(
         tzinfo=None
@@ -519,13 +525,9 @@ def test_an_events_latency_runs_until_its_customers_state_is_written(
     from cible.live.events import Event
     from cible.live.state import Engine, utc_now
 
-    config_path = tmp_path / "live.yml"
-    config_path.write_text("store: {key_prefix: latency}\n")
-    config = load_live_config(config_path)
-    store = Store.connect(redis_server.url, config)
-    with environment(**published.env()):
-        bootstrap(store, config)
-        engine = Engine(store, config)
+    store = _bootstrapped(published, redis_server, tmp_path, "latency")
+    engine = Engine(store, store.config)
+    with environment(**published.env()):  # where the published models are
         generation = engine.generation()
     finished = []
     real_predict = engine._predict
