@@ -160,6 +160,9 @@ def run_jobs(materialized_run: dict, root: Path) -> dict:
         "warehouse": warehouse,
         "root": root,
         "before": before,
+        # The partition the daily job ran (the schedule's day when the fixture ran: a test
+        # reading the clock again after midnight UTC would get the next one).
+        "day": day,
         "new_events": new_events,
         "daily": daily,
         "daily_metadata": _metadata(daily[0]),

@@ -10,7 +10,6 @@ models, then rebuilds and publishes everything downstream.
 
 import pandas as pd
 import pytest
-from cible.orchestration.partitions import event_partitions
 from jobs_support import NEW_EVENTS, TOO_LATE_BY_DAYS, TOO_LATE_EVENTS, query, scalar
 
 from cible.cli import late_event_days
@@ -90,7 +89,7 @@ def test_the_weekly_job_refits_and_retrains_then_publishes(jobs):
 
 def test_events_later_than_the_lookback_are_counted_then_backfilled(jobs):
     daily, _ = jobs["daily"]
-    day = pd.Timestamp(event_partitions.get_last_partition_key()).date()
+    day = pd.Timestamp(jobs["day"]).date()
     too_late_day = day - pd.Timedelta(days=TOO_LATE_BY_DAYS)
     # Counted under their own reason, exactly; every row still accounted for.
     reconciliation = jobs["after_daily"]["reconciliation"]
